@@ -1,0 +1,54 @@
+import Foundation
+
+/// A storage node as the catalog knows it.
+public struct NodeRecord: Sendable, Equatable, Codable {
+    public var id: NodeID
+    /// `host:port` other nodes and clients use to reach it.
+    public var address: String
+    /// Bytes this node may hold.
+    public var quota: Int64
+    /// Bytes the node reported in use by fsdfs files.
+    public var used: Int64
+    /// 1-minute load average per core plus active transfers, as last reported.
+    public var load: Double
+    public var lastReport: Date
+    public var alive: Bool
+
+    public var free: Int64 { max(0, quota - used) }
+
+    public init(
+        id: NodeID, address: String, quota: Int64, used: Int64 = 0, load: Double = 0,
+        lastReport: Date = Date(), alive: Bool = true
+    ) {
+        self.id = id
+        self.address = address
+        self.quota = quota
+        self.used = used
+        self.load = load
+        self.lastReport = lastReport
+        self.alive = alive
+    }
+}
+
+/// The state of one copy of a file on one node.
+public enum ReplicaState: String, Sendable, Codable, CaseIterable {
+    /// Stored and verified; counts towards K while the node is alive.
+    case live
+    /// Being copied to the node; does not count yet.
+    case copying
+    /// Chosen for eviction; no longer counts.
+    case evicting
+}
+
+/// One copy of a file on one node.
+public struct ReplicaRecord: Sendable, Equatable, Hashable {
+    public var file: FileID
+    public var node: NodeID
+    public var state: ReplicaState
+
+    public init(file: FileID, node: NodeID, state: ReplicaState) {
+        self.file = file
+        self.node = node
+        self.state = state
+    }
+}

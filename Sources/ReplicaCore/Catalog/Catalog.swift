@@ -1,0 +1,146 @@
+import Foundation
+
+/// The master's metadata store: files, their replicas and the storage nodes.
+///
+/// Two implementations share one conformance suite: ``SQLiteCatalog`` (embedded, the default)
+/// and the MongoDB catalog. Every method is safe to call concurrently; implementations run
+/// their blocking work on their own threads, never on Swift's cooperative pool.
+///
+/// ## Invariants every implementation keeps
+///
+/// - `k` of a file is the number of its replicas in state ``ReplicaState/live`` on nodes that
+///   are alive, and `kn = k - n`. Both change in the same atomic step as the replica, node
+///   liveness or `n` change that moves them, so a reader never sees a stale `kn`.
+/// - A file has at most one replica per node (a replica is never counted twice).
+/// - A node's `used` is the sum of the sizes of all replicas recorded on it, in any state,
+///   including those of deleted files that the node has not removed yet.
+/// - Deleted files are tombstones: never scheduled, not in totals, listed by
+///   ``pendingDeletions(on:)`` until every holder has confirmed the removal.
+public protocol Catalog: Sendable {
+    // MARK: Nodes
+
+    /// Adds a node or updates its address, quota and load. A node that registers is alive.
+    func registerNode(_ node: NodeRecord) async throws
+    /// Records a report: load, quota and the time it arrived. Does not change liveness.
+    func recordReport(node: NodeID, quota: Int64, load: Double, at time: Date) async throws
+    /// Marks a node up or down; the K of every file it holds is recomputed in the same step.
+    func setNodeAlive(_ node: NodeID, alive: Bool) async throws
+    /// Forgets a node and all its replicas (they stop counting at once).
+    func removeNode(_ node: NodeID) async throws
+    func node(_ id: NodeID) async throws -> NodeRecord?
+    func nodes() async throws -> [NodeRecord]
+
+    // MARK: Files
+
+    /// Records a new file, or a new version of a path that exists (the old version becomes a
+    /// tombstone whose replicas are pending deletion). Returns the new record, with K = 0.
+    func putFile(_ file: NewFile) async throws -> FileRecord
+    /// Records many files at once, each with the nodes that already hold a verified copy (a
+    /// node adopting an existing data directory, a restore, a benchmark). Paths that exist get
+    /// a new version, as with ``putFile(_:)``. All or nothing.
+    func importFiles(_ files: [ImportedFile]) async throws
+    /// The current (not deleted) version of a path.
+    func file(at path: VirtualPath) async throws -> FileRecord?
+    /// Any version by id, including tombstones.
+    func file(id: FileID) async throws -> FileRecord?
+    /// Writes a tombstone for the current version of `path`; its replicas stop counting and
+    /// become pending deletions. Returns the tombstoned record, or nil when there was none.
+    func deleteFile(at path: VirtualPath) async throws -> FileRecord?
+    /// Files not deleted, in path order, whose path starts with `prefix`, after `after`.
+    func listFiles(prefix: String, after: VirtualPath?, limit: Int) async throws -> [FileRecord]
+    /// Changes the target replica count of one file.
+    func setN(_ n: Int, for file: FileID) async throws
+    /// Re-evaluates N for every file not deleted; returns how many changed.
+    func reevaluateN(_ policy: @Sendable (VirtualPath, Int64) -> Int) async throws -> Int
+
+    // MARK: Replicas
+
+    /// Records (or changes the state of) the replica of `file` on `node`.
+    func setReplica(_ file: FileID, on node: NodeID, state: ReplicaState) async throws
+    /// Forgets the replica of `file` on `node` (copy failed, evicted, deleted).
+    func removeReplica(_ file: FileID, from node: NodeID) async throws
+    func replicas(of file: FileID) async throws -> [ReplicaRecord]
+    /// Replicas of deleted files still recorded on `node`: the node must remove them.
+    func pendingDeletions(on node: NodeID) async throws -> [FileRecord]
+    /// Drops tombstones whose replicas are all gone; returns how many were dropped.
+    func purgeTombstones() async throws -> Int
+
+    // MARK: Figures
+
+    /// Totals over files not deleted; `minKn` is nil without files.
+    func totals() async throws -> CatalogTotals
+    /// Per-node figures for `status`: files held (live), bytes used and the highest kn held.
+    func nodeFigures() async throws -> [NodeID: NodeFigures]
+    /// Files with K < N, most at risk first.
+    func underReplicated(limit: Int) async throws -> [FileRecord]
+
+    // MARK: Planning
+
+    /// Runs `body` against a consistent, synchronous view for the planner, on the catalog's
+    /// own thread. The planner itself stays pure: it only reads through ``PlannerQueries``.
+    func withPlannerView<T: Sendable>(_ body: @escaping @Sendable (any PlannerQueries) throws -> T) async throws -> T
+}
+
+/// A file with the nodes holding a verified copy of it, for ``Catalog/importFiles(_:)``.
+public struct ImportedFile: Sendable, Equatable {
+    public var file: NewFile
+    public var holders: [NodeID]
+
+    public init(file: NewFile, holders: [NodeID]) {
+        self.file = file
+        self.holders = holders
+    }
+}
+
+/// Whole-store figures.
+public struct CatalogTotals: Sendable, Equatable, Codable {
+    public var files: Int
+    public var bytes: Int64
+    /// Files with K < N.
+    public var underReplicated: Int
+    /// min(K − N) over all files; nil when the store is empty. Below 0 means files at risk.
+    public var minKn: Int?
+
+    public init(files: Int, bytes: Int64, underReplicated: Int, minKn: Int?) {
+        self.files = files
+        self.bytes = bytes
+        self.underReplicated = underReplicated
+        self.minKn = minKn
+    }
+}
+
+/// One node's share of the store.
+public struct NodeFigures: Sendable, Equatable {
+    /// Live replicas of files not deleted.
+    public var files: Int
+    /// Bytes of all replicas recorded on the node.
+    public var used: Int64
+    /// Highest kn among the live replicas it holds; nil when it holds none.
+    public var maxKn: Int?
+
+    public init(files: Int, used: Int64, maxKn: Int?) {
+        self.files = files
+        self.used = used
+        self.maxKn = maxKn
+    }
+}
+
+/// Catalog failures, in words an operator can act on.
+public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unknownNode(NodeID)
+    case unknownFile(FileID)
+    case invalidReplicaCount(Int)
+    case unreachable(String)
+    case schemaTooNew(found: Int, supported: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownNode(let id): "node \(id) is not registered with the master"
+        case .unknownFile(let id): "file \(id) is not in the catalog"
+        case .invalidReplicaCount(let n): "replica count \(n) is invalid; N must be at least 1"
+        case .unreachable(let message): "the catalog is unreachable: \(message)"
+        case .schemaTooNew(let found, let supported):
+            "the catalog was written by a newer fsdfs (schema \(found), this build knows \(supported)); upgrade fsdfsd"
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import GRDB
+
+extension SQLiteCatalog {
+    /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
+    static let schemaVersion = 1
+
+    /// The schema. Derived figures are kept by triggers, so every statement that changes a
+    /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
+    /// same transaction — no caller can forget one.
+    ///
+    /// - `files.kn` is a stored generated column (`k - n`), indexed with the scheduling order.
+    /// - `replicas.kn` and `replicas.size` copy their file's values so that "the highest-kn
+    ///   files on one node" is a range of the `replicas_by_node` index.
+    /// - `replicas.node` is the node's integer key, not its UUID: three million replica rows
+    ///   stay small.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE nodes (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    address TEXT NOT NULL,
+                    quota INTEGER NOT NULL,
+                    used INTEGER NOT NULL DEFAULT 0,
+                    load REAL NOT NULL DEFAULT 0,
+                    last_report REAL NOT NULL,
+                    alive INTEGER NOT NULL DEFAULT 1
+                );
+
+                CREATE TABLE files (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    path TEXT NOT NULL,
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    sha256 TEXT NOT NULL,
+                    n INTEGER NOT NULL CHECK (n >= 1),
+                    k INTEGER NOT NULL DEFAULT 0 CHECK (k >= 0),
+                    kn INTEGER GENERATED ALWAYS AS (k - n) STORED,
+                    version INTEGER NOT NULL,
+                    created REAL NOT NULL,
+                    deleted INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE UNIQUE INDEX files_current_path ON files(path) WHERE deleted = 0;
+                CREATE INDEX files_by_path_version ON files(path, version);
+                CREATE INDEX files_schedule ON files(kn, k, size, id) WHERE deleted = 0;
+                CREATE INDEX files_tombstones ON files(id) WHERE deleted = 1;
+
+                -- state: 0 live, 1 copying, 2 evicting (deleted files' replicas are evicting)
+                CREATE TABLE replicas (
+                    file INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+                    node INTEGER NOT NULL REFERENCES nodes(seq) ON DELETE CASCADE,
+                    state INTEGER NOT NULL CHECK (state IN (0, 1, 2)),
+                    size INTEGER NOT NULL,
+                    kn INTEGER NOT NULL,
+                    PRIMARY KEY (file, node)
+                ) WITHOUT ROWID;
+                CREATE INDEX replicas_by_node ON replicas(node, state, kn, size, file);
+
+                CREATE TABLE totals (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    files INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    under INTEGER NOT NULL
+                );
+                INSERT INTO totals VALUES (1, 0, 0, 0);
+
+                -- K follows live replicas on alive nodes.
+                CREATE TRIGGER replica_added AFTER INSERT ON replicas
+                WHEN NEW.state = 0 AND (SELECT alive FROM nodes WHERE seq = NEW.node) = 1
+                BEGIN
+                    UPDATE files SET k = k + 1 WHERE id = NEW.file;
+                END;
+                CREATE TRIGGER replica_removed AFTER DELETE ON replicas
+                WHEN OLD.state = 0 AND (SELECT alive FROM nodes WHERE seq = OLD.node) = 1
+                BEGIN
+                    UPDATE files SET k = k - 1 WHERE id = OLD.file;
+                END;
+                CREATE TRIGGER replica_state_changed AFTER UPDATE OF state ON replicas
+                WHEN (OLD.state = 0) != (NEW.state = 0) AND (SELECT alive FROM nodes WHERE seq = NEW.node) = 1
+                BEGIN
+                    UPDATE files SET k = k + (CASE WHEN NEW.state = 0 THEN 1 ELSE -1 END) WHERE id = NEW.file;
+                END;
+
+                -- A node going down or up recomputes K of all its files in one statement.
+                CREATE TRIGGER node_liveness_changed AFTER UPDATE OF alive ON nodes
+                WHEN OLD.alive != NEW.alive
+                BEGIN
+                    UPDATE files SET k = (
+                        SELECT count(*) FROM replicas r JOIN nodes n ON n.seq = r.node
+                        WHERE r.file = files.id AND r.state = 0 AND n.alive = 1
+                    )
+                    WHERE id IN (SELECT file FROM replicas WHERE node = NEW.seq AND state = 0);
+                END;
+
+                -- Replica rows carry their file's kn, for the per-node index.
+                CREATE TRIGGER file_kn_changed AFTER UPDATE OF k, n ON files
+                WHEN OLD.k - OLD.n != NEW.k - NEW.n
+                BEGIN
+                    UPDATE replicas SET kn = NEW.k - NEW.n WHERE file = NEW.id;
+                END;
+
+                -- Node usage follows the replicas recorded on it.
+                CREATE TRIGGER node_used_added AFTER INSERT ON replicas
+                BEGIN
+                    UPDATE nodes SET used = used + NEW.size WHERE seq = NEW.node;
+                END;
+                CREATE TRIGGER node_used_removed AFTER DELETE ON replicas
+                BEGIN
+                    UPDATE nodes SET used = used - OLD.size WHERE seq = OLD.node;
+                END;
+
+                -- Totals over files not deleted.
+                CREATE TRIGGER totals_file_added AFTER INSERT ON files WHEN NEW.deleted = 0
+                BEGIN
+                    UPDATE totals SET files = files + 1, bytes = bytes + NEW.size,
+                        under = under + (NEW.k < NEW.n) WHERE id = 1;
+                END;
+                CREATE TRIGGER totals_file_changed AFTER UPDATE OF k, n, deleted ON files
+                BEGIN
+                    UPDATE totals SET
+                        files = files - (OLD.deleted = 0) + (NEW.deleted = 0),
+                        bytes = bytes - (CASE WHEN OLD.deleted = 0 THEN OLD.size ELSE 0 END)
+                                      + (CASE WHEN NEW.deleted = 0 THEN NEW.size ELSE 0 END),
+                        under = under - (OLD.deleted = 0 AND OLD.k < OLD.n) + (NEW.deleted = 0 AND NEW.k < NEW.n)
+                    WHERE id = 1;
+                END;
+                CREATE TRIGGER totals_file_dropped AFTER DELETE ON files WHEN OLD.deleted = 0
+                BEGIN
+                    UPDATE totals SET files = files - 1, bytes = bytes - OLD.size,
+                        under = under - (OLD.k < OLD.n) WHERE id = 1;
+                END;
+                """)
+        }
+        return migrator
+    }
+}

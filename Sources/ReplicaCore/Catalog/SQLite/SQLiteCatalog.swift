@@ -1,0 +1,382 @@
+import Foundation
+import GRDB
+
+/// The embedded catalog: one SQLite file in WAL mode, through GRDB.
+///
+/// GRDB runs every statement on its own serial dispatch queues (one writer, a pool of
+/// readers), so awaiting a catalog call never blocks Swift's cooperative thread pool.
+public final class SQLiteCatalog: Catalog {
+    private let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the catalog file at `path`.
+    public init(path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.label = "fsdfs-catalog"
+        configuration.prepareDatabase { db in
+            // Durable enough for a catalog that nodes can rebuild by reporting; WAL keeps
+            // readers (status, planner) from blocking the writer.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrate(writer)
+    }
+
+    /// A private in-memory catalog, for simulations and tests that want speed over a file.
+    public init() throws {
+        writer = try DatabaseQueue(configuration: Configuration())
+        try Self.migrate(writer)
+    }
+
+    private static func migrate(_ writer: any DatabaseWriter) throws {
+        let found = try writer.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+        if found > schemaVersion {
+            throw CatalogError.schemaTooNew(found: found, supported: schemaVersion)
+        }
+        try migrator.migrate(writer)
+        try writer.write { db in try db.execute(sql: "PRAGMA user_version = \(schemaVersion)") }
+    }
+
+    // MARK: Nodes
+
+    public func registerNode(_ node: NodeRecord) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO nodes (id, address, quota, load, last_report, alive)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET address = excluded.address, quota = excluded.quota,
+                        load = excluded.load, last_report = excluded.last_report, alive = excluded.alive
+                    """,
+                arguments: [node.id.rawValue, node.address, node.quota, node.load,
+                            node.lastReport.timeIntervalSince1970, node.alive])
+        }
+    }
+
+    public func recordReport(node: NodeID, quota: Int64, load: Double, at time: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE nodes SET quota = ?, load = ?, last_report = ? WHERE id = ?",
+                arguments: [quota, load, time.timeIntervalSince1970, node.rawValue])
+            if db.changesCount == 0 { throw CatalogError.unknownNode(node) }
+        }
+    }
+
+    public func setNodeAlive(_ node: NodeID, alive: Bool) async throws {
+        try await writer.write { db in
+            // One statement; the node_liveness_changed trigger recomputes K of its files.
+            try db.execute(sql: "UPDATE nodes SET alive = ? WHERE id = ?", arguments: [alive, node.rawValue])
+            if db.changesCount == 0 { throw CatalogError.unknownNode(node) }
+        }
+    }
+
+    public func removeNode(_ node: NodeID) async throws {
+        try await writer.write { db in
+            // Deleting the replicas first lets the per-row triggers adjust K; then the node.
+            try db.execute(
+                sql: "DELETE FROM replicas WHERE node = (SELECT seq FROM nodes WHERE id = ?)",
+                arguments: [node.rawValue])
+            try db.execute(sql: "DELETE FROM nodes WHERE id = ?", arguments: [node.rawValue])
+        }
+    }
+
+    public func node(_ id: NodeID) async throws -> NodeRecord? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM nodes WHERE id = ?", arguments: [id.rawValue])
+                .map(Self.nodeRecord)
+        }
+    }
+
+    public func nodes() async throws -> [NodeRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY id").map(Self.nodeRecord)
+        }
+    }
+
+    // MARK: Files
+
+    public func putFile(_ file: NewFile) async throws -> FileRecord {
+        guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
+        return try await writer.write { db in
+            let path = file.path.rawValue
+            let previous = try Int64.fetchOne(
+                db, sql: "SELECT max(version) FROM files WHERE path = ?", arguments: [path]) ?? 0
+            try Self.tombstone(db, path: path)
+            try db.execute(
+                sql: """
+                    INSERT INTO files (path, size, sha256, n, k, version, created, deleted)
+                    VALUES (?, ?, ?, ?, 0, ?, ?, 0)
+                    """,
+                arguments: [path, file.size, file.sha256, file.n, previous + 1,
+                            file.created.timeIntervalSince1970])
+            let id = db.lastInsertedRowID
+            return try Self.fetchFile(db, sql: "SELECT * FROM files WHERE id = ?", [id])!
+        }
+    }
+
+    public func importFiles(_ files: [ImportedFile]) async throws {
+        if let bad = files.first(where: { $0.file.n < 1 }) { throw CatalogError.invalidReplicaCount(bad.file.n) }
+        try await writer.write { db in
+            var seqs: [NodeID: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT seq, id FROM nodes") { seqs[NodeID(row["id"])] = row["seq"] }
+            let version = try db.cachedStatement(sql: "SELECT max(version) FROM files WHERE path = ?")
+            let insertFile = try db.cachedStatement(sql: """
+                INSERT INTO files (path, size, sha256, n, k, version, created, deleted) VALUES (?, ?, ?, ?, 0, ?, ?, 0)
+                """)
+            let insertReplica = try db.cachedStatement(sql: """
+                INSERT INTO replicas (file, node, state, size, kn)
+                SELECT id, ?, 0, size, kn FROM files WHERE id = ?
+                ON CONFLICT(file, node) DO NOTHING
+                """)
+            for imported in files {
+                let file = imported.file
+                let path = file.path.rawValue
+                let previous = try Int64.fetchOne(version, arguments: [path]) ?? 0
+                if previous > 0 { try Self.tombstone(db, path: path) }
+                try insertFile.execute(arguments: [
+                    path, file.size, file.sha256, file.n, previous + 1, file.created.timeIntervalSince1970,
+                ])
+                let id = db.lastInsertedRowID
+                for holder in imported.holders {
+                    guard let seq = seqs[holder] else { throw CatalogError.unknownNode(holder) }
+                    // The replica_added trigger counts it and syncs replicas.kn.
+                    try insertReplica.execute(arguments: [seq, id])
+                }
+            }
+        }
+    }
+
+    public func file(at path: VirtualPath) async throws -> FileRecord? {
+        try await writer.read { db in
+            try Self.fetchFile(db, sql: "SELECT * FROM files WHERE path = ? AND deleted = 0", [path.rawValue])
+        }
+    }
+
+    public func file(id: FileID) async throws -> FileRecord? {
+        try await writer.read { db in
+            try Self.fetchFile(db, sql: "SELECT * FROM files WHERE id = ?", [id.rawValue])
+        }
+    }
+
+    public func deleteFile(at path: VirtualPath) async throws -> FileRecord? {
+        try await writer.write { db in
+            guard let id = try Self.tombstone(db, path: path.rawValue) else { return nil }
+            return try Self.fetchFile(db, sql: "SELECT * FROM files WHERE id = ?", [id])
+        }
+    }
+
+    /// Tombstones the current version of `path`, if any: its replicas become evicting
+    /// (pending deletion) in the same transaction, so K drops with it.
+    @discardableResult
+    private static func tombstone(_ db: Database, path: String) throws -> Int64? {
+        guard let id = try Int64.fetchOne(
+            db, sql: "SELECT id FROM files WHERE path = ? AND deleted = 0", arguments: [path])
+        else { return nil }
+        try db.execute(sql: "UPDATE replicas SET state = 2 WHERE file = ?", arguments: [id])
+        try db.execute(sql: "UPDATE files SET deleted = 1 WHERE id = ?", arguments: [id])
+        return id
+    }
+
+    public func listFiles(prefix: String, after: VirtualPath?, limit: Int) async throws -> [FileRecord] {
+        try await writer.read { db in
+            // A range on the path index: [max(prefix, after), prefix + U+10FFFF).
+            let lower = max(prefix, after?.rawValue ?? "")
+            let strict = after.map { $0.rawValue >= prefix } ?? false
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM files WHERE deleted = 0 AND path \(strict ? ">" : ">=") ? AND path < ?
+                    ORDER BY path LIMIT ?
+                    """,
+                arguments: [lower, prefix + "\u{10FFFF}", limit]
+            ).map(Self.fileRecord)
+        }
+    }
+
+    public func setN(_ n: Int, for file: FileID) async throws {
+        guard n >= 1 else { throw CatalogError.invalidReplicaCount(n) }
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE files SET n = ? WHERE id = ?", arguments: [n, file.rawValue])
+            if db.changesCount == 0 { throw CatalogError.unknownFile(file) }
+        }
+    }
+
+    public func reevaluateN(_ policy: @Sendable (VirtualPath, Int64) -> Int) async throws -> Int {
+        // Read in pages, then write only the changes in one transaction.
+        var changes: [(Int64, Int)] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await writer.read { [after] db in
+                try Row.fetchAll(
+                    db, sql: "SELECT id, path, size, n FROM files WHERE deleted = 0 AND id > ? ORDER BY id LIMIT 5000",
+                    arguments: [after]
+                ).map { row in (row["id"] as Int64, row["path"] as String, row["size"] as Int64, row["n"] as Int) }
+            }
+            guard let last = page.last else { break }
+            after = last.0
+            for (id, path, size, n) in page {
+                guard let virtual = try? VirtualPath(path) else { continue }
+                let wanted = policy(virtual, size)
+                if wanted >= 1, wanted != n { changes.append((id, wanted)) }
+            }
+        }
+        let updates = changes
+        try await writer.write { db in
+            let statement = try db.cachedStatement(sql: "UPDATE files SET n = ? WHERE id = ?")
+            for (id, n) in updates { try statement.execute(arguments: [n, id]) }
+        }
+        return updates.count
+    }
+
+    // MARK: Replicas
+
+    public func setReplica(_ file: FileID, on node: NodeID, state: ReplicaState) async throws {
+        try await writer.write { db in
+            guard let seq = try Self.nodeSeq(db, node) else { throw CatalogError.unknownNode(node) }
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT size, kn, deleted FROM files WHERE id = ?", arguments: [file.rawValue])
+            else { throw CatalogError.unknownFile(file) }
+            // A deleted file's replicas can only be pending deletion.
+            let code = (row["deleted"] as Bool) ? 2 : Self.code(state)
+            try db.execute(
+                sql: """
+                    INSERT INTO replicas (file, node, state, size, kn) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(file, node) DO UPDATE SET state = excluded.state
+                    """,
+                arguments: [file.rawValue, seq, code, row["size"] as Int64, row["kn"] as Int])
+        }
+    }
+
+    public func removeReplica(_ file: FileID, from node: NodeID) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "DELETE FROM replicas WHERE file = ? AND node = (SELECT seq FROM nodes WHERE id = ?)",
+                arguments: [file.rawValue, node.rawValue])
+        }
+    }
+
+    public func replicas(of file: FileID) async throws -> [ReplicaRecord] {
+        try await writer.read { db in try Self.replicas(db, of: file) }
+    }
+
+    public func pendingDeletions(on node: NodeID) async throws -> [FileRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.* FROM replicas r JOIN files f ON f.id = r.file
+                    WHERE r.node = (SELECT seq FROM nodes WHERE id = ?) AND r.state = 2 AND f.deleted = 1
+                    ORDER BY f.path
+                    """,
+                arguments: [node.rawValue]
+            ).map(Self.fileRecord)
+        }
+    }
+
+    public func purgeTombstones() async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: """
+                DELETE FROM files WHERE deleted = 1
+                AND NOT EXISTS (SELECT 1 FROM replicas WHERE replicas.file = files.id)
+                """)
+            return db.changesCount
+        }
+    }
+
+    // MARK: Figures
+
+    public func totals() async throws -> CatalogTotals {
+        try await writer.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT files, bytes, under FROM totals WHERE id = 1")!
+            // min() over an indexed column reads one end of the index.
+            let minKn = try Int.fetchOne(db, sql: "SELECT min(kn) FROM files WHERE deleted = 0")
+            return CatalogTotals(
+                files: row["files"], bytes: row["bytes"], underReplicated: row["under"], minKn: minKn)
+        }
+    }
+
+    public func nodeFigures() async throws -> [NodeID: NodeFigures] {
+        try await writer.read { db in
+            var figures: [NodeID: NodeFigures] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT seq, id, used FROM nodes") {
+                let seq: Int64 = row["seq"]
+                let files = try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM replicas WHERE node = ? AND state = 0", arguments: [seq]) ?? 0
+                let maxKn = try Int.fetchOne(
+                    db, sql: "SELECT max(kn) FROM replicas WHERE node = ? AND state = 0", arguments: [seq])
+                figures[NodeID(row["id"])] = NodeFigures(files: files, used: row["used"], maxKn: maxKn)
+            }
+            return figures
+        }
+    }
+
+    public func underReplicated(limit: Int) async throws -> [FileRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM files WHERE deleted = 0 AND kn < 0 ORDER BY kn, k, size, id LIMIT ?",
+                arguments: [limit]
+            ).map(Self.fileRecord)
+        }
+    }
+
+    // MARK: Planning
+
+    public func withPlannerView<T: Sendable>(
+        _ body: @escaping @Sendable (any PlannerQueries) throws -> T
+    ) async throws -> T {
+        try await writer.read { db in try body(SQLitePlannerQueries(db: db)) }
+    }
+}
+
+// MARK: - Row mapping
+
+extension SQLiteCatalog {
+    static func code(_ state: ReplicaState) -> Int {
+        switch state {
+        case .live: 0
+        case .copying: 1
+        case .evicting: 2
+        }
+    }
+
+    static func state(_ code: Int) -> ReplicaState {
+        switch code {
+        case 0: .live
+        case 1: .copying
+        default: .evicting
+        }
+    }
+
+    static func nodeSeq(_ db: Database, _ node: NodeID) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM nodes WHERE id = ?", arguments: [node.rawValue])
+    }
+
+    static func nodeRecord(_ row: Row) -> NodeRecord {
+        NodeRecord(
+            id: NodeID(row["id"]), address: row["address"], quota: row["quota"], used: row["used"],
+            load: row["load"], lastReport: Date(timeIntervalSince1970: row["last_report"]), alive: row["alive"])
+    }
+
+    static func fileRecord(_ row: Row) throws -> FileRecord {
+        FileRecord(
+            id: FileID(row["id"]), path: try VirtualPath(row["path"] as String), size: row["size"],
+            sha256: row["sha256"], n: row["n"], k: row["k"], version: row["version"],
+            created: Date(timeIntervalSince1970: row["created"]), deleted: row["deleted"])
+    }
+
+    static func fetchFile(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> FileRecord? {
+        try Row.fetchOne(db, sql: sql, arguments: arguments).map(fileRecord)
+    }
+
+    static func replicas(_ db: Database, of file: FileID) throws -> [ReplicaRecord] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT n.id AS node, r.state FROM replicas r JOIN nodes n ON n.seq = r.node
+                WHERE r.file = ? ORDER BY n.id
+                """),
+            arguments: [file.rawValue]
+        ).map { row in ReplicaRecord(file: file, node: NodeID(row["node"]), state: state(row["state"])) }
+    }
+}

@@ -1,0 +1,58 @@
+import GRDB
+
+/// ``PlannerQueries`` over one SQLite read transaction. Each query is a range of an index:
+/// `files_schedule` for the scheduling order, `replicas_by_node` for a node's highest-kn files,
+/// and the replicas primary key for a file's holders.
+struct SQLitePlannerQueries: PlannerQueries {
+    let db: Database
+
+    func files(after cursor: FileState?, limit: Int) throws -> [FileState] {
+        let rows: [Row]
+        if let cursor {
+            rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT id, size, n, k FROM files INDEXED BY files_schedule
+                    WHERE deleted = 0 AND (kn, k, size, id) > (?, ?, ?, ?)
+                    ORDER BY kn, k, size, id LIMIT ?
+                    """),
+                arguments: [cursor.kn, cursor.k, cursor.size, cursor.id.rawValue, limit])
+        } else {
+            rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT id, size, n, k FROM files INDEXED BY files_schedule
+                    WHERE deleted = 0 ORDER BY kn, k, size, id LIMIT ?
+                    """),
+                arguments: [limit])
+        }
+        return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
+    }
+
+    func replicas(of file: FileID) throws -> [ReplicaRecord] {
+        try SQLiteCatalog.replicas(db, of: file)
+    }
+
+    func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {
+        guard let seq = try SQLiteCatalog.nodeSeq(db, node) else { return [] }
+        let rows: [Row]
+        if let cursor {
+            rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
+                    JOIN files f ON f.id = r.file
+                    WHERE r.node = ? AND r.state = 0 AND (r.kn, r.size, r.file) < (?, ?, ?)
+                    ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
+                    """),
+                arguments: [seq, cursor.kn, cursor.size, cursor.id.rawValue, limit])
+        } else {
+            rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
+                    JOIN files f ON f.id = r.file
+                    WHERE r.node = ? AND r.state = 0
+                    ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
+                    """),
+                arguments: [seq, limit])
+        }
+        return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
+    }
+}

@@ -1,0 +1,265 @@
+import Foundation
+import Testing
+import ReplicaCore
+
+/// One suite, every backend: what the master relies on from any catalog.
+@Suite("Catalog conformance")
+struct CatalogConformanceTests {
+    @Test("A new file starts with K = 0 and kn = −N", arguments: CatalogBackend.all)
+    func newFileStartsUnreplicated(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        let file = try await catalog.putFile(Fixture.newFile("a/b.txt", size: 26, n: 3))
+        #expect(file.k == 0)
+        #expect(file.kn == -3)
+        #expect(file.version == 1)
+        let totals = try await catalog.totals()
+        #expect(totals == CatalogTotals(files: 1, bytes: 26, underReplicated: 1, minKn: -3))
+    }
+
+    @Test("Live replicas on alive nodes count towards K; copying and evicting do not", arguments: CatalogBackend.all)
+    func onlyLiveReplicasCount(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for id in ["n1", "n2", "n3"] { try await catalog.registerNode(Fixture.node(id)) }
+        let file = try await catalog.putFile(Fixture.newFile("f", n: 2))
+        try await catalog.setReplica(file.id, on: "n1", state: .live)
+        try await catalog.setReplica(file.id, on: "n2", state: .copying)
+        #expect(try await catalog.file(id: file.id)?.k == 1)
+        try await catalog.setReplica(file.id, on: "n2", state: .live)
+        #expect(try await catalog.file(id: file.id)?.kn == 0)
+        try await catalog.setReplica(file.id, on: "n1", state: .evicting)
+        #expect(try await catalog.file(id: file.id)?.k == 1)
+        try await catalog.removeReplica(file.id, from: "n1")
+        #expect(try await catalog.file(id: file.id)?.k == 1)
+        #expect(try await catalog.replicas(of: file.id) == [ReplicaRecord(file: file.id, node: "n2", state: .live)])
+    }
+
+    @Test("Recording the same replica twice counts it once", arguments: CatalogBackend.all)
+    func replicaIsNeverCountedTwice(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        try await catalog.registerNode(Fixture.node("n1"))
+        let file = try await catalog.putFile(Fixture.newFile("f", size: 7, n: 1))
+        for _ in 0..<3 { try await catalog.setReplica(file.id, on: "n1", state: .live) }
+        #expect(try await catalog.file(id: file.id)?.k == 1)
+        #expect(try await catalog.node("n1")?.used == 7)
+        #expect(try await catalog.nodeFigures()["n1"] == NodeFigures(files: 1, used: 7, maxKn: 0))
+    }
+
+    @Test("A node going down drops K of its files at once; coming back restores it", arguments: CatalogBackend.all)
+    func nodeLivenessMovesK(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for id in ["n1", "n2"] { try await catalog.registerNode(Fixture.node(id)) }
+        var files: [FileRecord] = []
+        for i in 0..<20 {
+            let file = try await catalog.putFile(Fixture.newFile("d/\(i)", n: 2))
+            try await catalog.setReplica(file.id, on: "n1", state: .live)
+            if i.isMultiple(of: 2) { try await catalog.setReplica(file.id, on: "n2", state: .live) }
+            files.append(file)
+        }
+        #expect(try await catalog.totals().minKn == -1)
+        try await catalog.setNodeAlive("n1", alive: false)
+        for (i, file) in files.enumerated() {
+            #expect(try await catalog.file(id: file.id)?.k == (i.isMultiple(of: 2) ? 1 : 0))
+        }
+        #expect(try await catalog.totals() == CatalogTotals(files: 20, bytes: 200, underReplicated: 20, minKn: -2))
+        // A replica added while the node is down does not count either.
+        let late = try await catalog.putFile(Fixture.newFile("late", n: 1))
+        try await catalog.setReplica(late.id, on: "n1", state: .live)
+        #expect(try await catalog.file(id: late.id)?.k == 0)
+        try await catalog.setNodeAlive("n1", alive: true)
+        for (i, file) in files.enumerated() {
+            #expect(try await catalog.file(id: file.id)?.k == (i.isMultiple(of: 2) ? 2 : 1))
+        }
+        #expect(try await catalog.file(id: late.id)?.k == 1)
+        #expect(try await catalog.totals() == CatalogTotals(files: 21, bytes: 210, underReplicated: 10, minKn: -1))
+    }
+
+    @Test("Changing N moves kn and the under-replicated count", arguments: CatalogBackend.all)
+    func changingNMovesKn(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        try await catalog.registerNode(Fixture.node("n1"))
+        let file = try await catalog.putFile(Fixture.newFile("f", n: 1))
+        try await catalog.setReplica(file.id, on: "n1", state: .live)
+        #expect(try await catalog.totals().underReplicated == 0)
+        try await catalog.setN(3, for: file.id)
+        #expect(try await catalog.file(id: file.id)?.kn == -2)
+        #expect(try await catalog.totals().underReplicated == 1)
+        await #expect(throws: CatalogError.invalidReplicaCount(0)) { try await catalog.setN(0, for: file.id) }
+        let changed = try await catalog.reevaluateN { path, _ in path.rawValue == "f" ? 1 : 5 }
+        #expect(changed == 1)
+        #expect(try await catalog.file(id: file.id)?.kn == 0)
+    }
+
+    @Test("Deleting writes a tombstone; holders are told until they confirm", arguments: CatalogBackend.all)
+    func deleteLeavesPendingDeletions(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for id in ["n1", "n2"] { try await catalog.registerNode(Fixture.node(id)) }
+        let file = try await catalog.putFile(Fixture.newFile("gone.txt", size: 5, n: 2))
+        try await catalog.setReplica(file.id, on: "n1", state: .live)
+        try await catalog.setReplica(file.id, on: "n2", state: .live)
+        let tombstone = try #require(try await catalog.deleteFile(at: Fixture.path("gone.txt")))
+        #expect(tombstone.deleted)
+        #expect(try await catalog.file(at: Fixture.path("gone.txt")) == nil)
+        #expect(try await catalog.totals() == CatalogTotals(files: 0, bytes: 0, underReplicated: 0, minKn: nil))
+        #expect(try await catalog.pendingDeletions(on: "n1").map(\.id) == [file.id])
+        // The bytes stay on the node until it removes them.
+        #expect(try await catalog.node("n1")?.used == 5)
+        #expect(try await catalog.purgeTombstones() == 0)
+        try await catalog.removeReplica(file.id, from: "n1")
+        try await catalog.removeReplica(file.id, from: "n2")
+        #expect(try await catalog.pendingDeletions(on: "n1").isEmpty)
+        #expect(try await catalog.purgeTombstones() == 1)
+        #expect(try await catalog.deleteFile(at: Fixture.path("gone.txt")) == nil)
+    }
+
+    @Test("Uploading a path again makes a new version and retires the old replicas", arguments: CatalogBackend.all)
+    func reuploadMakesNewVersion(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        try await catalog.registerNode(Fixture.node("n1"))
+        let first = try await catalog.putFile(Fixture.newFile("v.txt", size: 3, n: 1))
+        try await catalog.setReplica(first.id, on: "n1", state: .live)
+        let second = try await catalog.putFile(Fixture.newFile("v.txt", size: 4, n: 1))
+        #expect(second.version == 2)
+        #expect(second.id != first.id)
+        #expect(try await catalog.file(at: Fixture.path("v.txt"))?.id == second.id)
+        #expect(try await catalog.pendingDeletions(on: "n1").map(\.id) == [first.id])
+        #expect(try await catalog.totals() == CatalogTotals(files: 1, bytes: 4, underReplicated: 1, minKn: -1))
+        // Deleted and uploaded again: works, and the version keeps counting.
+        _ = try await catalog.deleteFile(at: Fixture.path("v.txt"))
+        let third = try await catalog.putFile(Fixture.newFile("v.txt", size: 5, n: 1))
+        #expect(third.version == 3)
+    }
+
+    @Test("Listing by prefix is in path order and pages", arguments: CatalogBackend.all)
+    func listingByPrefix(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for name in ["b/2", "a/1", "b/1", "c", "b/3/x"] { _ = try await catalog.putFile(Fixture.newFile(name)) }
+        _ = try await catalog.deleteFile(at: Fixture.path("b/2"))
+        #expect(try await catalog.listFiles(prefix: "b/", after: nil, limit: 10).map(\.path.rawValue) == ["b/1", "b/3/x"])
+        #expect(try await catalog.listFiles(prefix: "", after: nil, limit: 2).map(\.path.rawValue) == ["a/1", "b/1"])
+        #expect(try await catalog.listFiles(prefix: "", after: Fixture.path("b/1"), limit: 5).map(\.path.rawValue) == ["b/3/x", "c"])
+    }
+
+    @Test("Unknown nodes and files are reported, not ignored", arguments: CatalogBackend.all)
+    func unknownNodeOrFile(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        let file = try await catalog.putFile(Fixture.newFile("f"))
+        await #expect(throws: CatalogError.unknownNode("ghost")) {
+            try await catalog.setReplica(file.id, on: "ghost", state: .live)
+        }
+        await #expect(throws: CatalogError.unknownNode("ghost")) { try await catalog.setNodeAlive("ghost", alive: false) }
+        try await catalog.registerNode(Fixture.node("n1"))
+        await #expect(throws: CatalogError.unknownFile(FileID(999))) {
+            try await catalog.setReplica(FileID(999), on: "n1", state: .live)
+        }
+    }
+
+    @Test("Removing a node forgets its replicas", arguments: CatalogBackend.all)
+    func removingNodeDropsReplicas(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for id in ["n1", "n2"] { try await catalog.registerNode(Fixture.node(id)) }
+        let file = try await catalog.putFile(Fixture.newFile("f", n: 2))
+        try await catalog.setReplica(file.id, on: "n1", state: .live)
+        try await catalog.setReplica(file.id, on: "n2", state: .live)
+        try await catalog.removeNode("n2")
+        #expect(try await catalog.file(id: file.id)?.k == 1)
+        #expect(try await catalog.nodes().map(\.id) == ["n1"])
+    }
+
+    @Test("Planner queries follow the scheduling order and page without gaps", arguments: CatalogBackend.all)
+    func plannerQueriesOrder(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for id in ["n1", "n2", "n3"] { try await catalog.registerNode(Fixture.node(id)) }
+        // (size, n, holders)
+        let specs: [(Int64, Int, [NodeID])] = [
+            (30, 2, ["n1"]), (10, 2, ["n1"]), (20, 3, ["n1", "n2"]), (10, 1, ["n1", "n2", "n3"]),
+            (5, 3, []), (40, 1, ["n2"]), (10, 2, ["n1", "n3"]),
+        ]
+        var states: [FileState] = []
+        for (i, spec) in specs.enumerated() {
+            let file = try await catalog.putFile(Fixture.newFile("f\(i)", size: spec.0, n: spec.1))
+            for node in spec.2 { try await catalog.setReplica(file.id, on: node, state: .live) }
+            states.append(FileState(id: file.id, size: spec.0, n: spec.1, k: spec.2.count))
+        }
+        let expected = states.sorted(by: FileState.schedulingOrder)
+        let (paged, onN1) = try await catalog.withPlannerView { queries in
+            var all: [FileState] = []
+            var cursor: FileState?
+            while true {
+                let page = try queries.files(after: cursor, limit: 2)
+                if page.isEmpty { break }
+                all += page
+                cursor = page.last
+            }
+            var byNode: [FileState] = []
+            cursor = nil
+            while true {
+                let page = try queries.highestKnFiles(on: "n1", after: cursor, limit: 2)
+                if page.isEmpty { break }
+                byNode += page
+                cursor = page.last
+            }
+            return (all, byNode)
+        }
+        #expect(paged == expected)
+        let n1Expected = zip(specs, states).filter { $0.0.2.contains("n1") }.map(\.1)
+            .sorted { ($0.kn, $0.size, $0.id.rawValue) > ($1.kn, $1.size, $1.id.rawValue) }
+        #expect(onN1 == n1Expected)
+    }
+
+    @Test("Many concurrent replica and liveness changes leave kn = K − N for every file", arguments: CatalogBackend.all)
+    func concurrentUpdatesLoseNothing(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        let nodes: [NodeID] = (0..<4).map { NodeID("n\($0)") }
+        for node in nodes { try await catalog.registerNode(Fixture.node(node.rawValue)) }
+        var files: [FileRecord] = []
+        for i in 0..<12 { files.append(try await catalog.putFile(Fixture.newFile("c/\(i)", n: 2))) }
+        let fileIDs = files.map(\.id)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var generator = SplitMix64(seed: UInt64(worker))
+                    for _ in 0..<60 {
+                        let file = fileIDs[Int(generator.next() % UInt64(fileIDs.count))]
+                        let node = nodes[Int(generator.next() % UInt64(nodes.count))]
+                        switch generator.next() % 5 {
+                        case 0, 1: try await catalog.setReplica(file, on: node, state: .live)
+                        case 2: try await catalog.removeReplica(file, from: node)
+                        case 3: try await catalog.setReplica(file, on: node, state: .evicting)
+                        default: try await catalog.setNodeAlive(node, alive: generator.next() % 2 == 0)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let alive = Set(try await catalog.nodes().filter(\.alive).map(\.id))
+        var under = 0
+        var minKn = Int.max
+        for file in files {
+            let record = try #require(try await catalog.file(id: file.id))
+            let replicas = try await catalog.replicas(of: file.id)
+            let k = replicas.filter { $0.state == .live && alive.contains($0.node) }.count
+            #expect(record.k == k, "K of \(file.path)")
+            #expect(Set(replicas.map(\.node)).count == replicas.count)
+            if record.kn < 0 { under += 1 }
+            minKn = min(minKn, record.kn)
+        }
+        let totals = try await catalog.totals()
+        #expect(totals.underReplicated == under)
+        #expect(totals.minKn == minKn)
+    }
+
+    @Test("A catalog file survives reopening", arguments: [CatalogBackend.sqliteFile])
+    func catalogFileSurvivesReopen(backend: CatalogBackend) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-reopen-\(UUID().uuidString)/c.sqlite").path
+        do {
+            let catalog = try SQLiteCatalog(path: path)
+            try await catalog.registerNode(Fixture.node("n1"))
+            let file = try await catalog.putFile(Fixture.newFile("keep", n: 1))
+            try await catalog.setReplica(file.id, on: "n1", state: .live)
+        }
+        let reopened = try SQLiteCatalog(path: path)
+        #expect(try await reopened.file(at: Fixture.path("keep"))?.k == 1)
+        #expect(try await reopened.totals().minKn == 0)
+    }
+}

@@ -1,0 +1,232 @@
+/// The working state of one planning pass: projected free space, copy slots and the effect
+/// of the decisions already taken in this pass.
+struct PlanningPass {
+    struct Slot {
+        var alive: Bool
+        var free: Int64
+        var load: Double
+        var incoming = 0
+        var outgoing = 0
+    }
+
+    let limits: PlannerLimits
+    let queries: any PlannerQueries
+    var slots: [NodeID: Slot] = [:]
+    let order: [NodeID]
+    let aliveCount: Int
+    let backoff: Set<Placement>
+    var filesInFlight: Set<FileID> = []
+    /// Nodes sending or receiving a copy of each file in flight: the file may not be
+    /// evicted from them.
+    var copyEndpoints: [FileID: Set<NodeID>] = [:]
+    /// kn lowered by evictions decided in this pass (the catalog snapshot does not show them).
+    var knDelta: [FileID: Int] = [:]
+    var evicted: Set<Placement> = []
+    /// Highest stored kn of a live replica per node, read once per pass: an upper bound.
+    var topKn: [NodeID: Int?] = [:]
+    private var openCache: [NodeID]?
+
+    init(limits: PlannerLimits, nodes: [PlannerNode], inFlight: InFlight, queries: any PlannerQueries) {
+        self.limits = limits
+        self.queries = queries
+        self.backoff = inFlight.backoff
+        order = nodes.map(\.id).sorted()
+        aliveCount = nodes.filter(\.alive).count
+        for node in nodes {
+            slots[node.id] = Slot(alive: node.alive, free: node.quota - node.used, load: node.load)
+        }
+        for copy in inFlight.copies {
+            filesInFlight.insert(copy.file)
+            copyEndpoints[copy.file, default: []].insert(copy.target)
+            if let source = copy.source { copyEndpoints[copy.file, default: []].insert(source) }
+            slots[copy.target]?.free -= copy.size
+            if let source = copy.source {
+                slots[copy.target]?.incoming += 1
+                slots[source]?.outgoing += 1
+            }
+        }
+        for eviction in inFlight.evictions {
+            slots[eviction.node]?.free += eviction.size
+        }
+    }
+
+    // MARK: Targets
+
+    /// Nodes that can receive a copy now: alive, a free slot, load below the limit.
+    mutating func openTargets() -> [NodeID] {
+        if let openCache { return openCache }
+        let open = order.filter { id in
+            let slot = slots[id]!
+            return slot.alive && slot.incoming < limits.maxCopiesPerNode && slot.load < limits.maxLoad
+        }
+        openCache = open
+        return open
+    }
+
+    var hasOpenTarget: Bool {
+        mutating get { !openTargets().isEmpty }
+    }
+
+    /// Most free space first, then least load, then lowest id.
+    func preferred(_ a: NodeID, _ b: NodeID) -> Bool {
+        let x = slots[a]!, y = slots[b]!
+        if x.free != y.free { return x.free > y.free }
+        if x.load != y.load { return x.load < y.load }
+        return a < b
+    }
+
+    /// kn as the catalog will have it once this pass's evictions are done.
+    func effectiveKn(_ file: FileState) -> Int {
+        file.kn + (knDelta[file.id] ?? 0)
+    }
+
+    /// kn once the copies in flight have landed too. A file has at most one copy in flight.
+    func plannedKn(_ file: FileState) -> Int {
+        effectiveKn(file) + (filesInFlight.contains(file.id) ? 1 : 0)
+    }
+
+    mutating func topKn(of node: NodeID) throws -> Int? {
+        if let known = topKn[node] { return known }
+        let top = try queries.highestKnFiles(on: node, after: nil, limit: 1).first?.kn
+        topKn[node] = top
+        return top
+    }
+
+    /// Whether any of `nodes` could evict something for a file of kn `kn` (an upper bound:
+    /// evictions in this pass only lower kn, a copy in flight raises it by one at most).
+    mutating func evictionConceivable(for kn: Int, on nodes: [NodeID]) throws -> Bool {
+        for node in nodes {
+            if let top = try topKn(of: node), top - 1 >= limits.evictionFloor, top + 1 >= kn + 2 { return true }
+        }
+        return false
+    }
+
+    // MARK: Copies
+
+    /// Decides the copy of `file`, if one is possible now, and books it in this pass.
+    mutating func planCopy(of file: FileState) throws -> CopyPlan? {
+        if filesInFlight.contains(file.id) { return nil }
+        // Every alive node already holds a live copy: nowhere to put another.
+        if file.k >= aliveCount { return nil }
+        let open = openTargets()
+        let kn = effectiveKn(file)
+        // Cheap test before reading the file's replicas: room somewhere, or an eviction that
+        // could be allowed somewhere.
+        let roomSomewhere = open.contains { slots[$0]!.free >= file.size }
+        if !roomSomewhere, try !evictionConceivable(for: kn, on: open) { return nil }
+
+        let replicas = try queries.replicas(of: file.id)
+        let holders = Set(replicas.map(\.node))
+        let sources = replicas.filter { replica in
+            replica.state == .live && slots[replica.node]?.alive == true
+                && !evicted.contains(Placement(file: file.id, node: replica.node))
+        }.map(\.node)
+        guard !sources.isEmpty else { return nil }
+        let targets = open.filter { node in
+            !holders.contains(node) && !backoff.contains(Placement(file: file.id, node: node))
+        }
+        guard !targets.isEmpty else { return nil }
+
+        var target: NodeID?
+        var evicting: [FileState] = []
+        if let best = targets.filter({ slots[$0]!.free >= file.size }).min(by: preferred) {
+            target = best
+        } else {
+            for node in targets.sorted(by: preferred) {
+                if let victims = try evictions(on: node, toFit: file.size, forKn: kn, excluding: file.id) {
+                    target = node
+                    evicting = victims
+                    break
+                }
+            }
+        }
+        guard let target else { return nil }
+        let source = sources.min { a, b in
+            let x = slots[a]!, y = slots[b]!
+            return (x.outgoing, x.load, a.rawValue) < (y.outgoing, y.load, b.rawValue)
+        }!
+        book(file: file, on: target, evicting: evicting)
+        slots[target]!.incoming += 1
+        slots[source]!.outgoing += 1
+        filesInFlight.insert(file.id)
+        copyEndpoints[file.id, default: []].formUnion([source, target])
+        openCache = nil
+        return CopyPlan(file: file.id, size: file.size, source: source, target: target, evicting: evicting.map(\.id))
+    }
+
+    // MARK: Uploads
+
+    mutating func placeUpload(size: Int64, kn: Int) throws -> UploadPlacement? {
+        let alive = order.filter { slots[$0]!.alive }
+        if let best = alive.filter({ slots[$0]!.free >= size }).min(by: preferred) {
+            return UploadPlacement(target: best, evicting: [])
+        }
+        for node in alive.sorted(by: preferred) {
+            if let victims = try evictions(on: node, toFit: size, forKn: kn, excluding: nil) {
+                return UploadPlacement(target: node, evicting: victims.map(\.id))
+            }
+        }
+        return nil
+    }
+
+    // MARK: Evictions
+
+    /// The highest-kn files on `node` whose eviction frees room for `size` bytes under the
+    /// rules, or nil when the rules do not allow enough.
+    ///
+    /// The floor is checked on the catalog's kn (a copy in flight may still fail); the
+    /// improvement rule and the choice between victims use the planned kn, counting copies in
+    /// flight as landed, so the planner does not evict a file now that a landing copy would
+    /// make it want back. A file in flight is never evicted from its copy's source or target.
+    mutating func evictions(
+        on node: NodeID, toFit size: Int64, forKn kn: Int, excluding file: FileID?
+    ) throws -> [FileState]? {
+        let floor = limits.evictionFloor
+        guard let top = try topKn(of: node), top - 1 >= floor, top + 1 >= kn + 2 else { return nil }
+        var needed = size - slots[node]!.free
+        var victims: [FileState] = []
+        var cursor: FileState?
+        scan: while needed > 0 {
+            let page = try queries.highestKnFiles(on: node, after: cursor, limit: limits.batchSize)
+            guard let last = page.last else { return nil }
+            cursor = last
+            // Stored kn bounds the effective kn from above (evictions only lower it) and the
+            // planned kn by one more: past these bounds no later file can qualify.
+            let usable = page.prefix { $0.kn - 1 >= floor && $0.kn + 1 >= kn + 2 }
+            let ordered = usable.enumerated().sorted { a, b in
+                (plannedKn(a.element), -a.offset) > (plannedKn(b.element), -b.offset)
+            }.map(\.element)
+            for candidate in ordered {
+                guard effectiveKn(candidate) - 1 >= floor, plannedKn(candidate) >= kn + 2,
+                      candidate.id != file,
+                      !(copyEndpoints[candidate.id]?.contains(node) ?? false),
+                      !evicted.contains(Placement(file: candidate.id, node: node))
+                else { continue }
+                victims.append(candidate)
+                needed -= candidate.size
+                if needed <= 0 { break scan }
+            }
+            if usable.count < page.count { break }
+        }
+        if needed > 0 { return nil }
+        // Keep only the evictions the file needs: a victim whose space turns out to be
+        // superfluous (a later, larger one covered it) stays. Otherwise it would fit in the
+        // space left over and be copied straight back.
+        for index in victims.indices.reversed() where needed + victims[index].size <= 0 {
+            needed += victims[index].size
+            victims.remove(at: index)
+        }
+        return victims
+    }
+
+    /// Books a placement: the evicted files lose one replica, their space goes to `file`.
+    mutating func book(file: FileState, on node: NodeID, evicting victims: [FileState]) {
+        for victim in victims {
+            knDelta[victim.id, default: 0] -= 1
+            evicted.insert(Placement(file: victim.id, node: node))
+            slots[node]!.free += victim.size
+        }
+        slots[node]!.free -= file.size
+        openCache = nil
+    }
+}

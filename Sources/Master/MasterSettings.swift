@@ -1,0 +1,29 @@
+import ReplicaCore
+
+/// How a master runs. Defaults are those of `fsdfsd serve` (ARCHITECTURE.md section 8).
+public struct MasterSettings: Sendable, Equatable {
+    /// Where the catalog lives; the embedded SQLite file in the data directory by default.
+    public var catalog: CatalogLocation
+    /// Directory of `*.toml` policy files; nil uses N = 3 for every file.
+    public var policies: String?
+    /// Seconds between node reports.
+    public var reportInterval: Double
+    /// Reports a node may miss before it is declared down.
+    public var missedReports: Int
+    /// Planner knobs: copy slots, load limit, eviction floor.
+    public var planner: PlannerLimits
+
+    public init(
+        catalog: CatalogLocation, policies: String? = nil, reportInterval: Double = 10,
+        missedReports: Int = 3, planner: PlannerLimits = PlannerLimits()
+    ) {
+        self.catalog = catalog
+        self.policies = policies
+        self.reportInterval = reportInterval
+        self.missedReports = missedReports
+        self.planner = planner
+    }
+
+    /// How long a node may stay silent before it is down.
+    public var downAfter: Double { reportInterval * Double(missedReports) }
+}

@@ -1,0 +1,171 @@
+// Planner + SQLite catalog placement decisions per second.
+//
+//   swift run -c release PlannerBenchmark [--files 10000,100000,1000000] [--nodes 5,50]
+//
+// For each (files, nodes) pair it imports a store into a fresh SQLite catalog file (WAL, as a
+// master runs it) and measures two workloads:
+//   backlog   every file at K = 1 of N = 3; nodes have room. Each pass plans up to 1,024
+//             copies; the copies are then recorded as done, so the next pass reads further
+//             down the queue with a changed catalog.
+//   eviction  nodes are full of over-replicated files (K = 4, N = 3) and 10% of the files are
+//             at K = 1: every decision has to find a file to evict on some node.
+// "decisions/s" counts planner decisions over the time spent inside Planner.plan (catalog
+// reads included); "apply/s" is the rate of recording finished copies in the catalog.
+import Foundation
+import ReplicaCore
+
+struct Options {
+    var files = [10_000, 100_000, 1_000_000]
+    var nodes = [5, 50]
+    var passes = 20
+
+    init(arguments: [String]) {
+        var iterator = arguments.dropFirst().makeIterator()
+        while let argument = iterator.next() {
+            let list = { (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) } }
+            switch argument {
+            case "--files": files = list()
+            case "--nodes": nodes = list()
+            case "--passes": passes = list().first ?? passes
+            default:
+                FileHandle.standardError.write("unknown option \(argument)\n".data(using: .utf8)!)
+                exit(2)
+            }
+        }
+    }
+}
+
+struct Result {
+    var workload: String
+    var files: Int
+    var nodes: Int
+    var importSeconds: Double
+    var decisions: Int
+    var planSeconds: Double
+    var applied: Int
+    var applySeconds: Double
+    var rssMiB: Double
+    var catalogMiB: Double
+
+    var decisionsPerSecond: Double { Double(decisions) / planSeconds }
+    var microsPerDecision: Double { planSeconds / Double(decisions) * 1e6 }
+}
+
+func residentMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let kib = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+        return kib / 1024
+    }
+    return 0
+}
+
+func directorySize(_ path: String) -> Double {
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    let bytes = files.compactMap { try? FileManager.default.attributesOfItem(atPath: path + "/" + $0)[.size] as? Int64 }
+    return Double(bytes.reduce(0, +)) / 1_048_576
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func run(workload: String, files: Int, nodeCount: Int, passes: Int) async throws -> Result {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-bench-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let catalog = try SQLiteCatalog(path: directory + "/catalog.sqlite")
+    var rng = SystemRandomNumberGenerator()
+    let nodes = (0..<nodeCount).map { NodeID(String(format: "node-%03d", $0)) }
+    let eviction = workload == "eviction"
+    let meanSize: Int64 = 512 * 1024
+
+    // Import.
+    var imported: [ImportedFile] = []
+    imported.reserveCapacity(files)
+    var perNode = [Int64](repeating: 0, count: nodeCount)
+    for i in 0..<files {
+        let size = Int64.random(in: 1024...(2 * meanSize), using: &rng)
+        let copies = eviction ? (i % 10 == 0 ? 1 : min(4, nodeCount)) : 1
+        let first = Int.random(in: 0..<nodeCount, using: &rng)
+        let holders = (0..<copies).map { (first + $0) % nodeCount }
+        for holder in holders { perNode[holder] += size }
+        imported.append(ImportedFile(
+            file: NewFile(path: try VirtualPath("data/\(i % 1000)/file-\(i).bin"), size: size,
+                          sha256: String(repeating: "e", count: 64), n: 3),
+            holders: holders.map { nodes[$0] }))
+    }
+    for (index, node) in nodes.enumerated() {
+        // Backlog: plenty of room. Eviction: full to the byte.
+        let quota = eviction ? perNode[index] : Int64(files) * meanSize * 4 / Int64(nodeCount) + 1 << 30
+        try await catalog.registerNode(NodeRecord(id: node, address: "10.0.0.\(index):4242", quota: quota))
+    }
+    let importStart = now()
+    for chunk in stride(from: 0, to: imported.count, by: 50_000) {
+        try await catalog.importFiles(Array(imported[chunk..<min(chunk + 50_000, imported.count)]))
+    }
+    let importSeconds = now() - importStart
+    imported = []
+
+    let planner = Planner(limits: PlannerLimits(maxCopiesPerNode: 1_000_000, maxLoad: 100, maxActions: 1_024))
+    var decisions = 0
+    var planSeconds = 0.0
+    var applied = 0
+    var applySeconds = 0.0
+    for _ in 0..<passes {
+        let plannerNodes = try await catalog.nodes().map(PlannerNode.init)
+        let start = now()
+        let actions = try await catalog.withPlannerView { queries in
+            try planner.plan(queries: queries, nodes: plannerNodes, inFlight: .none)
+        }
+        planSeconds += now() - start
+        decisions += actions.count
+        if actions.isEmpty { break }
+        let applyStart = now()
+        for case .copy(let copy) in actions {
+            for victim in copy.evicting {
+                try await catalog.setReplica(victim, on: copy.target, state: .evicting)
+                try await catalog.removeReplica(victim, from: copy.target)
+            }
+            try await catalog.setReplica(copy.file, on: copy.target, state: .live)
+            applied += 1
+        }
+        applySeconds += now() - applyStart
+    }
+    return Result(
+        workload: workload, files: files, nodes: nodeCount, importSeconds: importSeconds, decisions: decisions,
+        planSeconds: planSeconds, applied: applied, applySeconds: applySeconds, rssMiB: residentMiB(),
+        catalogMiB: directorySize(directory))
+}
+
+let options = Options(arguments: CommandLine.arguments)
+print("fsdfs planner benchmark — SQLite catalog (WAL file), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print("workload  files    nodes  import s  decisions  decisions/s  µs/decision  apply/s  RSS MiB  catalog MiB")
+var results: [Result] = []
+for workload in ["backlog", "eviction"] {
+    for nodes in options.nodes {
+        for files in options.files {
+            let result = try await run(workload: workload, files: files, nodeCount: nodes, passes: options.passes)
+            results.append(result)
+            print(String(
+                format: "%-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %7.0f  %7.0f  %11.0f",
+                result.workload as NSString, result.files, result.nodes, result.importSeconds, result.decisions,
+                result.decisionsPerSecond, result.microsPerDecision,
+                Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB))
+        }
+    }
+}
+print("")
+print("cost per decision, largest vs smallest store (aim: < 2x):")
+for workload in ["backlog", "eviction"] {
+    for nodes in options.nodes {
+        let runs = results.filter { $0.workload == workload && $0.nodes == nodes }.sorted { $0.files < $1.files }
+        guard let small = runs.first, let large = runs.last, runs.count > 1 else { continue }
+        print(String(format: "  %@, %d nodes: %d → %d files: %.2fx", workload as NSString, nodes, small.files, large.files,
+                     large.microsPerDecision / small.microsPerDecision))
+    }
+}
+print(String(format: "peak resident memory (VmHWM): %.0f MiB", {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0.0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
+    }
+    return 0.0
+}()))

@@ -80,11 +80,6 @@ struct PlanningPass {
         file.kn + (knDelta[file.id] ?? 0)
     }
 
-    /// kn once the copies in flight have landed too. A file has at most one copy in flight.
-    func plannedKn(_ file: FileState) -> Int {
-        effectiveKn(file) + (filesInFlight.contains(file.id) ? 1 : 0)
-    }
-
     mutating func topKn(of node: NodeID) throws -> Int? {
         if let known = topKn[node] { return known }
         let top = try queries.highestKnFiles(on: node, after: nil, limit: 1).first?.kn
@@ -93,10 +88,10 @@ struct PlanningPass {
     }
 
     /// Whether any of `nodes` could evict something for a file of kn `kn` (an upper bound:
-    /// evictions in this pass only lower kn, a copy in flight raises it by one at most).
+    /// evictions in this pass only lower kn).
     mutating func evictionConceivable(for kn: Int, on nodes: [NodeID]) throws -> Bool {
         for node in nodes {
-            if let top = try topKn(of: node), top - 1 >= limits.evictionFloor, top + 1 >= kn + 2 { return true }
+            if let top = try topKn(of: node), top - 1 >= limits.evictionFloor, top >= kn + 2 { return true }
         }
         return false
     }
@@ -129,10 +124,10 @@ struct PlanningPass {
 
         var target: NodeID?
         var evicting: [FileState] = []
-        if let best = targets.filter({ slots[$0]!.free >= file.size }).min(by: preferred) {
+        if let best = targets.filter({ slots[$0]!.free >= file.size }).min(by: { preferred($0, $1) }) {
             target = best
         } else {
-            for node in targets.sorted(by: preferred) {
+            for node in targets.sorted(by: { preferred($0, $1) }) {
                 if let victims = try evictions(on: node, toFit: file.size, forKn: kn, excluding: file.id) {
                     target = node
                     evicting = victims
@@ -158,10 +153,10 @@ struct PlanningPass {
 
     mutating func placeUpload(size: Int64, kn: Int) throws -> UploadPlacement? {
         let alive = order.filter { slots[$0]!.alive }
-        if let best = alive.filter({ slots[$0]!.free >= size }).min(by: preferred) {
+        if let best = alive.filter({ slots[$0]!.free >= size }).min(by: { preferred($0, $1) }) {
             return UploadPlacement(target: best, evicting: [])
         }
-        for node in alive.sorted(by: preferred) {
+        for node in alive.sorted(by: { preferred($0, $1) }) {
             if let victims = try evictions(on: node, toFit: size, forKn: kn, excluding: nil) {
                 return UploadPlacement(target: node, evicting: victims.map(\.id))
             }
@@ -171,44 +166,69 @@ struct PlanningPass {
 
     // MARK: Evictions
 
+    /// A node's live files in eviction order (highest stored kn first), read from the
+    /// catalog a page at a time and kept for the whole pass, so that the hundredth eviction
+    /// on a node does not re-read the ninety-nine before it.
+    struct VictimBuffer {
+        var items: [FileState] = []
+        var cursor: FileState?
+        var exhausted = false
+    }
+
+    var victimBuffers: [NodeID: VictimBuffer] = [:]
+
+    /// Reads the next page of `node`'s eviction order into its buffer; false at the end.
+    mutating func fetchVictims(on node: NodeID) throws -> Bool {
+        var buffer = victimBuffers[node] ?? VictimBuffer()
+        defer { victimBuffers[node] = buffer }
+        if buffer.exhausted { return false }
+        let page = try queries.highestKnFiles(on: node, after: buffer.cursor, limit: limits.batchSize)
+        guard let last = page.last else {
+            buffer.exhausted = true
+            return false
+        }
+        buffer.cursor = last
+        buffer.items += page
+        return true
+    }
+
     /// The highest-kn files on `node` whose eviction frees room for `size` bytes under the
     /// rules, or nil when the rules do not allow enough.
     ///
-    /// The floor is checked on the catalog's kn (a copy in flight may still fail); the
-    /// improvement rule and the choice between victims use the planned kn, counting copies in
-    /// flight as landed, so the planner does not evict a file now that a landing copy would
-    /// make it want back. A file in flight is never evicted from its copy's source or target.
+    /// Both rules use the kn the catalog will have after this pass's evictions. A file with a
+    /// copy in flight may be evicted, but never from that copy's source or target.
     mutating func evictions(
         on node: NodeID, toFit size: Int64, forKn kn: Int, excluding file: FileID?
     ) throws -> [FileState]? {
         let floor = limits.evictionFloor
-        guard let top = try topKn(of: node), top - 1 >= floor, top + 1 >= kn + 2 else { return nil }
+        guard let top = try topKn(of: node), top - 1 >= floor, top >= kn + 2 else { return nil }
         var needed = size - slots[node]!.free
         var victims: [FileState] = []
-        var cursor: FileState?
-        scan: while needed > 0 {
-            let page = try queries.highestKnFiles(on: node, after: cursor, limit: limits.batchSize)
-            guard let last = page.last else { return nil }
-            cursor = last
-            // Stored kn bounds the effective kn from above (evictions only lower it) and the
-            // planned kn by one more: past these bounds no later file can qualify.
-            let usable = page.prefix { $0.kn - 1 >= floor && $0.kn + 1 >= kn + 2 }
-            let ordered = usable.enumerated().sorted { a, b in
-                (plannedKn(a.element), -a.offset) > (plannedKn(b.element), -b.offset)
-            }.map(\.element)
-            for candidate in ordered {
-                guard effectiveKn(candidate) - 1 >= floor, plannedKn(candidate) >= kn + 2,
-                      candidate.id != file,
-                      !(copyEndpoints[candidate.id]?.contains(node) ?? false),
-                      !evicted.contains(Placement(file: candidate.id, node: node))
-                else { continue }
-                victims.append(candidate)
-                needed -= candidate.size
-                if needed <= 0 { break scan }
+        var index = 0
+        while needed > 0 {
+            if index == victimBuffers[node]?.items.count ?? 0 {
+                guard try fetchVictims(on: node) else { return nil }
             }
-            if usable.count < page.count { break }
+            let candidate = victimBuffers[node]!.items[index]
+            // The order is by stored kn, which bounds the effective kn from above (evictions
+            // only lower it): past these bounds no later file can qualify.
+            if candidate.kn - 1 < floor || candidate.kn < kn + 2 { return nil }
+            // Gone from this node, at the floor, or not over-replicated enough for this file:
+            // drop it for the rest of the pass. Files come in ascending kn, so a victim too low
+            // for this file is too low for the next ones too (a file whose kn this pass lowered
+            // may miss one; the next pass reads the buffers afresh).
+            if evicted.contains(Placement(file: candidate.id, node: node)) || effectiveKn(candidate) - 1 < floor
+                || effectiveKn(candidate) < kn + 2 {
+                victimBuffers[node]!.items.remove(at: index)
+                continue
+            }
+            index += 1
+            guard candidate.id != file,
+                  !(copyEndpoints[candidate.id]?.contains(node) ?? false)
+            else { continue }
+            victims.append(candidate)
+            needed -= candidate.size
         }
-        if needed > 0 { return nil }
         // Keep only the evictions the file needs: a victim whose space turns out to be
         // superfluous (a later, larger one covered it) stays. Otherwise it would fit in the
         // space left over and be copied straight back.
@@ -221,6 +241,8 @@ struct PlanningPass {
 
     /// Books a placement: the evicted files lose one replica, their space goes to `file`.
     mutating func book(file: FileState, on node: NodeID, evicting victims: [FileState]) {
+        let chosen = Set(victims.map(\.id))
+        victimBuffers[node]?.items.removeAll { chosen.contains($0.id) }
         for victim in victims {
             knDelta[victim.id, default: 0] -= 1
             evicted.insert(Placement(file: victim.id, node: node))

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 extension SQLiteCatalog {
@@ -81,15 +82,12 @@ extension SQLiteCatalog {
                     UPDATE files SET k = k + (CASE WHEN NEW.state = 0 THEN 1 ELSE -1 END) WHERE id = NEW.file;
                 END;
 
-                -- A node going down or up recomputes K of all its files in one statement.
+                -- A node going down or up recomputes K of all its files in one statement
+                -- (livenessRecountSQL, with NEW.seq for the node).
                 CREATE TRIGGER node_liveness_changed AFTER UPDATE OF alive ON nodes
                 WHEN OLD.alive != NEW.alive
                 BEGIN
-                    UPDATE files SET k = (
-                        SELECT count(*) FROM replicas r JOIN nodes n ON n.seq = r.node
-                        WHERE r.file = files.id AND r.state = 0 AND n.alive = 1
-                    )
-                    WHERE id IN (SELECT file FROM replicas WHERE node = NEW.seq AND state = 0);
+                    \(livenessRecountSQL.replacingOccurrences(of: "node = ?", with: "node = NEW.seq"));
                 END;
 
                 -- Replica rows carry their file's kn, for the per-node index.

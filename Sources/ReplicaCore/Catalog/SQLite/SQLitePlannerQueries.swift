@@ -6,22 +6,37 @@ import GRDB
 struct SQLitePlannerQueries: PlannerQueries {
     let db: Database
 
+    static let filesFromStart = """
+        SELECT id, size, n, k FROM files INDEXED BY files_schedule
+        WHERE deleted = 0 ORDER BY kn, k, size, id LIMIT ?
+        """
+    static let filesAfter = """
+        SELECT id, size, n, k FROM files INDEXED BY files_schedule
+        WHERE deleted = 0 AND (kn, k, size, id) > (?, ?, ?, ?)
+        ORDER BY kn, k, size, id LIMIT ?
+        """
+    static let highestKnFromTop = """
+        SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
+        JOIN files f ON f.id = r.file
+        WHERE r.node = ? AND r.state = 0
+        ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
+        """
+    static let highestKnAfter = """
+        SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
+        JOIN files f ON f.id = r.file
+        WHERE r.node = ? AND r.state = 0 AND (r.kn, r.size, r.file) < (?, ?, ?)
+        ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
+        """
+
     func files(after cursor: FileState?, limit: Int) throws -> [FileState] {
         let rows: [Row]
         if let cursor {
             rows = try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT id, size, n, k FROM files INDEXED BY files_schedule
-                    WHERE deleted = 0 AND (kn, k, size, id) > (?, ?, ?, ?)
-                    ORDER BY kn, k, size, id LIMIT ?
-                    """),
+                db.cachedStatement(sql: Self.filesAfter),
                 arguments: [cursor.kn, cursor.k, cursor.size, cursor.id.rawValue, limit])
         } else {
             rows = try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT id, size, n, k FROM files INDEXED BY files_schedule
-                    WHERE deleted = 0 ORDER BY kn, k, size, id LIMIT ?
-                    """),
+                db.cachedStatement(sql: Self.filesFromStart),
                 arguments: [limit])
         }
         return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
@@ -36,21 +51,11 @@ struct SQLitePlannerQueries: PlannerQueries {
         let rows: [Row]
         if let cursor {
             rows = try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
-                    JOIN files f ON f.id = r.file
-                    WHERE r.node = ? AND r.state = 0 AND (r.kn, r.size, r.file) < (?, ?, ?)
-                    ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
-                    """),
+                db.cachedStatement(sql: Self.highestKnAfter),
                 arguments: [seq, cursor.kn, cursor.size, cursor.id.rawValue, limit])
         } else {
             rows = try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
-                    JOIN files f ON f.id = r.file
-                    WHERE r.node = ? AND r.state = 0
-                    ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
-                    """),
+                db.cachedStatement(sql: Self.highestKnFromTop),
                 arguments: [seq, limit])
         }
         return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }

@@ -1,0 +1,45 @@
+/// The four signing headers of one request, as strings exactly as they travel.
+///
+/// The signer fills them in; the verifier receives them from the HTTP layer, which builds a value
+/// with ``init(headerValue:)`` and passes `nil` on to ``RequestVerifier`` when any is absent. The
+/// values are kept as strings because the verifier checks their format and the signature covers
+/// them exactly as sent.
+public struct SignedHeaders: Sendable, Equatable {
+    /// `X-Fsdfs-Timestamp`: integer Unix seconds when the request was signed.
+    public var timestamp: String
+    /// `X-Fsdfs-Nonce`: 32 lowercase hex characters, unique to this request.
+    public var nonce: String
+    /// `X-Fsdfs-Content-SHA256`: lowercase hex SHA-256 of the whole body.
+    public var contentSHA256: String
+    /// `X-Fsdfs-Signature`: lowercase hex HMAC-SHA256 of the canonical string.
+    public var signature: String
+
+    public init(timestamp: String, nonce: String, contentSHA256: String, signature: String) {
+        self.timestamp = timestamp
+        self.nonce = nonce
+        self.contentSHA256 = contentSHA256
+        self.signature = signature
+    }
+
+    /// Reads the four headers through `headerValue`, which returns a header's value by name
+    /// (HTTP header names are case-insensitive; the lookup should be too). `nil` when any of the
+    /// four is absent.
+    public init?(headerValue: (String) -> String?) {
+        guard let timestamp = headerValue(RequestSignature.timestampHeader),
+              let nonce = headerValue(RequestSignature.nonceHeader),
+              let contentSHA256 = headerValue(RequestSignature.contentSHA256Header),
+              let signature = headerValue(RequestSignature.signatureHeader)
+        else { return nil }
+        self.init(timestamp: timestamp, nonce: nonce, contentSHA256: contentSHA256, signature: signature)
+    }
+
+    /// The headers as `(name, value)` pairs, in a fixed order, for the HTTP client to add.
+    public func headerPairs() -> [(String, String)] {
+        [
+            (RequestSignature.timestampHeader, timestamp),
+            (RequestSignature.nonceHeader, nonce),
+            (RequestSignature.contentSHA256Header, contentSHA256),
+            (RequestSignature.signatureHeader, signature),
+        ]
+    }
+}

@@ -1,0 +1,72 @@
+import Crypto
+
+/// The secret every node and client of one swarm shares, in the form requests are signed with.
+///
+/// The key is derived from the swarm password (`--secret` / `FSDFS_SECRET`) with HKDF-SHA256:
+/// input key material = the password's UTF-8 bytes exactly as given (no Unicode normalisation),
+/// salt = `"fsdfs-swarm-v1"`, info = `"request-signing"`, 32 output bytes.
+///
+/// Why derive instead of using the password directly? HKDF turns a password of any length into
+/// a uniform 256-bit HMAC key, and the fixed `info` label binds this key to request signing, so a
+/// later feature that needs its own key (say, encrypting replicas) derives a different, unrelated
+/// key from the same password. The salt names the protocol version: changing the derivation means
+/// changing the salt, never silently producing a different key under the same name.
+///
+/// The password itself is not stored, and neither the password nor the key ever crosses the wire:
+/// requests carry only an HMAC computed with the key (see ``RequestSigner``), which reveals
+/// nothing about it. ``description`` is redacted so a key cannot leak into logs.
+public struct SwarmKey: Sendable, Equatable, CustomStringConvertible {
+    /// The fewest UTF-8 bytes a swarm password may have.
+    ///
+    /// Eight bytes is a floor against typos and placeholder values, not a strength guarantee:
+    /// anyone who captures one signed request can test password guesses offline, so use a long
+    /// random passphrase.
+    public static let minimumPasswordBytes = 8
+
+    /// The HKDF salt: the protocol's name and version.
+    public static let hkdfSalt = "fsdfs-swarm-v1"
+    /// The HKDF info label: what this key is for.
+    public static let hkdfInfo = "request-signing"
+    /// The derived key's length in bytes.
+    public static let keyByteCount = 32
+
+    /// The 32 derived key bytes.
+    ///
+    /// Kept as plain bytes rather than a `SymmetricKey` because swift-crypto 3 does not declare
+    /// `SymmetricKey` `Sendable`; a `SymmetricKey` is rebuilt for each use (``symmetricKey``).
+    private let bytes: [UInt8]
+
+    /// Derives the swarm key from the swarm password.
+    ///
+    /// - Throws: ``SwarmKeyError/empty`` for an empty password and ``SwarmKeyError/tooShort(byteCount:minimum:)``
+    ///   for one shorter than ``minimumPasswordBytes`` bytes of UTF-8.
+    public init(password: String) throws(SwarmKeyError) {
+        let passwordBytes = Array(password.utf8)
+        guard !passwordBytes.isEmpty else { throw .empty }
+        guard passwordBytes.count >= Self.minimumPasswordBytes else {
+            throw .tooShort(byteCount: passwordBytes.count, minimum: Self.minimumPasswordBytes)
+        }
+        let derived = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: passwordBytes),
+            salt: Array(Self.hkdfSalt.utf8),
+            info: Array(Self.hkdfInfo.utf8),
+            outputByteCount: Self.keyByteCount
+        )
+        self.bytes = derived.withUnsafeBytes { Array($0) }
+    }
+
+    /// The key in the form swift-crypto's `HMAC` takes.
+    var symmetricKey: SymmetricKey {
+        SymmetricKey(data: bytes)
+    }
+
+    /// Whether two keys are the same, compared in constant time.
+    public static func == (lhs: SwarmKey, rhs: SwarmKey) -> Bool {
+        RequestSignature.constantTimeEqual(lhs.bytes, rhs.bytes)
+    }
+
+    /// Always `"SwarmKey(redacted)"`: the key must never reach a log or an error message.
+    public var description: String {
+        "SwarmKey(redacted)"
+    }
+}

@@ -1,0 +1,515 @@
+import Foundation
+import ReplicaCore
+import Testing
+
+private let password = "correct horse battery staple"
+private let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+
+private func at(_ seconds: TimeInterval) -> Date {
+    t0.addingTimeInterval(seconds)
+}
+
+private func sha(_ text: String) -> String {
+    RequestSignature.sha256Hex(of: Array(text.utf8))
+}
+
+/// A signer and a verifier sharing one swarm key.
+private struct Swarm {
+    let key: SwarmKey
+    let signer: RequestSigner
+    let verifier: RequestVerifier
+
+    init(password: String = password, window: TimeInterval = 300, maxNonces: Int = 100_000) throws {
+        key = try SwarmKey(password: password)
+        signer = RequestSigner(key: key)
+        verifier = RequestVerifier(key: key, window: window, maxNonces: maxNonces)
+    }
+
+    func sign(_ method: String = "PUT", _ target: String = "/files/a", body: String = "hello", at now: Date = t0) -> SignedHeaders {
+        signer.sign(method: method, pathAndQuery: target, body: Array(body.utf8), now: now)
+    }
+
+    func verify(
+        _ headers: SignedHeaders?,
+        _ method: String = "PUT",
+        _ target: String = "/files/a",
+        body: String = "hello",
+        at now: Date = t0
+    ) throws(AuthError) {
+        try verifier.verify(method: method, pathAndQuery: target, headers: headers, bodySHA256: sha(body), now: now)
+    }
+}
+
+@Suite("Request signing")
+struct RequestSigningTests {
+    // MARK: Accepting
+
+    @Test func aSignedRequestVerifies() throws {
+        let swarm = try Swarm()
+        try swarm.verify(swarm.sign())
+    }
+
+    @Test func aRequestWithoutABodySignsTheHashOfTheEmptyString() throws {
+        let swarm = try Swarm()
+        #expect(RequestSignature.emptyBodySHA256 == sha(""))
+        let headers = swarm.signer.sign(method: "GET", pathAndQuery: "/status", body: [UInt8](), now: t0)
+        #expect(headers.contentSHA256 == RequestSignature.emptyBodySHA256)
+        try swarm.verifier.verify(
+            method: "GET", pathAndQuery: "/status", headers: headers, bodySHA256: RequestSignature.emptyBodySHA256, now: t0
+        )
+    }
+
+    @Test func theMethodIsSignedUpperCased() throws {
+        let swarm = try Swarm()
+        try swarm.verify(swarm.sign("put"), "PUT", "/files/a")
+        #expect(
+            RequestSignature.canonicalString(method: "delete", pathAndQuery: "/x", timestamp: "1", nonce: "n", bodySHA256: "h")
+                .hasPrefix("DELETE\n")
+        )
+    }
+
+    @Test func aTrailingQuestionMarkWithAnEmptyQueryIsSignedAsThePathAlone() throws {
+        let swarm = try Swarm()
+        try swarm.verify(swarm.sign("PUT", "/files/a"), "PUT", "/files/a?")
+        try swarm.verify(swarm.sign("PUT", "/files/a?"), "PUT", "/files/a")
+        #expect(RequestSignature.pathAndQuery(path: "/files/a", query: nil) == "/files/a")
+        #expect(RequestSignature.pathAndQuery(path: "/files/a", query: "") == "/files/a")
+        #expect(RequestSignature.pathAndQuery(path: "/files/a", query: "n=2") == "/files/a?n=2")
+    }
+
+    // MARK: Tampering
+
+    @Test func changingTheMethodFailsWithBadSignature() throws {
+        let swarm = try Swarm()
+        #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a"), "DELETE", "/files/a") }
+    }
+
+    @Test func aRequestSignedForOnePathIsRejectedOnAnother() throws {
+        let swarm = try Swarm()
+        #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a"), "PUT", "/files/b") }
+        #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a"), "PUT", "/files/A") }
+        #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a b"), "PUT", "/files/a%20b") }
+    }
+
+    @Test func changingAddingOrRemovingTheQueryFailsWithBadSignature() throws {
+        let swarm = try Swarm()
+        let signed = swarm.sign("PUT", "/files/a?n=2")
+        #expect(throws: AuthError.badSignature) { try swarm.verify(signed, "PUT", "/files/a?n=3") }
+        #expect(throws: AuthError.badSignature) { try swarm.verify(signed, "PUT", "/files/a") }
+        #expect(throws: AuthError.badSignature) { try swarm.verify(signed, "PUT", "/files/a?n=2&k=1") }
+        #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a"), "PUT", "/files/a?n=2") }
+        try swarm.verify(signed, "PUT", "/files/a?n=2")
+    }
+
+    @Test func aDifferentBodyFailsWithBodyMismatch() throws {
+        let swarm = try Swarm()
+        #expect(throws: AuthError.bodyMismatch) { try swarm.verify(swarm.sign(body: "hello"), body: "hellO") }
+        #expect(throws: AuthError.bodyMismatch) { try swarm.verify(swarm.sign(body: "hello"), body: "") }
+    }
+
+    @Test func rewritingTheBodyHashHeaderToMatchANewBodyFailsWithBadSignature() throws {
+        let swarm = try Swarm()
+        var headers = swarm.sign(body: "hello")
+        headers.contentSHA256 = sha("evil")
+        #expect(throws: AuthError.badSignature) { try swarm.verify(headers, body: "evil") }
+    }
+
+    @Test func changingTheTimestampFailsWithBadSignature() throws {
+        let swarm = try Swarm()
+        var headers = swarm.sign()
+        headers.timestamp = String(Int(headers.timestamp)! + 1)
+        #expect(throws: AuthError.badSignature) { try swarm.verify(headers) }
+    }
+
+    @Test func changingTheNonceFailsWithBadSignature() throws {
+        let swarm = try Swarm()
+        var headers = swarm.sign()
+        headers.nonce = "0123456789abcdef0123456789abcdef"
+        #expect(throws: AuthError.badSignature) { try swarm.verify(headers) }
+    }
+
+    @Test func changingTheSignatureFailsWithBadSignature() throws {
+        let swarm = try Swarm()
+        let genuine = swarm.sign()
+        for position in [genuine.signature.startIndex, genuine.signature.index(before: genuine.signature.endIndex)] {
+            var headers = genuine
+            let flipped: Character = headers.signature[position] == "0" ? "1" : "0"
+            headers.signature.replaceSubrange(position...position, with: String(flipped))
+            #expect(throws: AuthError.badSignature) { try swarm.verify(headers) }
+        }
+    }
+
+    @Test func aKeyFromADifferentPasswordFailsWithBadSignature() throws {
+        let ours = try Swarm()
+        let theirs = try Swarm(password: "correct horse battery stapler")
+        #expect(throws: AuthError.badSignature) { try ours.verify(theirs.sign()) }
+    }
+
+    @Test func missingOrMalformedHeadersFailBeforeAnythingElse() throws {
+        let swarm = try Swarm()
+        let good = swarm.sign()
+        #expect(throws: AuthError.missingOrMalformed) { try swarm.verify(nil) }
+
+        var variants: [SignedHeaders] = []
+        for timestamp in ["", "abc", "-1700000000", "+1700000000", "1700000000.5", " 1700000000", "1e9", "9999999999999999999"] {
+            var headers = good
+            headers.timestamp = timestamp
+            variants.append(headers)
+        }
+        for nonce in ["", String(good.nonce.dropLast()), good.nonce + "0", good.nonce.uppercased(), "g" + good.nonce.dropFirst()] {
+            var headers = good
+            headers.nonce = nonce
+            variants.append(headers)
+        }
+        for hash in ["", String(good.contentSHA256.dropLast()), good.contentSHA256.uppercased(), "z" + good.contentSHA256.dropFirst()] {
+            var headers = good
+            headers.contentSHA256 = hash
+            variants.append(headers)
+        }
+        for signature in ["", String(good.signature.dropLast()), good.signature + "00", good.signature.uppercased()] {
+            var headers = good
+            headers.signature = signature
+            variants.append(headers)
+        }
+        for headers in variants {
+            // Stale as well, to show the format check comes first.
+            #expect(throws: AuthError.missingOrMalformed, "\(headers)") { try swarm.verify(headers, at: at(10_000)) }
+        }
+    }
+
+    // MARK: Freshness
+
+    @Test func aRequestMoreThanTheWindowOldOrAheadIsExpired() throws {
+        let swarm = try Swarm()
+        #expect(throws: AuthError.expired) { try swarm.verify(swarm.sign(at: t0), at: at(301)) }
+        #expect(throws: AuthError.expired) { try swarm.verify(swarm.sign(at: at(301)), at: t0) }
+    }
+
+    @Test func aRequestWithinTheWindowEitherWayVerifies() throws {
+        let swarm = try Swarm()
+        try swarm.verify(swarm.sign(at: t0), at: at(299))
+        try swarm.verify(swarm.sign(at: at(299)), at: t0)
+        try swarm.verify(swarm.sign(at: t0), at: at(300))
+        try swarm.verify(swarm.sign(at: at(-300)), at: t0)
+    }
+
+    @Test func theTimestampIsIntegerSecondsRoundedDown() throws {
+        let swarm = try Swarm()
+        let headers = swarm.sign(at: at(0.999))
+        #expect(headers.timestamp == "1700000000")
+    }
+
+    @Test func anExpiredRequestIsReportedAsExpiredEvenWhenItsSignatureIsAlsoWrong() throws {
+        let swarm = try Swarm()
+        var headers = swarm.sign(at: t0)
+        headers.nonce = "0123456789abcdef0123456789abcdef"
+        #expect(throws: AuthError.expired) { try swarm.verify(headers, at: at(301)) }
+    }
+
+    // MARK: Replay
+
+    @Test func aReplayedNonceFailsTheSecondTime() throws {
+        let swarm = try Swarm()
+        let headers = swarm.sign()
+        try swarm.verify(headers)
+        #expect(throws: AuthError.replayed) { try swarm.verify(headers) }
+        #expect(throws: AuthError.replayed) { try swarm.verify(headers, at: at(250)) }
+    }
+
+    @Test func eachSignatureGetsAFreshLowercaseHexNonce() throws {
+        let swarm = try Swarm()
+        let nonces = (0..<100).map { _ in swarm.sign().nonce }
+        #expect(Set(nonces).count == 100)
+        for nonce in nonces {
+            #expect(nonce.count == 32)
+            #expect(nonce.allSatisfy { "0123456789abcdef".contains($0) })
+        }
+    }
+
+    @Test func aRequestRejectedForABadSignatureDoesNotBurnItsNonce() throws {
+        let swarm = try Swarm()
+        let genuine = swarm.sign("PUT", "/files/a")
+        #expect(throws: AuthError.badSignature) { try swarm.verify(genuine, "PUT", "/files/b") }
+        var forged = genuine
+        forged.signature = String(repeating: "0", count: 64)
+        #expect(throws: AuthError.badSignature) { try swarm.verify(forged, "PUT", "/files/a") }
+        try swarm.verify(genuine, "PUT", "/files/a")
+        #expect(swarm.verifier.rememberedNonceCount == 1)
+    }
+
+    @Test func aRequestRejectedForABodyMismatchDoesNotBurnItsNonce() throws {
+        let swarm = try Swarm()
+        let genuine = swarm.sign(body: "hello")
+        #expect(throws: AuthError.bodyMismatch) { try swarm.verify(genuine, body: "truncated") }
+        try swarm.verify(genuine, body: "hello")
+    }
+
+    @Test func theNonceCacheForgetsNoncesOnceTheirRequestsHaveExpired() throws {
+        let swarm = try Swarm(maxNonces: 2)
+        let first = swarm.sign(at: t0)
+        try swarm.verify(first, at: t0)
+        try swarm.verify(swarm.sign(at: t0), at: t0)
+        #expect(swarm.verifier.rememberedNonceCount == 2)
+        #expect(throws: AuthError.replayCacheFull) { try swarm.verify(swarm.sign(at: t0), at: at(300)) }
+
+        try swarm.verify(swarm.sign(at: at(301)), at: at(301))
+        #expect(swarm.verifier.rememberedNonceCount == 1, "both old nonces are forgotten, the new one is remembered")
+        // Forgetting is safe: the first request can no longer pass the time check.
+        #expect(throws: AuthError.expired) { try swarm.verify(first, at: at(301)) }
+    }
+
+    @Test func aNonceIsRememberedAsLongAsItsRequestCouldStillPassTheTimeCheck() throws {
+        let swarm = try Swarm()
+        let ahead = swarm.sign(at: at(200)) // a client whose clock runs 200 s fast
+        let behind = swarm.sign(at: at(-200)) // a client whose clock runs 200 s slow
+        try swarm.verify(ahead, at: t0)
+        try swarm.verify(behind, at: t0)
+
+        try swarm.verify(swarm.sign(at: at(301)), at: at(301))
+        #expect(swarm.verifier.rememberedNonceCount == 2, "`behind` is forgotten, `ahead` is still live")
+        #expect(throws: AuthError.replayed) { try swarm.verify(ahead, at: at(301)) }
+        #expect(throws: AuthError.expired) { try swarm.verify(behind, at: at(301)) }
+    }
+
+    @Test func aFullNonceCacheRefusesNewRequestsRatherThanForgetLiveNonces() throws {
+        let swarm = try Swarm(maxNonces: 5)
+        var accepted: [SignedHeaders] = []
+        var refused = 0
+        for second in 0..<10 {
+            let headers = swarm.sign(at: at(Double(second)))
+            do throws(AuthError) {
+                try swarm.verify(headers, at: at(Double(second)))
+                accepted.append(headers)
+            } catch {
+                #expect(error == .replayCacheFull)
+                refused += 1
+            }
+        }
+        #expect(accepted.count == 5)
+        #expect(refused == 5)
+        #expect(swarm.verifier.rememberedNonceCount == 5)
+        for headers in accepted {
+            #expect(throws: AuthError.replayed) { try swarm.verify(headers, at: at(10)) }
+        }
+    }
+
+    // MARK: Interoperability
+
+    /// Computed once with an independent implementation (Python's hmac and hashlib, HKDF per RFC 5869).
+    @Test func theCanonicalStringAndSignatureMatchTheKnownAnswerVector() throws {
+        let key = try SwarmKey(password: "correct horse battery staple")
+        let bodyHash = sha("hello fsdfs\n")
+        #expect(bodyHash == "9498249bb26ccc94e73226ebe57fc3dd4cbe8d22104ac1950780107cda624e56")
+
+        let canonical = RequestSignature.canonicalString(
+            method: "put",
+            pathAndQuery: "/files/videos/a%20b.mp4?replicas=3",
+            timestamp: "1700000000",
+            nonce: "000102030405060708090a0b0c0d0e0f",
+            bodySHA256: bodyHash
+        )
+        #expect(
+            canonical == "PUT\n/files/videos/a%20b.mp4?replicas=3\n1700000000\n000102030405060708090a0b0c0d0e0f\n"
+                + "9498249bb26ccc94e73226ebe57fc3dd4cbe8d22104ac1950780107cda624e56"
+        )
+        let signature = RequestSignature.signature(canonicalString: canonical, key: key)
+        #expect(signature == "c3bfc9ac246a9430c405c2ea872d0478ce50c4046ad39fdd70bb464d551da51a")
+
+        let emptyBody = RequestSignature.canonicalString(
+            method: "GET", pathAndQuery: "/status", timestamp: "1700000000",
+            nonce: "ffeeddccbbaa99887766554433221100", bodySHA256: RequestSignature.emptyBodySHA256
+        )
+        #expect(
+            RequestSignature.signature(canonicalString: emptyBody, key: key)
+                == "fa5200976cde3c9dfa828a3629027dcc50a7d9fa98c96a1bf2f9c7eadbcf5d0e"
+        )
+
+        let verifier = RequestVerifier(key: key)
+        let headers = SignedHeaders(
+            timestamp: "1700000000",
+            nonce: "000102030405060708090a0b0c0d0e0f",
+            contentSHA256: bodyHash,
+            signature: "c3bfc9ac246a9430c405c2ea872d0478ce50c4046ad39fdd70bb464d551da51a"
+        )
+        try verifier.verify(
+            method: "PUT", pathAndQuery: "/files/videos/a%20b.mp4?replicas=3", headers: headers, bodySHA256: bodyHash, now: t0
+        )
+    }
+
+    @Test func signedHeadersTravelAsTheFourNamedHeaders() throws {
+        let swarm = try Swarm()
+        let headers = swarm.sign()
+        let pairs = headers.headerPairs()
+        #expect(pairs.map(\.0) == ["X-Fsdfs-Timestamp", "X-Fsdfs-Nonce", "X-Fsdfs-Content-SHA256", "X-Fsdfs-Signature"])
+        let received = Dictionary(uniqueKeysWithValues: pairs.map { ($0.0.lowercased(), $0.1) })
+        #expect(SignedHeaders(headerValue: { received[$0.lowercased()] }) == headers)
+
+        let incomplete = received.filter { $0.key != "x-fsdfs-nonce" }
+        #expect(SignedHeaders(headerValue: { incomplete[$0.lowercased()] }) == nil)
+    }
+
+    // MARK: Constant time
+
+    @Test func constantTimeComparisonComparesEveryByte() {
+        let a = Array("0123456789abcdef0123456789abcdef".utf8)
+        #expect(RequestSignature.constantTimeEqual(a, a))
+        #expect(!RequestSignature.constantTimeEqual(a, Array("0123456789abcdef0123456789abcdee".utf8)), "equal prefix, last byte differs")
+        #expect(!RequestSignature.constantTimeEqual(a, Array("1123456789abcdef0123456789abcdef".utf8)), "first byte differs")
+        #expect(!RequestSignature.constantTimeEqual(a, a.dropLast()), "a prefix is not equal")
+        #expect(!RequestSignature.constantTimeEqual(a.dropLast(), a))
+        #expect(RequestSignature.constantTimeEqual([UInt8](), [UInt8]()))
+        #expect(!RequestSignature.constantTimeEqual([0x00], [0x80]))
+    }
+
+    // MARK: Streamed bodies
+
+    @Test func theStreamedTwoStepAPIAcceptsTheSignedBodyHash() throws {
+        let swarm = try Swarm()
+        let fileHash = sha("a large file")
+        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let verified = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
+        #expect(verified.declaredBodySHA256 == fileHash)
+        #expect(swarm.verifier.rememberedNonceCount == 0, "nothing is recorded before the body is confirmed")
+        try swarm.verifier.complete(verified, actualBodySHA256: fileHash, now: at(5))
+        #expect(swarm.verifier.rememberedNonceCount == 1)
+    }
+
+    @Test func theStreamedTwoStepAPIRejectsAWrongBodyHashWithoutBurningTheNonce() throws {
+        let swarm = try Swarm()
+        let fileHash = sha("a large file")
+        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let verified = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
+        #expect(throws: AuthError.bodyMismatch) {
+            try swarm.verifier.complete(verified, actualBodySHA256: sha("a large fil"), now: at(5))
+        }
+        try swarm.verifier.complete(verified, actualBodySHA256: fileHash.uppercased(), now: at(6))
+    }
+
+    @Test func theStreamedHeaderCheckRefusesForgedStaleAndReplayedUploadsBeforeAnyByteIsRead() throws {
+        let swarm = try Swarm()
+        let fileHash = sha("a large file")
+        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        #expect(throws: AuthError.missingOrMalformed) {
+            try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: nil, now: t0)
+        }
+        #expect(throws: AuthError.badSignature) {
+            try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/other", headers: headers, now: t0)
+        }
+        #expect(throws: AuthError.expired) {
+            try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: at(301))
+        }
+        let verified = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
+        try swarm.verifier.complete(verified, actualBodySHA256: fileHash, now: t0)
+        #expect(throws: AuthError.replayed) {
+            try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: at(1))
+        }
+    }
+
+    @Test func ofTwoCopiesOfOneUploadStreamingAtOnceOnlyTheFirstToCompleteIsAccepted() throws {
+        let swarm = try Swarm()
+        let fileHash = sha("a large file")
+        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let original = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
+        let copy = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: at(1))
+        try swarm.verifier.complete(original, actualBodySHA256: fileHash, now: at(400))
+        #expect(throws: AuthError.replayed) { try swarm.verifier.complete(copy, actualBodySHA256: fileHash, now: at(600)) }
+    }
+
+    @Test func anUploadThatStreamsLongerThanTheWindowStillCompletes() throws {
+        let swarm = try Swarm()
+        let fileHash = sha("a large file")
+        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let verified = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
+        try swarm.verifier.complete(verified, actualBodySHA256: fileHash, now: at(3600))
+    }
+
+    // MARK: Keys
+
+    @Test func theSamePasswordDerivesTheSameKeyAndDifferentPasswordsDifferentKeys() throws {
+        #expect(try SwarmKey(password: password) == SwarmKey(password: password))
+        #expect(try SwarmKey(password: password) != SwarmKey(password: password + "!"))
+        #expect(try SwarmKey(password: "12345678") != SwarmKey(password: "12345679"))
+    }
+
+    @Test func theKeyNeverPrintsItself() throws {
+        let key = try SwarmKey(password: password)
+        #expect(String(describing: key) == "SwarmKey(redacted)")
+        #expect(!String(reflecting: key).contains(password))
+    }
+
+    @Test func anEmptyPasswordIsRejectedWithAHelpfulMessage() {
+        #expect(throws: SwarmKeyError.empty) { try SwarmKey(password: "") }
+        #expect(SwarmKeyError.empty.description.contains("empty"))
+        #expect(SwarmKeyError.empty.description.contains("FSDFS_SECRET"))
+    }
+
+    @Test func aPasswordShorterThanEightBytesIsRejectedWithAHelpfulMessage() throws {
+        #expect(throws: SwarmKeyError.tooShort(byteCount: 7, minimum: 8)) { try SwarmKey(password: "1234567") }
+        #expect(throws: SwarmKeyError.tooShort(byteCount: 6, minimum: 8)) { try SwarmKey(password: "ééé") }
+        #expect(SwarmKeyError.tooShort(byteCount: 7, minimum: 8).description.contains("at least 8 bytes"))
+        _ = try SwarmKey(password: "12345678")
+        _ = try SwarmKey(password: "éééé")
+    }
+
+    // MARK: Errors
+
+    @Test func everyAuthErrorIsA401WithADistinctCodeAndAOneLineMessage() {
+        let all: [AuthError] = [.missingOrMalformed, .expired, .badSignature, .bodyMismatch, .replayed, .replayCacheFull]
+        #expect(Set(all.map(\.code)).count == all.count)
+        #expect(AuthError.missingOrMalformed.code == "unauthorized")
+        #expect(AuthError.expired.code == "expired")
+        #expect(AuthError.replayed.code == "replayed")
+        for error in all {
+            #expect(error.httpStatus == 401)
+            #expect(!error.description.isEmpty)
+            #expect(!error.description.contains("\n"))
+        }
+        #expect(AuthError.badSignature.description.contains("same swarm secret"))
+    }
+
+    // MARK: Concurrency
+
+    @Test func eightTasksVerifyingRequestsWithDistinctNoncesAtOnceAllPass() async throws {
+        let swarm = try Swarm()
+        let requests = (0..<8).map { swarm.sign("PUT", "/files/\($0)", body: "body \($0)") }
+        let verifier = swarm.verifier
+        let passed = await withTaskGroup(of: Bool.self) { group in
+            for (index, headers) in requests.enumerated() {
+                group.addTask {
+                    do {
+                        try verifier.verify(
+                            method: "PUT", pathAndQuery: "/files/\(index)", headers: headers, bodySHA256: sha("body \(index)"), now: t0
+                        )
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: 0) { count, ok in count += ok ? 1 : 0 }
+        }
+        #expect(passed == 8)
+        #expect(verifier.rememberedNonceCount == 8)
+    }
+
+    @Test func theSameNonceSubmittedFromEightTasksAtOncePassesExactlyOnce() async throws {
+        let swarm = try Swarm()
+        let headers = swarm.sign()
+        let verifier = swarm.verifier
+        let outcomes = await withTaskGroup(of: AuthError?.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    do throws(AuthError) {
+                        try verifier.verify(method: "PUT", pathAndQuery: "/files/a", headers: headers, bodySHA256: sha("hello"), now: t0)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            return await group.reduce(into: [AuthError?]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 1)
+        #expect(outcomes.filter { $0 == .replayed }.count == 7)
+    }
+}

@@ -73,11 +73,13 @@ final class ClusterSimulator {
 
     // MARK: Running
 
-    /// Runs events and planning until nothing is left; false if it had to stop early.
-    func run(maxSteps: Int = 20_000) async throws -> Bool {
+    /// Runs events and planning until nothing is left; false if it had to stop early: at the
+    /// first broken rule, or after `maxSteps` events (these clusters settle in a few hundred).
+    func run(maxSteps: Int = 5_000) async throws -> Bool {
         var steps = 0
         while true {
             try await planAndStart()
+            if !violations.isEmpty { return false }
             guard let next = popNext() else { return true }
             now = next.time
             try await handle(next.event)

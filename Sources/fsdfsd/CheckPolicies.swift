@@ -21,7 +21,7 @@ struct CheckPolicies: ParsableCommand {
         do {
             policies = try PolicySet.load(directory: directory)
         } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
         print("\(directory): \(policies.rules.count) rule(s), default N = \(policies.defaultN)")
         for sample in samples {
@@ -34,7 +34,14 @@ struct CheckPolicies: ParsableCommand {
             } catch {
                 throw ValidationError("\(sample): \(error)")
             }
-            print("\(path) (\(ByteSize.format(size))): N = \(policies.replicas(for: path, size: size)) — \(policies.explain(path: path, size: size))")
+            print(policies.explain(path: path, size: size))
         }
     }
+}
+
+/// A failure to report as one line on stderr with a non-zero exit, without the usage text
+/// that argument-parser adds to a `ValidationError`.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libmongoc / libbson from the system (Debian: libmongoc-dev, libbson-dev).
@@ -33,13 +37,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(
-            name: "Master",
-            dependencies: ["ReplicaCore", .product(name: "Logging", package: "swift-log")]
-        ),
+        // The storage node: blob store, the node's HTTP server and the signed client that
+        // every role (slave, master, command line) uses to talk to nodes.
         .target(
             name: "Slave",
-            dependencies: ["ReplicaCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "ReplicaCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The master role: catalog owner, scheduler, liveness, client API. A master process
+        // is also a storage node, so it builds on Slave.
+        .target(
+            name: "Master",
+            dependencies: [
+                "ReplicaCore", "Slave",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .executableTarget(
             name: "fsdfsd",
@@ -47,6 +71,8 @@ let package = Package(
                 "ReplicaCore", "Master", "Slave",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -57,6 +83,14 @@ let package = Package(
         .testTarget(
             name: "ReplicaCoreTests",
             dependencies: ["ReplicaCore"]
+        ),
+        .testTarget(
+            name: "SlaveTests",
+            dependencies: [
+                "Slave", "ReplicaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
     ]
 )

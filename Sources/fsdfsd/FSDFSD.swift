@@ -2,11 +2,16 @@ import ArgumentParser
 import ReplicaCore
 
 @main
-struct FSDFSD: ParsableCommand {
+struct FSDFSD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fsdfsd",
         abstract: "fsdfs: a distributed file replication manager.",
+        discussion: """
+            Start a master:   FSDFS_SECRET=… fsdfsd serve --data /srv/fsdfs
+            Add a node:       FSDFS_SECRET=… fsdfsd serve --data /srv/fsdfs --listen HOST:PORT --master MASTER:4242
+            Use the store:    fsdfsd put FILE PATH · get PATH · ls · where PATH · rm PATH · status --watch
+            """,
         version: "0.1.0 (libmongoc \(MongoDriver.version))",
-        subcommands: [CheckPolicies.self]
+        subcommands: [Serve.self, Put.self, Get.self, Remove.self, List.self, Where.self, Status.self, CheckPolicies.self]
     )
 }

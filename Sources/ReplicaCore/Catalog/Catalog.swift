@@ -60,6 +60,9 @@ public protocol Catalog: Sendable {
     /// Forgets the replica of `file` on `node` (copy failed, evicted, deleted).
     func removeReplica(_ file: FileID, from node: NodeID) async throws
     func replicas(of file: FileID) async throws -> [ReplicaRecord]
+    /// Every replica recorded on `node` (any state, deleted files included), for matching a
+    /// node's inventory against the catalog.
+    func holdings(on node: NodeID) async throws -> [Holding]
     /// Replicas of deleted files still recorded on `node`: the node must remove them.
     func pendingDeletions(on node: NodeID) async throws -> [FileRecord]
     /// Drops tombstones whose replicas are all gone; returns how many were dropped.
@@ -89,6 +92,17 @@ public struct ImportedFile: Sendable, Equatable {
     public init(file: NewFile, holders: [NodeID]) {
         self.file = file
         self.holders = holders
+    }
+}
+
+/// One replica recorded on a node, with the file version it belongs to.
+public struct Holding: Sendable, Equatable {
+    public var file: FileRecord
+    public var state: ReplicaState
+
+    public init(file: FileRecord, state: ReplicaState) {
+        self.file = file
+        self.state = state
     }
 }
 

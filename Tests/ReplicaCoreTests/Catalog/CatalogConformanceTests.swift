@@ -33,6 +33,24 @@ struct CatalogConformanceTests {
         #expect(try await catalog.replicas(of: file.id) == [ReplicaRecord(file: file.id, node: "n2", state: .live)])
     }
 
+    @Test("A node's holdings list every replica on it, with deleted versions and states", arguments: CatalogBackend.all)
+    func holdingsListEveryReplicaOnANode(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for id in ["n1", "n2"] { try await catalog.registerNode(Fixture.node(id)) }
+        let kept = try await catalog.putFile(Fixture.newFile("kept", n: 1))
+        let gone = try await catalog.putFile(Fixture.newFile("gone", n: 1))
+        let elsewhere = try await catalog.putFile(Fixture.newFile("elsewhere", n: 1))
+        try await catalog.setReplica(kept.id, on: "n1", state: .live)
+        try await catalog.setReplica(gone.id, on: "n1", state: .live)
+        try await catalog.setReplica(elsewhere.id, on: "n2", state: .live)
+        _ = try await catalog.deleteFile(at: gone.path)
+        let holdings = try await catalog.holdings(on: "n1").sorted { $0.file.id < $1.file.id }
+        #expect(holdings.map(\.file.id) == [kept.id, gone.id])
+        #expect(holdings.map(\.state) == [.live, .evicting])
+        #expect(holdings.map(\.file.deleted) == [false, true])
+        #expect(try await catalog.holdings(on: "unknown").isEmpty)
+    }
+
     @Test("Recording the same replica twice counts it once", arguments: CatalogBackend.all)
     func replicaIsNeverCountedTwice(backend: CatalogBackend) async throws {
         let catalog = try await backend.make()

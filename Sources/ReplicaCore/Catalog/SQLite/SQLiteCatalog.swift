@@ -262,6 +262,17 @@ public final class SQLiteCatalog: Catalog {
         try await writer.read { db in try Self.replicas(db, of: file) }
     }
 
+    public func holdings(on node: NodeID) async throws -> [Holding] {
+        try await writer.read { db in
+            guard let seq = try Self.nodeSeq(db, node) else { return [] }
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT f.*, r.state AS replica_state FROM replicas r JOIN files f ON f.id = r.file WHERE r.node = ?",
+                arguments: [seq]
+            ).map { row in try Holding(file: Self.fileRecord(row), state: Self.state(row["replica_state"])) }
+        }
+    }
+
     public func pendingDeletions(on node: NodeID) async throws -> [FileRecord] {
         try await writer.read { db in
             try Row.fetchAll(

@@ -1,0 +1,83 @@
+import Foundation
+import ReplicaCore
+import Slave
+
+extension Master {
+    /// `where PATH`: the file's figures and the alive nodes holding a verified copy.
+    public func whereIs(_ path: VirtualPath) async throws -> WhereReply {
+        guard let file = try await catalog.file(at: path) else {
+            throw RouteError(.notFound, "\(path): no such file", code: "not_found")
+        }
+        let nodes = Dictionary(uniqueKeysWithValues: try await catalog.nodes().map { ($0.id, $0) })
+        let holders = try await catalog.replicas(of: file.id)
+            .filter { $0.state == .live && nodes[$0.node]?.alive == true }
+            .compactMap { nodes[$0.node]?.address }
+            .sorted()
+        return WhereReply(path: file.path, size: file.size, sha256: file.sha256, n: file.n, k: file.k, kn: file.kn, nodes: holders)
+    }
+
+    /// `ls [PREFIX]`, one page.
+    public func list(prefix: String, after: VirtualPath?, limit: Int) async throws -> [ListEntry] {
+        try await catalog.listFiles(prefix: prefix, after: after, limit: min(max(limit, 1), 10_000))
+            .map { ListEntry(path: $0.path, size: $0.size, n: $0.n, k: $0.k) }
+    }
+
+    /// `status`: the health figure, totals, each node, and the replication backlog.
+    public func status() async throws -> StatusReply {
+        let now = Date()
+        let totals = try await catalog.totals()
+        let figures = try await catalog.nodeFigures()
+        let nodes = try await catalog.nodes().map { node in
+            let figure = figures[node.id]
+            return NodeStatus(
+                id: node.id, address: node.address, alive: node.alive, quota: node.quota,
+                used: figure?.used ?? node.used, free: node.free, files: figure?.files ?? 0,
+                load: (node.load * 100).rounded() / 100, maxKn: figure?.maxKn)
+        }
+        let atRisk = try await catalog.underReplicated(limit: 100_000)
+        let backlog = atRisk.reduce(Int64(0)) { $0 + $1.size * Int64(max(0, $1.n - $1.k)) }
+        let (copies, rate) = state.withLock { ($0.copies.count, $0.rate(now: now)) }
+        let eta: Double? = backlog > 0 && rate > 0 ? (Double(backlog) / rate).rounded() : nil
+        return StatusReply(
+            master: address, minKn: totals.minKn, files: totals.files, bytes: totals.bytes,
+            underReplicated: totals.underReplicated, nodes: nodes,
+            replication: ReplicationStatus(
+                copiesInFlight: copies, backlogBytes: backlog, bytesPerSecond: rate.rounded(), etaSeconds: eta, paused: nil))
+    }
+
+    /// `rm PATH`: writes the tombstone (the file stops counting and is never served again),
+    /// then has every reachable holder remove its copy; the others do when they report.
+    public func delete(_ path: VirtualPath) async throws -> DeleteReply {
+        guard let file = try await catalog.deleteFile(at: path) else {
+            throw RouteError(.notFound, "\(path): no such file", code: "not_found")
+        }
+        logger.info("deleted \(path) (version \(file.version))")
+        var removed = 0
+        var pending = 0
+        for replica in try await catalog.replicas(of: file.id) {
+            if try await pushRemovals(to: replica.node, only: [file.id]) > 0 { removed += 1 } else { pending += 1 }
+        }
+        _ = try await catalog.purgeTombstones()
+        schedule.signal()
+        return DeleteReply(path: path, removedFrom: removed, pending: pending)
+    }
+
+    /// Sends a node the removals it owes (all, or only those of `files`); forgets the replicas
+    /// it confirms. Returns how many were confirmed; an unreachable node confirms none.
+    @discardableResult
+    func pushRemovals(to node: NodeID, only files: Set<FileID>? = nil) async throws -> Int {
+        guard let record = try await catalog.node(node), record.alive else { return 0 }
+        var owed = try await owedRemovals(node)
+        if let files { owed = owed.filter { files.contains($0.fileID) } }
+        guard !owed.isEmpty else { return 0 }
+        do {
+            let reply: RemoveReply = try await client.call(
+                .POST, record.address, Route.remove, body: RemoveCommand(files: owed), timeout: .seconds(10))
+            for ref in reply.gone { try await catalog.removeReplica(ref.fileID, from: node) }
+            return reply.gone.count
+        } catch {
+            logger.notice("node \(node) could not remove \(owed.count) deleted files now (\(error)); it will when it reports")
+            return 0
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Hummingbird
+import ReplicaCore
+import Slave
+
+extension Master {
+    /// The master's routes: node reports, upload grants, and the client commands.
+    public func addRoutes(to router: Router<NodeRequestContext>) {
+        router.post(.init(stringLiteral: Route.report)) { request, context in
+            let report = try await request.decodeJSON(NodeReport.self, context: context)
+            return ErrorResponse.json(try await self.handleReport(report))
+        }
+        router.post(.init(stringLiteral: Route.leave)) { request, context in
+            try await self.handleLeave(try await request.decodeJSON(NodeLeave.self, context: context))
+            return ErrorResponse.json(Empty())
+        }
+        router.post(.init(stringLiteral: Route.uploads)) { request, context in
+            let upload = try await request.decodeJSON(UploadRequest.self, context: context)
+            return ErrorResponse.json(try await self.grantUpload(upload))
+        }
+        router.post(.init(stringLiteral: Route.uploadCheck)) { request, context in
+            try self.checkUpload(try await request.decodeJSON(UploadCheck.self, context: context))
+            return ErrorResponse.json(Empty())
+        }
+        router.post(.init(stringLiteral: Route.uploadCommit)) { request, context in
+            let commit = try await request.decodeJSON(UploadCommit.self, context: context)
+            return ErrorResponse.json(try await self.commitUpload(commit))
+        }
+        router.post(.init(stringLiteral: Route.uploadAbort)) { request, context in
+            self.abortUpload(try await request.decodeJSON(UploadAbort.self, context: context))
+            return ErrorResponse.json(Empty())
+        }
+        router.get(.init(stringLiteral: Route.wherePath)) { request, _ in
+            ErrorResponse.json(try await self.whereIs(try request.pathParameter()))
+        }
+        router.get(.init(stringLiteral: Route.filesPath)) { request, _ in
+            let query = request.uri.queryParameters
+            let after = try query.get("after").map { try VirtualPath($0) }
+            let limit = query.get("limit").flatMap(Int.init) ?? 1000
+            return ErrorResponse.json(try await self.list(prefix: query.get("prefix") ?? "", after: after, limit: limit))
+        }
+        router.delete(.init(stringLiteral: Route.filesPath)) { request, _ in
+            ErrorResponse.json(try await self.delete(try request.pathParameter()))
+        }
+        router.get(.init(stringLiteral: Route.nodes)) { _, _ in
+            ErrorResponse.json(try await self.catalog.nodes().map(\.address).sorted())
+        }
+        router.get(.init(stringLiteral: Route.status)) { _, _ in
+            ErrorResponse.json(try await self.status())
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import ReplicaCore
+
+/// What the master keeps in memory only: work under way, back-offs, upload reservations,
+/// node report times. Lost on restart on purpose: nodes re-send their inventory and the
+/// scheduler re-plans from the catalog.
+struct MasterState: Sendable {
+    struct ActiveCopy: Sendable {
+        var plan: CopyPlan
+        var started: Date
+    }
+
+    struct Reservation: Sendable {
+        var path: VirtualPath
+        var size: Int64
+        var n: Int
+        var node: NodeID
+        var expires: Date
+        /// Stands for the file in the planner until it has a catalog id (negative: never a real one).
+        var placeholder: FileID
+    }
+
+    var copies: [FileID: ActiveCopy] = [:]
+    var evictions: [Placement: Int64] = [:]
+    /// (file, target) pairs not to try again before the date; failures double the wait.
+    var backoff: [Placement: (until: Date, failures: Int)] = [:]
+    var uploads: [String: Reservation] = [:]
+    var lastPlaceholder: Int64 = 0
+    /// When each node last reported, since this master started.
+    var lastSeen: [NodeID: Date] = [:]
+    /// Nodes whose inventory has been matched against the catalog since they (re)joined.
+    var inventoryKnown: Set<NodeID> = []
+    /// Finished copies of the last minutes, for the replication rate and ETA.
+    var finished: [(at: Date, bytes: Int64)] = []
+
+    /// The planner's view of the work under way.
+    func inFlight(now: Date) -> InFlight {
+        var copies = self.copies.values.map {
+            InFlightCopy(file: $0.plan.file, size: $0.plan.size, source: $0.plan.source, target: $0.plan.target)
+        }
+        for upload in uploads.values where upload.expires > now {
+            copies.append(InFlightCopy(file: upload.placeholder, size: upload.size, source: nil, target: upload.node))
+        }
+        let evictions = self.evictions.map { InFlightEviction(file: $0.key.file, node: $0.key.node, size: $0.value) }
+        let backoff = Set(self.backoff.filter { $0.value.until > now }.keys)
+        return InFlight(copies: copies, evictions: evictions, backoff: backoff)
+    }
+
+    /// The earliest moment a back-off or reservation lapses, when the scheduler should look again.
+    func nextExpiry(now: Date) -> Date? {
+        let dates = backoff.values.map(\.until).filter { $0 > now } + uploads.values.map(\.expires).filter { $0 > now }
+        return dates.min()
+    }
+
+    mutating func recordFinished(bytes: Int64, at now: Date) {
+        finished.append((now, bytes))
+        finished.removeAll { now.timeIntervalSince($0.at) > 60 }
+    }
+
+    /// Bytes per second copied over the last minute.
+    func rate(now: Date) -> Double {
+        let recent = finished.filter { now.timeIntervalSince($0.at) <= 60 }
+        guard let first = recent.first else { return 0 }
+        let span = max(1, now.timeIntervalSince(first.at))
+        return Double(recent.reduce(0) { $0 + $1.bytes }) / span
+    }
+}

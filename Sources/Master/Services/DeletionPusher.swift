@@ -1,0 +1,30 @@
+import Foundation
+import ReplicaCore
+import ServiceLifecycle
+
+/// Has nodes remove the copies of deleted and replaced versions as soon as they are known,
+/// then drops tombstones no node holds any more. Nodes that are down get the list in the
+/// answer to their next report.
+public struct DeletionPusher: Service {
+    let master: Master
+
+    public init(master: Master) {
+        self.master = master
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await master.deletions.wait(timeout: nil)
+                do {
+                    for node in try await master.catalog.nodes() where node.alive {
+                        try await master.pushRemovals(to: node.id)
+                    }
+                    _ = try await master.catalog.purgeTombstones()
+                } catch {
+                    master.logger.error("pushing deletions failed: \(error)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+
+/// `POST /v1/uploads` on the master: where should these bytes go?
+public struct UploadRequest: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    public var size: Int64
+
+    public init(path: VirtualPath, size: Int64) {
+        self.path = path
+        self.size = size
+    }
+}
+
+/// The master's grant: stream the bytes to `address` with `PUT /v1/blob?path=…&upload=…`.
+public struct UploadGrant: Sendable, Codable, Equatable {
+    public var upload: String
+    public var path: VirtualPath
+    public var size: Int64
+    public var n: Int
+    public var node: NodeID
+    public var address: String
+
+    public init(upload: String, path: VirtualPath, size: Int64, n: Int, node: NodeID, address: String) {
+        self.upload = upload
+        self.path = path
+        self.size = size
+        self.n = n
+        self.node = node
+        self.address = address
+    }
+}
+
+/// `POST /v1/uploads/check` from the receiving node, before it accepts any byte.
+public struct UploadCheck: Sendable, Codable, Equatable {
+    public var upload: String
+    public var path: VirtualPath
+    public var size: Int64
+    public var node: NodeID
+
+    public init(upload: String, path: VirtualPath, size: Int64, node: NodeID) {
+        self.upload = upload
+        self.path = path
+        self.size = size
+        self.node = node
+    }
+}
+
+/// `POST /v1/uploads/commit` from the receiving node, once the bytes are verified and stored.
+public struct UploadCommit: Sendable, Codable, Equatable {
+    public var upload: String
+    public var node: NodeID
+    public var sha256: String
+    public var size: Int64
+
+    public init(upload: String, node: NodeID, sha256: String, size: Int64) {
+        self.upload = upload
+        self.node = node
+        self.sha256 = sha256
+        self.size = size
+    }
+}
+
+/// `POST /v1/uploads/abort`: the receiving node gave up; the reservation is released.
+public struct UploadAbort: Sendable, Codable, Equatable {
+    public var upload: String
+
+    public init(upload: String) { self.upload = upload }
+}
+
+/// `where PATH --json` (ARCHITECTURE.md section 9; keep the field names).
+public struct WhereReply: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    public var size: Int64
+    public var sha256: String
+    public var n: Int
+    public var k: Int
+    public var kn: Int
+    /// Addresses of alive nodes holding a verified copy.
+    public var nodes: [String]
+
+    public init(path: VirtualPath, size: Int64, sha256: String, n: Int, k: Int, kn: Int, nodes: [String]) {
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.n = n
+        self.k = k
+        self.kn = kn
+        self.nodes = nodes
+    }
+}
+
+/// One entry of `ls --json` (section 9).
+public struct ListEntry: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    public var size: Int64
+    public var n: Int
+    public var k: Int
+
+    public init(path: VirtualPath, size: Int64, n: Int, k: Int) {
+        self.path = path
+        self.size = size
+        self.n = n
+        self.k = k
+    }
+}
+
+/// `DELETE /v1/files?path=…`.
+public struct DeleteReply: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    /// Holders that removed their copy at once; the others remove it when they report.
+    public var removedFrom: Int
+    public var pending: Int
+
+    public init(path: VirtualPath, removedFrom: Int, pending: Int) {
+        self.path = path
+        self.removedFrom = removedFrom
+        self.pending = pending
+    }
+}
+
+/// `status --json` (section 9; keep the field names). Fields after `nodes` are additions.
+public struct StatusReply: Sendable, Codable, Equatable {
+    public var master: String
+    public var minKn: Int?
+    public var files: Int
+    public var bytes: Int64
+    public var underReplicated: Int
+    public var nodes: [NodeStatus]
+    /// Replication work under way and its estimated end.
+    public var replication: ReplicationStatus
+
+    public init(
+        master: String, minKn: Int?, files: Int, bytes: Int64, underReplicated: Int,
+        nodes: [NodeStatus], replication: ReplicationStatus
+    ) {
+        self.master = master
+        self.minKn = minKn
+        self.files = files
+        self.bytes = bytes
+        self.underReplicated = underReplicated
+        self.nodes = nodes
+        self.replication = replication
+    }
+
+    // minKn is written as null when there are no files (synthesised Codable would omit it).
+    enum CodingKeys: String, CodingKey {
+        case master, minKn, files, bytes, underReplicated, nodes, replication
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(master, forKey: .master)
+        try container.encode(minKn, forKey: .minKn)
+        try container.encode(files, forKey: .files)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode(underReplicated, forKey: .underReplicated)
+        try container.encode(nodes, forKey: .nodes)
+        try container.encode(replication, forKey: .replication)
+    }
+}
+
+public struct NodeStatus: Sendable, Codable, Equatable {
+    public var id: NodeID
+    public var address: String
+    public var alive: Bool
+    public var quota: Int64
+    public var used: Int64
+    public var free: Int64
+    public var files: Int
+    public var load: Double
+    public var maxKn: Int?
+
+    public init(
+        id: NodeID, address: String, alive: Bool, quota: Int64, used: Int64, free: Int64,
+        files: Int, load: Double, maxKn: Int?
+    ) {
+        self.id = id
+        self.address = address
+        self.alive = alive
+        self.quota = quota
+        self.used = used
+        self.free = free
+        self.files = files
+        self.load = load
+        self.maxKn = maxKn
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, address, alive, quota, used, free, files, load, maxKn
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(address, forKey: .address)
+        try container.encode(alive, forKey: .alive)
+        try container.encode(quota, forKey: .quota)
+        try container.encode(used, forKey: .used)
+        try container.encode(free, forKey: .free)
+        try container.encode(files, forKey: .files)
+        try container.encode(load, forKey: .load)
+        try container.encode(maxKn, forKey: .maxKn)
+    }
+}
+
+/// The scheduler's backlog, for `status`.
+public struct ReplicationStatus: Sendable, Codable, Equatable {
+    /// Copies commanded and not finished.
+    public var copiesInFlight: Int
+    /// Bytes still missing to bring every file to N (sum of size × (N − K) over files at risk).
+    public var backlogBytes: Int64
+    /// Bytes copied per second over the last minute.
+    public var bytesPerSecond: Double
+    /// Seconds until the backlog is cleared at that rate; nil when nothing moves or nothing is due.
+    public var etaSeconds: Double?
+    /// Why the scheduler is not running, when it is not (catalog unreachable…).
+    public var paused: String?
+
+    public init(copiesInFlight: Int, backlogBytes: Int64, bytesPerSecond: Double, etaSeconds: Double?, paused: String?) {
+        self.copiesInFlight = copiesInFlight
+        self.backlogBytes = backlogBytes
+        self.bytesPerSecond = bytesPerSecond
+        self.etaSeconds = etaSeconds
+        self.paused = paused
+    }
+}

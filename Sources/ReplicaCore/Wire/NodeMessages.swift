@@ -1,0 +1,166 @@
+import Foundation
+
+// Wire types between the master and storage nodes: Codable DTOs, all in this folder.
+// Routes are listed in ``Route``.
+
+/// One file a node holds, as it reports it.
+public struct HeldFile: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    /// The catalog version the node stored; nil for a file found on disk with no record.
+    public var fileID: FileID?
+    public var size: Int64
+    public var sha256: String
+
+    public init(path: VirtualPath, fileID: FileID?, size: Int64, sha256: String) {
+        self.path = path
+        self.fileID = fileID
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// A (version, path) pair a node must drop, or has dropped.
+public struct FileRef: Sendable, Codable, Equatable, Hashable {
+    public var fileID: FileID
+    public var path: VirtualPath
+
+    public init(fileID: FileID, path: VirtualPath) {
+        self.fileID = fileID
+        self.path = path
+    }
+}
+
+/// `POST /v1/nodes/report`: sent every report interval, and at once after a change the master
+/// must hear about quickly (a quarantined replica).
+public struct NodeReport: Sendable, Codable, Equatable {
+    public var node: NodeID
+    public var address: String
+    public var quota: Int64
+    /// Bytes the node's store holds or has reserved.
+    public var used: Int64
+    /// 1-minute load average per core plus active transfers.
+    public var load: Double
+    /// The whole inventory (on join, and whenever the master asks); nil for a delta report.
+    public var inventory: [HeldFile]?
+    /// Files stored since the last report (delta reports).
+    public var added: [HeldFile]
+    /// Files gone since the last report: removed, evicted, replaced or quarantined.
+    public var removed: [FileRef]
+
+    public init(
+        node: NodeID, address: String, quota: Int64, used: Int64, load: Double,
+        inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = []
+    ) {
+        self.node = node
+        self.address = address
+        self.quota = quota
+        self.used = used
+        self.load = load
+        self.inventory = inventory
+        self.added = added
+        self.removed = removed
+    }
+}
+
+/// The master's answer to a report.
+public struct NodeReportReply: Sendable, Codable, Equatable {
+    /// The master does not know the node's holdings (first contact, master restart, or the
+    /// node was declared down): send the whole inventory now.
+    public var sendInventory: Bool
+    /// Files of deleted or replaced versions the node must remove.
+    public var remove: [FileRef]
+    /// Files found on disk with no version recorded that the master recognised (same path,
+    /// size and checksum as the current version).
+    public var adopt: [FileRef]
+
+    public init(sendInventory: Bool, remove: [FileRef] = [], adopt: [FileRef] = []) {
+        self.sendInventory = sendInventory
+        self.remove = remove
+        self.adopt = adopt
+    }
+}
+
+/// `POST /v1/nodes/leave`: a node shutting down cleanly; its replicas stop counting at once.
+public struct NodeLeave: Sendable, Codable, Equatable {
+    public var node: NodeID
+
+    public init(node: NodeID) { self.node = node }
+}
+
+/// `POST /v1/copy` on the target: pull `path` from `source`, verify, store, answer.
+public struct CopyCommand: Sendable, Codable, Equatable {
+    public var fileID: FileID
+    public var path: VirtualPath
+    public var size: Int64
+    public var sha256: String
+    /// Address of the node to pull from.
+    public var source: String
+
+    public init(fileID: FileID, path: VirtualPath, size: Int64, sha256: String, source: String) {
+        self.fileID = fileID
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.source = source
+    }
+}
+
+/// `POST /v1/remove` on a node: drop these versions (a version the node does not hold, or
+/// holds under another version, counts as gone).
+public struct RemoveCommand: Sendable, Codable, Equatable {
+    public var files: [FileRef]
+
+    public init(files: [FileRef]) { self.files = files }
+}
+
+public struct RemoveReply: Sendable, Codable, Equatable {
+    /// Every version in the command that the node no longer holds.
+    public var gone: [FileRef]
+
+    public init(gone: [FileRef]) { self.gone = gone }
+}
+
+/// `POST /v1/verify` on a node: re-hash one file; a corrupt file is quarantined.
+public struct VerifyCommand: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+
+    public init(path: VirtualPath) { self.path = path }
+}
+
+public struct VerifyReply: Sendable, Codable, Equatable {
+    /// False when the node does not hold the file or its bytes were corrupt.
+    public var intact: Bool
+
+    public init(intact: Bool) { self.intact = intact }
+}
+
+/// A successful store on a node (upload or copy).
+public struct StoredReply: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    public var fileID: FileID
+    public var size: Int64
+    public var sha256: String
+    /// K of the file right after the store.
+    public var k: Int
+
+    public init(path: VirtualPath, fileID: FileID, size: Int64, sha256: String, k: Int) {
+        self.path = path
+        self.fileID = fileID
+        self.size = size
+        self.sha256 = sha256
+        self.k = k
+    }
+}
+
+/// Every error body: `{"error": "...", "code": "..."}`.
+public struct ErrorReply: Sendable, Codable, Equatable, Error, CustomStringConvertible {
+    public var error: String
+    public var code: String
+
+    public init(error: String, code: String) {
+        self.error = error
+        self.code = code
+    }
+
+    public var description: String { error }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// The HTTP routes of a node and of the master, and how their queries are encoded.
+public enum Route {
+    // Every node.
+    public static let blobPath = "/v1/blob"
+    public static let copy = "/v1/copy"
+    public static let remove = "/v1/remove"
+    public static let verify = "/v1/verify"
+    public static let health = "/v1/health"
+
+    // The master.
+    public static let report = "/v1/nodes/report"
+    public static let leave = "/v1/nodes/leave"
+    public static let uploads = "/v1/uploads"
+    public static let uploadCheck = "/v1/uploads/check"
+    public static let uploadCommit = "/v1/uploads/commit"
+    public static let uploadAbort = "/v1/uploads/abort"
+    public static let filesPath = "/v1/files"
+    public static let wherePath = "/v1/where"
+    public static let status = "/v1/status"
+    public static let nodes = "/v1/nodes"
+
+    /// `GET`/`PUT /v1/blob?path=…[&upload=…]`.
+    public static func blob(_ path: VirtualPath, upload: String? = nil) -> String {
+        var query = "path=\(encode(path.rawValue))"
+        if let upload { query += "&upload=\(encode(upload))" }
+        return "\(blobPath)?\(query)"
+    }
+
+    public static func file(_ path: VirtualPath) -> String { "\(filesPath)?path=\(encode(path.rawValue))" }
+
+    public static func whereIs(_ path: VirtualPath) -> String { "\(wherePath)?path=\(encode(path.rawValue))" }
+
+    public static func list(prefix: String, after: VirtualPath?, limit: Int) -> String {
+        var query = "prefix=\(encode(prefix))&limit=\(limit)"
+        if let after { query += "&after=\(encode(after.rawValue))" }
+        return "\(filesPath)?\(query)"
+    }
+
+    /// Percent-encodes everything but unreserved characters, so the signed request target is
+    /// the same bytes on both sides.
+    public static func encode(_ value: String) -> String {
+        var out = ""
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import ReplicaCore
+
+/// JSON replies: `{"error": "...", "code": "..."}` for errors, Codable DTOs otherwise.
+public enum ErrorResponse {
+    public static func make(_ status: HTTPResponse.Status, _ reply: ErrorReply) -> Response {
+        json(reply, status: status)
+    }
+
+    public static func make(_ status: HTTPResponse.Status, _ message: String, code: String) -> Response {
+        json(ErrorReply(error: message, code: code), status: status)
+    }
+
+    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
+
+    /// Maps any error a handler throws to a status and a JSON body.
+    public static func from(_ error: any Error) -> Response {
+        switch error {
+        case let error as BlobStoreError:
+            let status: HTTPResponse.Status = switch error {
+            case .overQuota: .insufficientStorage
+            case .sizeMismatch, .checksumMismatch: .unprocessableContent
+            case .notFound: .notFound
+            case .pathConflict: .conflict
+            case .io: .internalServerError
+            }
+            return make(status, error.description, code: error.code)
+        case let error as VirtualPathError:
+            return make(.badRequest, "invalid path: \(error)", code: "invalid_path")
+        case let error as RouteError:
+            return make(error.status, error.message, code: error.code)
+        case let error as NodeCallError:
+            return make(.badGateway, error.description, code: error.code)
+        case let error as CatalogError:
+            return make(.serviceUnavailable, error.description, code: "catalog")
+        case let error as DecodingError:
+            return make(.badRequest, "malformed request: \(error)", code: "bad_request")
+        default:
+            return make(.internalServerError, "\(error)", code: "internal")
+        }
+    }
+}
+
+extension HTTPResponse.Status {
+    /// 507: the node (or the whole store) has no room under its quota.
+    public static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+}
+
+/// An error a route handler answers with a chosen status.
+public struct RouteError: Error, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var code: String
+
+    public init(_ status: HTTPResponse.Status, _ message: String, code: String) {
+        self.status = status
+        self.message = message
+        self.code = code
+    }
+
+    public var description: String { message }
+}
+
+extension Request {
+    /// Decodes the (already collected) JSON body.
+    public func decodeJSON<T: Decodable>(_ type: T.Type, context: NodeRequestContext) async throws -> T {
+        var copy = self
+        let buffer = try await copy.collectBody(upTo: context.maxUploadSize)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+        } catch {
+            throw RouteError(.badRequest, "malformed \(T.self): \(error)", code: "bad_request")
+        }
+    }
+
+    /// A query parameter that must be a valid virtual path.
+    public func pathParameter(_ name: String = "path") throws -> VirtualPath {
+        guard let raw = uri.queryParameters.get(name) else {
+            throw RouteError(.badRequest, "missing query parameter '\(name)'", code: "bad_request")
+        }
+        do {
+            return try VirtualPath(raw)
+        } catch {
+            throw RouteError(.badRequest, "invalid path: \(error)", code: "invalid_path")
+        }
+    }
+}

@@ -1,0 +1,18 @@
+import Hummingbird
+import ReplicaCore
+
+/// The request context of every fsdfs route: Hummingbird's core storage plus what the signing
+/// middleware found.
+public struct NodeRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set for streamed uploads: the headers were verified, the body hash is checked by the
+    /// handler once the stream ends (``RequestVerifier/complete(_:actualBodySHA256:now:)``).
+    public var pendingBodyCheck: VerifiedHeaders?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// JSON bodies of control messages; file bytes are streamed and not bound by this.
+    public var maxUploadSize: Int { 64 * 1024 * 1024 }
+}

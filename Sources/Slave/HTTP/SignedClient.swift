@@ -1,0 +1,197 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ReplicaCore
+
+/// The HTTP client every role uses to call a node: each request is signed with the swarm key
+/// (ARCHITECTURE.md section 4), JSON in and out, file bytes streamed.
+public struct SignedClient: Sendable {
+    public let http: HTTPClient
+    private let signer: RequestSigner
+
+    /// Largest JSON reply accepted.
+    static let maxReplyBytes = 64 * 1024 * 1024
+
+    public init(http: HTTPClient, key: SwarmKey) {
+        self.http = http
+        self.signer = RequestSigner(key: key)
+    }
+
+    /// A client with the timeouts nodes use among themselves.
+    public static func makeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        configuration.decompression = .disabled
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Sends a JSON request (or none) and decodes a JSON reply.
+    public func call<Reply: Decodable>(
+        _ method: HTTPMethod, _ address: String, _ pathAndQuery: String,
+        body: (some Encodable)? = Optional<Empty>.none, as: Reply.Type = Reply.self,
+        timeout: TimeAmount = .seconds(30)
+    ) async throws -> Reply {
+        let data = try body.map { try JSONEncoder().encode($0) } ?? Data()
+        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        request.method = method
+        sign(&request, method: method, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
+        if !data.isEmpty {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: data))
+        }
+        let response = try await execute(request, address: address, timeout: timeout)
+        let bytes = try await collect(response, address: address)
+        guard response.status == .ok || response.status == .created else {
+            throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
+        }
+        do {
+            return try JSONDecoder().decode(Reply.self, from: Data(buffer: bytes))
+        } catch {
+            throw NodeCallError.badReply(address: address, message: "\(error)")
+        }
+    }
+
+    /// Streams a file from `address` to `write`; returns the reply's headers
+    /// (``BlobHeaders``). Non-200 replies throw before any byte is delivered.
+    public func download(
+        _ address: String, path: VirtualPath, timeout: TimeAmount,
+        into write: (ByteBuffer) async throws -> Void
+    ) async throws -> BlobHeaders {
+        let pathAndQuery = Route.blob(path)
+        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        request.method = .GET
+        sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
+        let response = try await execute(request, address: address, timeout: timeout)
+        guard response.status == .ok else {
+            let bytes = try await collect(response, address: address)
+            throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
+        }
+        let headers = BlobHeaders(response.headers)
+        do {
+            for try await chunk in response.body { try await write(chunk) }
+        } catch let error as NodeCallError {
+            throw error
+        } catch {
+            throw NodeCallError.unreachable(address: address, message: "transfer interrupted: \(error)")
+        }
+        return headers
+    }
+
+    /// Streams `length` bytes whose SHA-256 is `sha256` to `address`.
+    public func upload<Chunks: AsyncSequence & Sendable>(
+        _ address: String, _ pathAndQuery: String, length: Int64, sha256: String,
+        chunks: Chunks, timeout: TimeAmount
+    ) async throws -> StoredReply where Chunks.Element == ByteBuffer {
+        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        request.method = .PUT
+        sign(&request, method: .PUT, pathAndQuery: pathAndQuery, bodySHA256: sha256)
+        request.headers.add(name: "Content-Type", value: "application/octet-stream")
+        request.body = .stream(chunks, length: .known(length))
+        let response = try await execute(request, address: address, timeout: timeout)
+        let bytes = try await collect(response, address: address)
+        guard response.status == .ok || response.status == .created else {
+            throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
+        }
+        do {
+            return try JSONDecoder().decode(StoredReply.self, from: Data(buffer: bytes))
+        } catch {
+            throw NodeCallError.badReply(address: address, message: "\(error)")
+        }
+    }
+
+    private func sign(_ request: inout HTTPClientRequest, method: HTTPMethod, pathAndQuery: String, bodySHA256: String) {
+        let headers = signer.sign(method: method.rawValue, pathAndQuery: pathAndQuery, bodySHA256: bodySHA256, now: Date())
+        for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
+    }
+
+    private func execute(_ request: HTTPClientRequest, address: String, timeout: TimeAmount) async throws -> HTTPClientResponse {
+        do {
+            return try await http.execute(request, timeout: timeout)
+        } catch {
+            throw NodeCallError.unreachable(address: address, message: Self.describe(error))
+        }
+    }
+
+    private func collect(_ response: HTTPClientResponse, address: String) async throws -> ByteBuffer {
+        do {
+            return try await response.body.collect(upTo: Self.maxReplyBytes)
+        } catch {
+            throw NodeCallError.unreachable(address: address, message: "reply interrupted: \(Self.describe(error))")
+        }
+    }
+
+    static func errorReply(_ bytes: ByteBuffer, _ status: HTTPResponseStatus) -> ErrorReply {
+        if let reply = try? JSONDecoder().decode(ErrorReply.self, from: Data(buffer: bytes)) { return reply }
+        return ErrorReply(error: "HTTP \(status.code) \(status.reasonPhrase)", code: "http_\(status.code)")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .connectTimeout: return "connection timed out"
+            case .readTimeout: return "no answer in time"
+            case .deadlineExceeded: return "no answer in time"
+            case .remoteConnectionClosed: return "connection closed by the node"
+            default: return error.shortDescription
+            }
+        }
+        let text = "\(error)"
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        return text
+    }
+}
+
+/// An empty JSON body placeholder for requests without one.
+public struct Empty: Codable, Sendable, Equatable {
+    public init() {}
+}
+
+/// What a node says about a file it serves, in its reply headers.
+public struct BlobHeaders: Sendable, Equatable {
+    public static let sha256 = "X-Fsdfs-File-SHA256"
+    public static let fileID = "X-Fsdfs-File-ID"
+
+    public var sha256: String?
+    public var fileID: FileID?
+    public var length: Int64?
+
+    init(_ headers: HTTPHeaders) {
+        sha256 = headers.first(name: Self.sha256)
+        fileID = headers.first(name: Self.fileID).flatMap(Int64.init).map(FileID.init)
+        length = headers.first(name: "Content-Length").flatMap(Int64.init)
+    }
+}
+
+/// A call to a node that did not succeed.
+public enum NodeCallError: Error, Sendable, CustomStringConvertible {
+    /// No connection, or it broke before the reply was complete.
+    case unreachable(address: String, message: String)
+    /// The node answered with an error.
+    case rejected(address: String, status: Int, reply: ErrorReply)
+    /// The node answered something that is not the expected JSON.
+    case badReply(address: String, message: String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let address, let message): "cannot reach \(address): \(message)"
+        case .rejected(_, _, let reply): reply.error
+        case .badReply(let address, let message): "unexpected reply from \(address): \(message)"
+        }
+    }
+
+    /// The error code of a rejection (`over_quota`, `not_found`…), or a code for the failure.
+    public var code: String {
+        switch self {
+        case .unreachable: "unreachable"
+        case .rejected(_, _, let reply): reply.code
+        case .badReply: "bad_reply"
+        }
+    }
+
+    public var status: Int? {
+        if case .rejected(_, let status, _) = self { return status }
+        return nil
+    }
+}

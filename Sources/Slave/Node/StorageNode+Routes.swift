@@ -1,0 +1,202 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ReplicaCore
+
+extension StorageNode {
+    /// The routes every node serves: files (read, upload), copy, remove, verify, health.
+    public func addRoutes(to router: Router<NodeRequestContext>) {
+        router.get(.init(stringLiteral: Route.blobPath)) { request, _ in
+            try await self.serveBlob(request)
+        }
+        router.put(.init(stringLiteral: Route.blobPath)) { request, context in
+            try await self.receiveUpload(request, context: context)
+        }
+        router.post(.init(stringLiteral: Route.copy)) { request, context in
+            let command = try await request.decodeJSON(CopyCommand.self, context: context)
+            return ErrorResponse.json(try await self.copy(command))
+        }
+        router.post(.init(stringLiteral: Route.remove)) { request, context in
+            let command = try await request.decodeJSON(RemoveCommand.self, context: context)
+            return ErrorResponse.json(RemoveReply(gone: await self.remove(command.files)))
+        }
+        router.post(.init(stringLiteral: Route.verify)) { request, context in
+            let command = try await request.decodeJSON(VerifyCommand.self, context: context)
+            return ErrorResponse.json(VerifyReply(intact: try await self.verify(command.path)))
+        }
+        router.get(.init(stringLiteral: Route.health)) { _, _ in
+            ErrorResponse.json(NodeHealth(node: self.id, address: self.address, master: self.master,
+                                          quota: self.store.quota, used: await self.store.used()))
+        }
+    }
+
+    // MARK: Reads
+
+    /// `GET /v1/blob?path=…`: streams a file this node holds, verifying its checksum on the way;
+    /// a corrupt file is quarantined and the transfer aborted, so a peer never stores it.
+    func serveBlob(_ request: Request) async throws -> Response {
+        let path = try request.pathParameter()
+        guard let blob = await store.blob(at: path) else {
+            throw RouteError(.notFound, "\(path) is not held by this node", code: "not_found")
+        }
+        var headers: HTTPFields = [.contentType: "application/octet-stream"]
+        headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
+        if let fileID = blob.fileID { headers[HTTPField.Name(BlobHeaders.fileID)!] = String(fileID.rawValue) }
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody(contentLength: Int(blob.size)) { writer in
+                do {
+                    _ = try await self.transfer {
+                        try await self.store.read(path: path) { chunk in try await writer.write(chunk) }
+                    }
+                } catch let error as BlobStoreError {
+                    if case .checksumMismatch = error, let fileID = blob.fileID {
+                        self.logger.error("corrupt replica quarantined while serving it: \(path)")
+                        self.noteRemoved(FileRef(fileID: fileID, path: path))
+                    }
+                    throw error
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    // MARK: Uploads
+
+    /// `PUT /v1/blob?path=…&upload=…`: a client's upload granted by the master. The bytes go to
+    /// a temporary file; only when they are complete, match the signed checksum, and the master
+    /// has recorded the new version does the file take its place.
+    func receiveUpload(_ request: Request, context: NodeRequestContext) async throws -> Response {
+        guard let pending = context.pendingBodyCheck else {
+            throw RouteError(.unauthorized, "upload without a verified signature", code: "missing_signature")
+        }
+        let path = try request.pathParameter()
+        guard let upload = request.uri.queryParameters.get("upload") else {
+            throw RouteError(.badRequest, "missing query parameter 'upload': ask the master for an upload first", code: "bad_request")
+        }
+        guard let size = request.headers[.contentLength].flatMap(Int64.init), size >= 0 else {
+            throw RouteError(.lengthRequired, "an upload needs a Content-Length", code: "length_required")
+        }
+        // The master must have granted this upload to this node, for this path and size.
+        let check = UploadCheck(upload: upload, path: path, size: size, node: id)
+        let _: Empty = try await client.call(.POST, master, Route.uploadCheck, body: check)
+
+        let write: BlobWrite
+        do {
+            write = try await store.beginWrite(path: path, fileID: nil, size: size, expectedSHA256: pending.declaredBodySHA256)
+        } catch {
+            await abortUpload(upload)
+            throw error
+        }
+        let blob: StoredBlob
+        do {
+            blob = try await transfer {
+                for try await chunk in request.body { try await write.write(chunk) }
+                // Records the nonce (a replay is refused here); commit checks the bytes match.
+                try verifier.complete(pending, actualBodySHA256: pending.declaredBodySHA256, now: Date())
+                return try await write.commit()
+            }
+        } catch {
+            await write.abort()
+            await abortUpload(upload)
+            if case BlobStoreError.checksumMismatch = error {
+                throw RouteError(.unauthorized, AuthError.bodyMismatch.description, code: AuthError.bodyMismatch.code)
+            }
+            if let error = error as? AuthError {
+                throw RouteError(.unauthorized, error.description, code: error.code)
+            }
+            throw error
+        }
+        let stored: StoredReply
+        do {
+            stored = try await client.call(
+                .POST, master, Route.uploadCommit,
+                body: UploadCommit(upload: upload, node: id, sha256: blob.sha256, size: blob.size))
+        } catch {
+            _ = try? await store.remove(path: path, fileID: nil)
+            throw error
+        }
+        try await store.adopt(path: path, fileID: stored.fileID)
+        logger.info("stored upload \(path) (\(blob.size) B) as version \(stored.fileID)")
+        return ErrorResponse.json(stored, status: .created)
+    }
+
+    private func abortUpload(_ upload: String) async {
+        let _: Empty? = try? await client.call(.POST, master, Route.uploadAbort, body: UploadAbort(upload: upload), timeout: .seconds(5))
+    }
+
+    // MARK: Replication
+
+    /// `POST /v1/copy`: pulls a file from a peer, verifies it against the catalog's checksum
+    /// and stores it. A corrupt or failed transfer leaves nothing behind.
+    func copy(_ command: CopyCommand) async throws -> StoredReply {
+        if let held = await store.blob(at: command.path), held.sha256 == command.sha256, held.size == command.size {
+            if held.fileID != command.fileID { try await store.adopt(path: command.path, fileID: command.fileID) }
+            return StoredReply(path: command.path, fileID: command.fileID, size: held.size, sha256: held.sha256, k: 0)
+        }
+        let write = try await store.beginWrite(
+            path: command.path, fileID: command.fileID, size: command.size, expectedSHA256: command.sha256)
+        do {
+            let blob = try await transfer {
+                _ = try await client.download(
+                    command.source, path: command.path, timeout: Self.transferTimeout(command.size)
+                ) { chunk in try await write.write(chunk) }
+                return try await write.commit()
+            }
+            logger.info("copied \(command.path) (\(blob.size) B) from \(command.source)")
+            return StoredReply(path: blob.path, fileID: command.fileID, size: blob.size, sha256: blob.sha256, k: 0)
+        } catch {
+            await write.abort()
+            switch error {
+            case BlobStoreError.checksumMismatch(_, _, let actual):
+                logger.error("copy of \(command.path) from \(command.source) is corrupt (sha256 \(actual)); discarded")
+                throw RouteError(.badGateway, "the copy from \(command.source) does not match the catalog checksum", code: "source_corrupt")
+            case BlobStoreError.sizeMismatch:
+                throw RouteError(.badGateway, "the copy from \(command.source) has the wrong size", code: "source_corrupt")
+            case let error as NodeCallError:
+                throw RouteError(.badGateway, "source \(command.source) failed: \(error)", code: "source_failed")
+            default:
+                throw error
+            }
+        }
+    }
+
+    /// Generous deadline for moving `size` bytes between nodes: 60 s plus 1 s per MiB.
+    public static func transferTimeout(_ size: Int64) -> TimeAmount {
+        .seconds(60 + size / (1 << 20))
+    }
+
+    // MARK: Removal and verification
+
+    func remove(_ files: [FileRef]) async -> [FileRef] {
+        var gone: [FileRef] = []
+        for file in files {
+            do {
+                if try await store.remove(path: file.path, fileID: file.fileID) {
+                    logger.info("removed \(file.path) (version \(file.fileID))")
+                }
+                gone.append(file)
+            } catch {
+                logger.error("could not remove \(file.path): \(error)")
+            }
+        }
+        return gone
+    }
+
+    func verify(_ path: VirtualPath) async throws -> Bool {
+        guard let blob = await store.blob(at: path) else { return false }
+        if try await store.verify(path: path) { return true }
+        logger.error("corrupt replica quarantined: \(path)")
+        if let fileID = blob.fileID { noteRemoved(FileRef(fileID: fileID, path: path)) }
+        return false
+    }
+}
+
+/// `GET /v1/health`.
+public struct NodeHealth: Codable, Sendable, Equatable {
+    public var node: NodeID
+    public var address: String
+    public var master: String
+    public var quota: Int64
+    public var used: Int64
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import ReplicaCore
+import Synchronization
+
+/// The storage role of a node: its blob store, who it is, where its master is, and what it
+/// must tell the master at the next report.
+public final class StorageNode: Sendable {
+    public let id: NodeID
+    /// The address other nodes and clients use to reach this node.
+    public let address: String
+    /// The master's address (this node's own for the master).
+    public let master: String
+    public let store: BlobStore
+    public let client: SignedClient
+    public let verifier: RequestVerifier
+    public let logger: Logger
+    /// Signalled when something the master should hear soon has happened.
+    public let reportSoon = Wakeup()
+
+    private struct Activity {
+        var transfers = 0
+        var added: [HeldFile] = []
+        var removed: [FileRef] = []
+    }
+
+    private let activity = Mutex(Activity())
+
+    public init(
+        id: NodeID, address: String, master: String, store: BlobStore, client: SignedClient,
+        verifier: RequestVerifier, logger: Logger
+    ) {
+        self.id = id
+        self.address = address
+        self.master = master
+        self.store = store
+        self.client = client
+        self.verifier = verifier
+        self.logger = logger
+    }
+
+    // MARK: Load
+
+    /// Transfers in progress (uploads received, copies pulled, files served).
+    public var activeTransfers: Int { activity.withLock { $0.transfers } }
+
+    /// Runs `body` counted as one active transfer.
+    public func transfer<T>(_ body: () async throws -> T) async rethrows -> T {
+        activity.withLock { $0.transfers += 1 }
+        defer { activity.withLock { $0.transfers -= 1 } }
+        return try await body()
+    }
+
+    /// 1-minute load average per core plus active transfers (ARCHITECTURE.md section 2).
+    public func load() -> Double {
+        var averages = [Double](repeating: 0, count: 3)
+        let cores = Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let perCore = getloadavg(&averages, 1) == 1 ? averages[0] / cores : 0
+        return perCore + Double(activeTransfers)
+    }
+
+    // MARK: Changes for the next report
+
+    /// A file appeared that the master did not record itself (a copy finished while the master
+    /// was unreachable, for instance).
+    public func noteAdded(_ file: HeldFile) {
+        activity.withLock { $0.added.append(file) }
+    }
+
+    /// A file is gone (quarantined, removed by the operator); the master must stop counting it.
+    public func noteRemoved(_ file: FileRef) {
+        activity.withLock { $0.removed.append(file) }
+        reportSoon.signal()
+    }
+
+    /// Takes the changes accumulated since the last report.
+    func takeChanges() -> (added: [HeldFile], removed: [FileRef]) {
+        activity.withLock { activity in
+            defer {
+                activity.added = []
+                activity.removed = []
+            }
+            return (activity.added, activity.removed)
+        }
+    }
+
+    /// Puts back changes whose report did not reach the master.
+    func restoreChanges(added: [HeldFile], removed: [FileRef]) {
+        activity.withLock { activity in
+            activity.added = added + activity.added
+            activity.removed = removed + activity.removed
+        }
+    }
+}
+
+extension HeldFile {
+    public init(_ blob: StoredBlob) {
+        self.init(path: blob.path, fileID: blob.fileID, size: blob.size, sha256: blob.sha256)
+    }
+}

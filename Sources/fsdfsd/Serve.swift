@@ -1,0 +1,186 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Master
+import ReplicaCore
+import ServiceLifecycle
+import Slave
+
+/// `fsdfsd serve`: runs a node; without `--master` (or with its own address) it is the master.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a storage node; without --master it is the master of a new swarm.")
+
+    @Option(help: "Data directory: files are stored under their virtual paths, fsdfs's own state in DIR/.fsdfs.")
+    var data: String
+
+    @Option(help: "Address to listen on (HOST:PORT).")
+    var listen: String = "127.0.0.1:4242"
+
+    @Option(help: "Address other nodes and clients use to reach this node (default: --listen).")
+    var advertise: String?
+
+    @Option(help: "The master to join (HOST:PORT). Without it this node is the master.")
+    var master: String?
+
+    @Option(help: "Disk space this node may fill with replicas (bytes or K/M/G/T, powers of 1024). Default: 90% of the free space of the data directory's file system at start.")
+    var quota: String?
+
+    @Option(help: "Catalog of the master: sqlite:PATH or mongodb://… (default: sqlite in DIR/.fsdfs).")
+    var catalog: String?
+
+    @Option(help: "Directory of *.toml replica policies (master only). Re-read on SIGHUP.")
+    var policies: String?
+
+    @Option(help: "Seconds between reports to the master.")
+    var reportInterval: Double = 10
+
+    @Option(help: "Reports a node may miss before the master declares it down.")
+    var missedReports: Int = 3
+
+    @Option(help: "Evictions never take a file below N + this many copies.")
+    var evictionFloor: Int = 0
+
+    @Option(help: "Concurrent incoming copies per node.")
+    var maxCopies: Int = 2
+
+    @Option(help: "Nodes at or above this load (1-minute load per core + active transfers) receive no copies.")
+    var maxLoad: Double = 4.0
+
+    @Option(help: "Swarm password (prefer the FSDFS_SECRET environment variable: arguments are visible to other users).")
+    var secret: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard reportInterval > 0 else { throw ValidationError("--report-interval must be above 0 seconds") }
+        guard missedReports >= 1 else { throw ValidationError("--missed-reports must be at least 1") }
+        guard evictionFloor >= 0 else { throw ValidationError("--eviction-floor must be 0 or more") }
+        guard maxCopies >= 1 else { throw ValidationError("--max-copies must be at least 1") }
+        _ = try Endpoint(listen, option: "--listen")
+        if let advertise { _ = try Endpoint(advertise, option: "--advertise") }
+        if let master { _ = try Endpoint(master, option: "--master") }
+        if let quota, (try? ByteSize.parse(quota)) == nil {
+            throw ValidationError("--quota \(quota) is not a size: use bytes or a K/M/G/T suffix, e.g. 500G")
+        }
+    }
+
+    func run() async throws {
+        let key = try SwarmSecret.key(from: secret)
+        var logger = Logger(label: "fsdfsd")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let listenAt = try Endpoint(listen, option: "--listen")
+        let address = advertise ?? listen
+        let isMaster = master == nil || master == listen || master == address
+        let masterAddress = isMaster ? address : master!
+
+        let nodeID: NodeID
+        let store: BlobStore
+        do {
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            nodeID = try NodeIdentity.loadOrCreate(data: data)
+            store = try BlobStore(data: data, quota: try quota.map { try ByteSize.parse($0) } ?? Self.defaultQuota(data))
+        } catch {
+            throw CommandFailure("cannot use data directory \(data): \(error)")
+        }
+        logger[metadataKey: "node"] = "\(nodeID.rawValue.prefix(8))"
+        let scan = try await store.scan()
+        logger.info("node \(nodeID) on \(address), data \(data), quota \(ByteSize.format(store.quota)): \(scan.blobs.count) files (\(scan.trusted) unchanged, \(scan.rehashed) re-hashed, \(scan.quarantined) quarantined)")
+
+        let http = SignedClient.makeHTTPClient()
+        let client = SignedClient(http: http, key: key)
+        let verifier = RequestVerifier(key: key)
+        let node = StorageNode(
+            id: nodeID, address: address, master: masterAddress, store: store, client: client,
+            verifier: verifier, logger: logger)
+
+        let router = makeNodeRouter()
+        router.middlewares.add(ErrorMiddleware())
+        router.middlewares.add(SigningMiddleware(verifier: verifier))
+        node.addRoutes(to: router)
+
+        var services: [any Service] = []
+        var masterRole: Master?
+        if isMaster {
+            let settings = MasterSettings(
+                catalog: try catalogLocation(), policies: policies, reportInterval: reportInterval,
+                missedReports: missedReports,
+                planner: PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor))
+            let role = Master(
+                catalog: try await Self.openCatalog(settings.catalog), settings: settings,
+                policies: try loadPolicies(), address: address, client: client, logger: logger)
+            role.addRoutes(to: router)
+            masterRole = role
+        }
+
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(listenAt.host, port: listenAt.port), serverName: nil),
+            logger: logger)
+        services.append(app)
+        if let masterRole {
+            try await masterRole.start()
+            services.append(Scheduler(master: masterRole))
+            services.append(LivenessMonitor(master: masterRole))
+            services.append(DeletionPusher(master: masterRole))
+            if let policies { services.append(PolicyReloader(master: masterRole, directory: policies)) }
+        }
+        // Last, so it stops first: a leaving node tells its master while its server still runs.
+        services.append(Reporter(node: node, interval: .milliseconds(Int64(reportInterval * 1000)), leavesOnShutdown: !isMaster))
+
+        let group = ServiceGroup(
+            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await http.shutdown()
+            throw CommandFailure("node stopped: \(error)")
+        }
+        try? await http.shutdown()
+    }
+
+    private func catalogLocation() throws -> CatalogLocation {
+        guard let catalog else { return .embedded(data: data) }
+        do {
+            return try CatalogLocation(parsing: catalog)
+        } catch {
+            throw CommandFailure("--catalog \(catalog): \(error)")
+        }
+    }
+
+    private func loadPolicies() throws -> PolicySet {
+        guard let policies else { return .builtin }
+        do {
+            return try PolicySet.load(directory: policies)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// Opens the catalog on a thread of its own: opening runs migrations synchronously.
+    static func openCatalog(_ location: CatalogLocation) async throws -> any Catalog {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do {
+                    switch location {
+                    case .sqlite(let path):
+                        continuation.resume(returning: try SQLiteCatalog(path: path))
+                    case .mongodb(let uri):
+                        throw CommandFailure("the MongoDB catalog (\(uri)) is not available in this build yet; use sqlite:PATH")
+                    }
+                } catch {
+                    continuation.resume(throwing: CommandFailure("cannot open the catalog: \(error)"))
+                }
+            }
+        }
+    }
+
+    /// 90% of the free space of the file system holding `data`.
+    static func defaultQuota(_ data: String) throws -> Int64 {
+        let attributes = try FileManager.default.attributesOfFileSystem(forPath: data)
+        let free = (attributes[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
+        return free / 10 * 9
+    }
+}

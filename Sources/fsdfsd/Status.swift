@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import ReplicaCore
+import Slave
+
+/// `fsdfsd status [--json] [--watch]`: the health of the store, min(K−N) first.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the health of the store (min(K−N)) and every node.")
+
+    @Flag(help: "JSON output (ARCHITECTURE.md section 9).")
+    var json = false
+
+    @Flag(help: "Redraw every second until interrupted.")
+    var watch = false
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await clientCommand(options) { client, master in
+            repeat {
+                let status: StatusReply
+                do {
+                    status = try await client.call(.GET, master, Route.status, timeout: .seconds(10))
+                    NodeCache.save(status.nodes.map(\.address), master: master)
+                } catch let error as NodeCallError where watch {
+                    print("\u{1B}[H\u{1B}[2J\(Date()): \(error.forCommand(master: master).description)")
+                    try await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                if json {
+                    printJSON(status)
+                } else {
+                    if watch { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+                    print(Self.render(status), terminator: "")
+                }
+                if watch { try await Task.sleep(for: .seconds(1)) }
+            } while watch
+        }
+    }
+
+    static func render(_ status: StatusReply) -> String {
+        var out = ""
+        let health: String = switch status.minKn {
+        case nil: "min(K−N) = n/a: the store is empty"
+        case let kn? where kn < 0: "min(K−N) = \(kn): \(status.underReplicated) file(s) have fewer copies than their policy asks: AT RISK"
+        case 0: "min(K−N) = 0: every file has exactly the copies its policy asks for, no spare"
+        case let kn?: "min(K−N) = +\(kn): every file has at least \(kn) copy(ies) more than its policy asks"
+        }
+        out += health + "\n"
+        out += "master \(status.master) · \(status.files) files · \(formatBytes(status.bytes))\n"
+        let replication = status.replication
+        if replication.copiesInFlight > 0 || replication.backlogBytes > 0 {
+            var line = "replication: \(replication.copiesInFlight) copies in flight, \(formatBytes(replication.backlogBytes)) missing"
+            if replication.bytesPerSecond > 0 { line += " at \(formatBytes(Int64(replication.bytesPerSecond)))/s" }
+            if let eta = replication.etaSeconds { line += ", ETA \(formatDuration(eta))" }
+            out += line + "\n"
+        }
+        if let paused = replication.paused { out += "SCHEDULER PAUSED: \(paused)\n" }
+        out += "\n"
+        out += "STATE  ADDRESS               FILES      USED     QUOTA   LOAD  MAX K−N  ID\n"
+        for node in status.nodes {
+            let state = node.alive ? "up" : "DOWN"
+            let maxKn = node.maxKn.map { $0 > 0 ? "+\($0)" : "\($0)" } ?? "-"
+            out += "\(state.rightPadded(5))  \(node.address.rightPadded(20))  \(String(node.files).leftPadded(5))  \(formatBytes(node.used).leftPadded(8))  \(formatBytes(node.quota).leftPadded(8))  \(String(format: "%5.2f", node.load))  \(maxKn.leftPadded(7))  \(node.id.rawValue.prefix(8))\n"
+        }
+        return out
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    let total = Int(seconds.rounded())
+    if total < 60 { return "\(total)s" }
+    if total < 3600 { return "\(total / 60)m\(total % 60)s" }
+    return "\(total / 3600)h\(total / 60 % 60)m"
+}

@@ -48,6 +48,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,6 +89,16 @@ let package = Package(
         .testTarget(
             name: "ReplicaCoreTests",
             dependencies: ["ReplicaCore"]
+        ),
+        // Real fsdfsd processes on loopback ports with temporary data directories.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "fsdfsd", "ReplicaCore", "Slave",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "SlaveTests",

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import ReplicaCore
+
+/// One row of the checksum index: what fsdfs last verified about a file.
+struct IndexEntry: Sendable, Equatable {
+    var path: VirtualPath
+    var fileID: FileID?
+    var size: Int64
+    var sha256: String
+    /// Modification time in nanoseconds since 1970, exactly as `stat` reported it.
+    var mtimeNanoseconds: Int64
+    var inode: UInt64
+
+    var blob: StoredBlob {
+        StoredBlob(
+            path: path, fileID: fileID, size: size, sha256: sha256,
+            modified: Date(timeIntervalSince1970: Double(mtimeNanoseconds) / 1_000_000_000),
+            inode: inode)
+    }
+
+    /// Whether `stat` still reports what was indexed (so the content can be trusted unread).
+    func matches(size: Int64, mtimeNanoseconds: Int64, inode: UInt64) -> Bool {
+        self.size == size && self.mtimeNanoseconds == mtimeNanoseconds && self.inode == inode
+    }
+}
+
+/// The node's checksum index, `<data>/.fsdfs/index.sqlite`: path → file id, size, sha256,
+/// mtime, inode. GRDB runs statements on its own serial queue, so the async methods never
+/// block Swift's cooperative pool; the synchronous ones are for ``BlobStore/init(data:quota:)``.
+final class BlobIndex: Sendable {
+    private let queue: DatabaseQueue
+    let location: String
+
+    /// Opens (creating if needed) the index at `path`. Synchronous.
+    init(path: String) throws {
+        location = path
+        var configuration = Configuration()
+        configuration.label = "fsdfs-blob-index"
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS blobs (
+                    path TEXT PRIMARY KEY NOT NULL,
+                    file_id INTEGER,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    inode INTEGER NOT NULL
+                )
+                """)
+        }
+    }
+
+    /// Every valid entry. Synchronous; rows whose path is no longer a valid virtual path are skipped.
+    func loadAll() throws -> [IndexEntry] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT path, file_id, size, sha256, mtime_ns, inode FROM blobs")
+                .compactMap(Self.entry(from:))
+        }
+    }
+
+    /// Inserts or replaces the entry for `entry.path`.
+    func upsert(_ entry: IndexEntry) async throws {
+        try await queue.write { db in try Self.upsert(entry, in: db) }
+    }
+
+    /// Deletes the entry for `path`, if any.
+    func delete(_ path: VirtualPath) async throws {
+        try await queue.write { db in
+            try db.execute(sql: "DELETE FROM blobs WHERE path = ?", arguments: [path.rawValue])
+        }
+    }
+
+    /// Puts back what was indexed before a failed change: `entry`, or no row for `path`.
+    func restore(_ entry: IndexEntry?, at path: VirtualPath) async throws {
+        if let entry {
+            try await upsert(entry)
+        } else {
+            try await delete(path)
+        }
+    }
+
+    /// Applies a scan's result in one transaction: upserts `changed`, deletes `removed`.
+    func apply(changed: [IndexEntry], removed: [VirtualPath]) async throws {
+        try await queue.write { db in
+            for path in removed {
+                try db.execute(sql: "DELETE FROM blobs WHERE path = ?", arguments: [path.rawValue])
+            }
+            for entry in changed { try Self.upsert(entry, in: db) }
+        }
+    }
+
+    private static func upsert(_ entry: IndexEntry, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO blobs (path, file_id, size, sha256, mtime_ns, inode) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size,
+                    sha256 = excluded.sha256, mtime_ns = excluded.mtime_ns, inode = excluded.inode
+                """,
+            arguments: [entry.path.rawValue, entry.fileID?.rawValue, entry.size, entry.sha256,
+                        entry.mtimeNanoseconds, Int64(bitPattern: entry.inode)])
+    }
+
+    private static func entry(from row: Row) -> IndexEntry? {
+        guard let path = try? VirtualPath(row["path"] as String) else { return nil }
+        let fileID: Int64? = row["file_id"]
+        let inode: Int64 = row["inode"]
+        return IndexEntry(
+            path: path, fileID: fileID.map(FileID.init), size: row["size"], sha256: row["sha256"],
+            mtimeNanoseconds: row["mtime_ns"], inode: UInt64(bitPattern: inode))
+    }
+}

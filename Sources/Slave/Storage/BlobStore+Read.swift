@@ -1,0 +1,82 @@
+import NIOCore
+import ReplicaCore
+import _NIOFileSystem
+
+extension BlobStore {
+    /// Streams the blob at `path` in chunks of about `chunkSize` bytes to `write`, hashing as it
+    /// goes. If the bytes on disk do not match the indexed size and sha256 at the end, the file
+    /// is moved to `.fsdfs/quarantine/`, dropped from the index, and
+    /// ``BlobStoreError/checksumMismatch(path:expected:actual:)`` is thrown, so a caller
+    /// streaming it to a peer can abort the transfer. Errors thrown by `write` are rethrown
+    /// unchanged.
+    /// - Returns: the blob as indexed (the version whose bytes were streamed).
+    /// - Throws: ``BlobStoreError/notFound(_:)`` if the blob is not held (or its file vanished).
+    public func read(
+        path: VirtualPath, chunkSize: Int = 262_144, into write: (ByteBuffer) async throws -> Void
+    ) async throws -> StoredBlob {
+        guard var entry = ledger.withLock({ $0.entries[path] }) else { throw BlobStoreError.notFound(path) }
+        // Refuses a symbolic link or a file anywhere along the path.
+        let placement = try await directory.placement(of: path)
+        guard placement.existing != nil else {
+            try? await drop(entry)
+            throw BlobStoreError.notFound(path)
+        }
+        let file = directory.location(of: path)
+        let digest: (size: Int64, sha256: String)
+        do {
+            digest = try await directory.fileSystem.withFileHandle(
+                forReadingAt: file, options: .init(followSymbolicLinks: false)
+            ) { handle in
+                // A commit may have replaced the file since the lookup: compare with the
+                // version actually opened.
+                let inode = try await handle.info().inode
+                if entry.inode != inode, let current = ledger.withLock({ $0.entries[path] }), current.inode == inode {
+                    entry = current
+                }
+                return try await DataDirectory.digest(of: handle, chunkSize: chunkSize, sink: write)
+            }
+        } catch let error as FileSystemError {
+            if error.code == .notFound {
+                try? await drop(entry)
+                throw BlobStoreError.notFound(path)
+            }
+            throw BlobStoreError.wrap(error, operation: "read", path: file.string)
+        }
+        guard digest.sha256 == entry.sha256, digest.size == entry.size else {
+            try? await quarantine(entry)
+            throw BlobStoreError.checksumMismatch(path: path, expected: entry.sha256, actual: digest.sha256)
+        }
+        return entry.blob
+    }
+
+    /// Re-hashes the blob at `path`; quarantines it and returns `false` if it is corrupt.
+    /// - Throws: ``BlobStoreError/notFound(_:)`` if it is not held.
+    public func verify(path: VirtualPath) async throws -> Bool {
+        do {
+            _ = try await read(path: path) { _ in }
+            return true
+        } catch BlobStoreError.checksumMismatch {
+            return false
+        }
+    }
+
+    /// Moves the file of `entry` to `.fsdfs/quarantine/` and drops it from the index, unless
+    /// the blob at its path has changed since (a new version was committed meanwhile).
+    func quarantine(_ entry: IndexEntry) async throws {
+        try await namespace.withLock {
+            guard ledger.withLock({ $0.entries[entry.path] }) == entry else { return }
+            try await directory.moveToQuarantine(entry.path)
+            forget(entry)
+            try await mapErrors("update index", index.location) { try await index.delete(entry.path) }
+        }
+    }
+
+    /// Drops `entry`, whose file is gone, from memory and from the index (if unchanged since).
+    func drop(_ entry: IndexEntry) async throws {
+        try await namespace.withLock {
+            guard ledger.withLock({ $0.entries[entry.path] }) == entry else { return }
+            forget(entry)
+            try await mapErrors("update index", index.location) { try await index.delete(entry.path) }
+        }
+    }
+}

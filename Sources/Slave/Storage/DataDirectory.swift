@@ -1,0 +1,210 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOPosix
+import ReplicaCore
+import _NIOFileSystem
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private func systemRename(_ from: String, _ to: String) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.rename(from, to)
+    #else
+    Darwin.rename(from, to)
+    #endif
+}
+
+/// What is on disk where a blob would go: how many of its parent directories exist (all of
+/// them real directories) and the regular file already at the path, if any.
+struct Placement {
+    var existingParents: Int
+    var existing: FileInfo?
+}
+
+/// The layout of a node's data directory and the file operations the blob store builds on.
+/// Everything goes through SwiftNIO's file system or its blocking-I/O thread pool, never a
+/// blocking call on the cooperative pool.
+struct DataDirectory: Sendable {
+    static let fileMode = FilePermissions(rawValue: 0o644)
+    static let directoryMode = FilePermissions(rawValue: 0o755)
+
+    /// The data directory, absolute.
+    let root: FilePath
+    var fileSystem: FileSystem { .shared }
+    var metadata: FilePath { root.appending(".fsdfs") }
+    var temporary: FilePath { metadata.appending("tmp") }
+    var quarantine: FilePath { metadata.appending("quarantine") }
+    var indexFile: FilePath { metadata.appending("index.sqlite") }
+
+    /// Where the blob at `path` lives.
+    func location(of path: VirtualPath) -> FilePath { root.appending(path.rawValue) }
+
+    /// The directory made of the first `level + 1` segments of `path`.
+    func ancestor(of path: VirtualPath, level: Int) -> FilePath {
+        root.appending(path.segments[0...level].joined(separator: "/"))
+    }
+
+    /// Checks every existing component of `path` without following symbolic links: parents
+    /// must be directories and the last one, if present, a regular file.
+    /// - Throws: ``BlobStoreError/pathConflict(_:)`` otherwise.
+    func placement(of path: VirtualPath) async throws -> Placement {
+        let segments = path.segments
+        var current = root
+        for (level, segment) in segments.enumerated() {
+            current.append(segment)
+            let here = current
+            let info = try await mapErrors("stat", here.string) {
+                try await fileSystem.info(forFileAt: here, infoAboutSymbolicLink: true)
+            }
+            guard let info else { return Placement(existingParents: level, existing: nil) }
+            if level == segments.count - 1 {
+                guard info.type == .regular else { throw BlobStoreError.pathConflict(path) }
+                return Placement(existingParents: level, existing: info)
+            }
+            guard info.type == .directory else { throw BlobStoreError.pathConflict(path) }
+        }
+        return Placement(existingParents: segments.count - 1, existing: nil)
+    }
+
+    /// Creates the parent directories of `path` from level `existing` on (mode 0755).
+    /// Returns how many it created before it stopped, and the error if it stopped early.
+    func createParents(of path: VirtualPath, from existing: Int) async -> (created: Int, error: (any Error)?) {
+        var created = 0
+        for level in existing..<(path.segments.count - 1) {
+            let directory = ancestor(of: path, level: level)
+            do {
+                try await mapErrors("mkdir", directory.string) {
+                    try await fileSystem.createDirectory(
+                        at: directory, withIntermediateDirectories: false, permissions: Self.directoryMode)
+                }
+            } catch {
+                return (created, error)
+            }
+            created += 1
+        }
+        return (created, nil)
+    }
+
+    /// Removes the empty parent directories of `path`, deepest first, down to level
+    /// `lowest` (0 = the top directory under the data root), stopping at the first one
+    /// that is not an empty real directory. Missing ones are skipped.
+    func pruneParents(of path: VirtualPath, downTo lowest: Int = 0) async {
+        var level = path.segments.count - 2
+        while level >= lowest {
+            let directory = ancestor(of: path, level: level)
+            let found = try? await fileSystem.info(forFileAt: directory, infoAboutSymbolicLink: true)
+            guard let info = found ?? nil else {
+                level -= 1  // not there (a failed mkdir): look further up
+                continue
+            }
+            guard info.type == .directory else { return }
+            do {
+                try await fileSystem.removeItem(at: directory, strategy: .sequential, recursively: false)
+            } catch {
+                return
+            }
+            level -= 1
+        }
+    }
+
+    /// `rename(2)`: atomically replaces any file at `destination`. Runs on NIO's blocking pool
+    /// (NIO's own `replaceItem` removes then moves, which is not atomic).
+    func rename(_ source: FilePath, to destination: FilePath) async throws {
+        let from = source.string, to = destination.string
+        try await mapErrors("rename", to) {
+            try await NIOThreadPool.singleton.runIfActive {
+                if systemRename(from, to) != 0 {
+                    throw BlobStoreError.io(
+                        operation: "rename", path: to, message: "from '\(from)': \(Errno(rawValue: errno))")
+                }
+            }
+        }
+    }
+
+    /// `fsync(2)` of a directory, so that a rename or mkdir in it is durable.
+    func synchronize(directory: FilePath) async throws {
+        try await mapErrors("fsync", directory.string) {
+            try await fileSystem.withDirectoryHandle(atPath: directory) { try await $0.synchronize() }
+        }
+    }
+
+    /// Moves the file at `path` to `.fsdfs/quarantine/<time>-<random>/<path>` and prunes the
+    /// parents it leaves empty. A file that is already gone is not an error.
+    func moveToQuarantine(_ path: VirtualPath) async throws {
+        let stamp = Int64(Date().timeIntervalSince1970)
+        let batch = "\(stamp)-\(UUID().uuidString.prefix(8).lowercased())"
+        let destination = quarantine.appending(batch).appending(path.rawValue)
+        let parent = destination.removingLastComponent()
+        try await mapErrors("mkdir", parent.string) {
+            try await fileSystem.createDirectory(
+                at: parent, withIntermediateDirectories: true, permissions: Self.directoryMode)
+        }
+        let source = location(of: path)
+        let exists = try await mapErrors("stat", source.string) {
+            try await fileSystem.info(forFileAt: source, infoAboutSymbolicLink: true) != nil
+        }
+        if exists { try await rename(source, to: destination) }
+        await pruneParents(of: path)
+    }
+
+    /// Streams an open file in chunks through SHA-256, handing every chunk to `sink`.
+    static func digest(
+        of handle: ReadFileHandle, chunkSize: Int, sink: (ByteBuffer) async throws -> Void = { _ in }
+    ) async throws -> (size: Int64, sha256: String) {
+        var hasher = SHA256()
+        var size: Int64 = 0
+        for try await chunk in handle.readChunks(chunkLength: .bytes(Int64(max(chunkSize, 4096)))) {
+            hasher.update(buffer: chunk)
+            size += Int64(chunk.readableBytes)
+            try await sink(chunk)
+        }
+        return (size, hasher.finalize().hexString)
+    }
+
+    /// Hashes the regular file at `file` without following a symbolic link.
+    func digest(of file: FilePath) async throws -> (size: Int64, sha256: String, info: FileInfo) {
+        try await mapErrors("read", file.string) {
+            try await fileSystem.withFileHandle(forReadingAt: file, options: .init(followSymbolicLinks: false)) {
+                let info = try await $0.info()
+                let (size, sha256) = try await Self.digest(of: $0, chunkSize: 262_144)
+                return (size, sha256, info)
+            }
+        }
+    }
+}
+
+extension FileInfo {
+    /// Modification time in nanoseconds since 1970.
+    var mtimeNanoseconds: Int64 {
+        Int64(lastDataModificationTime.seconds) * 1_000_000_000 + Int64(lastDataModificationTime.nanoseconds)
+    }
+
+    /// The inode number (0 where the platform does not report one).
+    var inode: UInt64 { platformSpecificStatus.map { UInt64($0.st_ino) } ?? 0 }
+}
+
+extension SHA256 {
+    /// Feeds the readable bytes of `buffer`.
+    mutating func update(buffer: ByteBuffer) {
+        update(data: Array(buffer.readableBytesView))
+    }
+}
+
+extension SHA256Digest {
+    /// Lowercase hex, as indexed and as sent on the wire.
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

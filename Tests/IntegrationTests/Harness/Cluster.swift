@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOPosix
+import ReplicaCore
+import Slave
+import Synchronization
+
+/// A swarm of real `fsdfsd serve` processes on free loopback ports, with temporary data
+/// directories and `--report-interval 1`. Tests drive it with the real command line and read
+/// its state through the signed HTTP API.
+final class Cluster: Sendable {
+    static let secret = "integration-secret"
+    let root: URL
+    let reportInterval: Double
+    private let nodes = Mutex<[NodeProcess]>([])
+    private let masterAddress = Mutex<String?>(nil)
+    let http: HTTPClient
+    let client: SignedClient
+
+    init(reportInterval: Double = 1) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        self.reportInterval = reportInterval
+        http = SignedClient.makeHTTPClient()
+        client = SignedClient(http: http, key: try SwarmKey(password: Self.secret))
+    }
+
+    var master: String { masterAddress.withLock { $0 ?? "127.0.0.1:1" } }
+
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["FSDFS_SECRET"] = Self.secret
+        environment["FSDFS_MASTER"] = master
+        environment["XDG_CACHE_HOME"] = root.appendingPathComponent("cache").path
+        return environment
+    }
+
+    /// Starts a node; the first one started without `master: false` semantics is the master.
+    @discardableResult
+    func start(
+        _ name: String, quota: String = "100M", asMaster: Bool = false, extra: [String] = []
+    ) async throws -> NodeProcess {
+        let address = "127.0.0.1:\(try await Self.freePort())"
+        let data = root.appendingPathComponent(name)
+        var arguments = [
+            "serve", "--data", data.path, "--listen", address, "--quota", quota,
+            "--report-interval", String(reportInterval),
+        ]
+        if asMaster {
+            masterAddress.withLock { $0 = address }
+        } else {
+            arguments += ["--master", master]
+        }
+        arguments += extra
+        let node = NodeProcess(
+            name: name, address: address, data: data, log: root.appendingPathComponent("\(name).log"), arguments: arguments)
+        try node.start(environment: environment)
+        nodes.withLock { $0.append(node) }
+        try await waitUntilServing(node)
+        return node
+    }
+
+    /// Restarts a stopped node with the same data directory and address.
+    func restart(_ node: NodeProcess) async throws {
+        try node.start(environment: environment)
+        try await waitUntilServing(node)
+    }
+
+    func waitUntilServing(_ node: NodeProcess) async throws {
+        try await eventually("\(node.name) serving on \(node.address)", timeout: .seconds(60)) {
+            guard node.isRunning else {
+                throw HarnessError("\(node.name) exited: \(node.logText().suffix(2000))")
+            }
+            let _: NodeHealth = try await client.call(.GET, node.address, Route.health, timeout: .seconds(2))
+            return true
+        }
+    }
+
+    // MARK: Reading the master
+
+    func status() async throws -> StatusReply {
+        try await client.call(.GET, master, Route.status, timeout: .seconds(10))
+    }
+
+    func whereIs(_ path: String) async throws -> WhereReply? {
+        do {
+            return try await client.call(.GET, master, Route.whereIs(try VirtualPath(path)), timeout: .seconds(10))
+        } catch NodeCallError.rejected(_, 404, _) {
+            return nil
+        }
+    }
+
+    func node(_ node: NodeProcess) async throws -> NodeStatus? {
+        try await status().nodes.first { $0.address == node.address }
+    }
+
+    /// Waits until every node started is reported alive.
+    func waitForNodes(_ count: Int) async throws {
+        try await eventually("\(count) nodes alive") {
+            try await status().nodes.filter(\.alive).count == count
+        }
+    }
+
+    // MARK: The command line
+
+    func cli(_ arguments: String...) async throws -> Fsdfsd.Result {
+        try await Fsdfsd.run(arguments, environment: environment)
+    }
+
+    func cli(arguments: [String], environment extra: [String: String] = [:]) async throws -> Fsdfsd.Result {
+        try await Fsdfsd.run(arguments, environment: environment.merging(extra) { $1 })
+    }
+
+    /// Writes a local file of `size` pseudo-random bytes and returns its URL.
+    func localFile(_ name: String, size: Int, seed: UInt8 = 1) throws -> URL {
+        let url = root.appendingPathComponent("local").appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        for i in 0..<size {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            bytes[i] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        try Data(bytes).write(to: url)
+        return url
+    }
+
+    /// `put` that must succeed.
+    func put(_ local: URL, _ remote: String) async throws {
+        let result = try await cli("put", local.path, remote)
+        guard result.status == 0 else { throw HarnessError("put \(remote) failed: \(result.stderr)") }
+    }
+
+    // MARK: Teardown
+
+    /// Stops every process and removes the directory; on failure the logs are printed first.
+    func shutdown(printLogs: Bool) async {
+        let all = nodes.withLock { $0 }
+        if printLogs {
+            for node in all {
+                print("----- \(node.name) (\(node.address)) log, last 4000 characters -----")
+                print(node.logText().suffix(4000))
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for node in all { group.addTask { await node.crash() } }
+        }
+        try? await http.shutdown()
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    /// A free TCP port on loopback, from the kernel.
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+}
+
+/// Runs a test body against a fresh cluster, always tearing it down (with logs on failure).
+func withCluster(
+    reportInterval: Double = 1, _ body: (Cluster) async throws -> Void
+) async throws {
+    let cluster = try Cluster(reportInterval: reportInterval)
+    do {
+        try await body(cluster)
+        await cluster.shutdown(printLogs: false)
+    } catch {
+        await cluster.shutdown(printLogs: true)
+        throw error
+    }
+}

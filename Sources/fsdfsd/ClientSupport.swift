@@ -55,7 +55,7 @@ struct ClientOptions: ParsableArguments {
     /// Runs `body` with a signed client, shutting the HTTP client down afterwards.
     func withClient<T: Sendable>(_ body: (SignedClient) async throws -> T) async throws -> T {
         let key = try SwarmSecret.key(from: secret)
-        let http = SignedClient.makeHTTPClient()
+        let http = SignedClient.makeHTTPClient(connectTimeout: .seconds(2))
         let client = SignedClient(http: http, key: key)
         do {
             let result = try await body(client)

@@ -48,7 +48,9 @@ struct Get: AsyncParsableCommand {
             } catch let error as NodeCallError {
                 if case .rejected(_, 404, let reply) = error { throw CommandFailure(reply.error) }
                 guard case .unreachable = error else { throw error.forCommand(master: master) }
-                candidates = nodes + NodeCache.load(master: master).filter { !nodes.contains($0) }
+                // The master's own storage is down with it: try it last.
+                let cached = NodeCache.load(master: master).filter { !nodes.contains($0) }
+                candidates = nodes + cached.filter { $0 != master } + cached.filter { $0 == master }
                 if candidates.isEmpty {
                     throw CommandFailure("cannot reach the master at \(master) and no node is known: pass --node HOST:PORT")
                 }

@@ -18,10 +18,11 @@ public struct SignedClient: Sendable {
         self.signer = RequestSigner(key: key)
     }
 
-    /// A client with the timeouts nodes use among themselves.
-    public static func makeHTTPClient() -> HTTPClient {
+    /// A client with the timeouts nodes use among themselves. A refused connection is retried
+    /// until `connectTimeout`, so commands that try several nodes use a short one.
+    public static func makeHTTPClient(connectTimeout: TimeAmount = .seconds(5)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        configuration.timeout = .init(connect: connectTimeout, read: .seconds(60))
         configuration.decompression = .disabled
         configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

@@ -79,7 +79,11 @@ extension StorageNode {
         }
         // The master must have granted this upload to this node, for this path and size.
         let check = UploadCheck(upload: upload, path: path, size: size, node: id)
-        let _: Empty = try await client.call(.POST, master, Route.uploadCheck, body: check)
+        do {
+            let _: Empty = try await client.call(.POST, master, Route.uploadCheck, body: check)
+        } catch NodeCallError.rejected(_, let status, let reply) where status == 403 {
+            throw RouteError(.forbidden, reply.error, code: reply.code)
+        }
 
         let write: BlobWrite
         do {

@@ -6,170 +6,172 @@ import ReplicaCore
 import Slave
 import Testing
 
-/// Every request must be signed; paths must stay inside the store.
-@Suite("Security", .serialized)
-struct SecurityTests {
-    /// Sends a request with hand-made signing headers.
-    struct RawRequest {
-        var method: HTTPMethod
-        var pathAndQuery: String
-        var body: Data = Data()
-        /// Signed with this password (nil: no signature at all).
-        var password: String? = Cluster.secret
-        var signedPathAndQuery: String?
-        var signedBody: Data?
-        var now = Date()
+extension Integration {
+    /// Every request must be signed; paths must stay inside the store.
+    @Suite("Security")
+    struct SecurityTests {
+        /// Sends a request with hand-made signing headers.
+        struct RawRequest {
+            var method: HTTPMethod
+            var pathAndQuery: String
+            var body: Data = Data()
+            /// Signed with this password (nil: no signature at all).
+            var password: String? = Cluster.secret
+            var signedPathAndQuery: String?
+            var signedBody: Data?
+            var now = Date()
 
-        func send(to address: String, with http: HTTPClient) async throws -> (status: Int, reply: ErrorReply?) {
-            var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
-            request.method = method
-            if let password {
-                let signer = RequestSigner(key: try SwarmKey(password: password))
-                let headers = signer.sign(
-                    method: method.rawValue, pathAndQuery: signedPathAndQuery ?? pathAndQuery,
-                    body: signedBody ?? body, now: now)
+            func send(to address: String, with http: HTTPClient) async throws -> (status: Int, reply: ErrorReply?) {
+                var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+                request.method = method
+                if let password {
+                    let signer = RequestSigner(key: try SwarmKey(password: password))
+                    let headers = signer.sign(
+                        method: method.rawValue, pathAndQuery: signedPathAndQuery ?? pathAndQuery,
+                        body: signedBody ?? body, now: now)
+                    for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
+                }
+                if !body.isEmpty { request.body = .bytes(ByteBuffer(data: body)) }
+                return try await Self.execute(request, http: http)
+            }
+
+            static func execute(_ request: HTTPClientRequest, http: HTTPClient) async throws -> (status: Int, reply: ErrorReply?) {
+                let response = try await http.execute(request, timeout: .seconds(10))
+                let bytes = try await response.body.collect(upTo: 1 << 20)
+                return (Int(response.status.code), try? JSONDecoder().decode(ErrorReply.self, from: Data(buffer: bytes)))
+            }
+        }
+
+        @Test("Unsigned, wrongly signed, expired, replayed, re-targeted and tampered requests get 401 and change nothing")
+        func everyBadSignatureIsRefused() async throws {
+            try await withCluster { cluster in
+                try await cluster.start("master", asMaster: true)
+                try await cluster.waitForNodes(1)
+                try await cluster.put(try cluster.localFile("a", size: 100), "a.txt")
+                try await cluster.put(try cluster.localFile("b", size: 100, seed: 2), "b.txt")
+                let http = cluster.http
+                let deleteA = Route.file(try VirtualPath("a.txt"))
+
+                let unsigned = try await RawRequest(method: .DELETE, pathAndQuery: deleteA, password: nil).send(to: cluster.master, with: http)
+                #expect(unsigned.status == 401)
+                #expect(unsigned.reply?.code == AuthError.missingOrMalformed.code)
+
+                let wrongSecret = try await RawRequest(method: .DELETE, pathAndQuery: deleteA, password: "not-the-swarm-password")
+                    .send(to: cluster.master, with: http)
+                #expect(wrongSecret.status == 401)
+                #expect(wrongSecret.reply?.code == AuthError.badSignature.code)
+
+                let expired = try await RawRequest(method: .DELETE, pathAndQuery: deleteA, now: Date().addingTimeInterval(-400))
+                    .send(to: cluster.master, with: http)
+                #expect(expired.status == 401)
+                #expect(expired.reply?.code == AuthError.expired.code)
+
+                // Signed for deleting b.txt, sent to delete a.txt.
+                let retargeted = try await RawRequest(
+                    method: .DELETE, pathAndQuery: deleteA, signedPathAndQuery: Route.file(try VirtualPath("b.txt"))
+                ).send(to: cluster.master, with: http)
+                #expect(retargeted.status == 401)
+
+                // A body other than the one signed.
+                let upload = try JSONEncoder().encode(UploadRequest(path: try VirtualPath("c.txt"), size: 10))
+                let tampered = try await RawRequest(
+                    method: .POST, pathAndQuery: Route.uploads, body: upload,
+                    signedBody: try JSONEncoder().encode(UploadRequest(path: try VirtualPath("c.txt"), size: 1))
+                ).send(to: cluster.master, with: http)
+                #expect(tampered.status == 401)
+                #expect(tampered.reply?.code == AuthError.bodyMismatch.code)
+
+                #expect(try await cluster.whereIs("a.txt") != nil, "nothing was deleted")
+                #expect(try await cluster.whereIs("b.txt") != nil)
+
+                // Replay: the first delivery works, the same bytes again are refused.
+                let once = RawRequest(method: .DELETE, pathAndQuery: Route.file(try VirtualPath("b.txt")))
+                var request = HTTPClientRequest(url: "http://\(cluster.master)\(once.pathAndQuery)")
+                request.method = .DELETE
+                let headers = RequestSigner(key: try SwarmKey(password: Cluster.secret))
+                    .sign(method: "DELETE", pathAndQuery: once.pathAndQuery, body: Data(), now: Date())
                 for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
+                #expect(try await RawRequest.execute(request, http: http).status == 200)
+                try await cluster.put(try cluster.localFile("b2", size: 100, seed: 3), "b.txt")
+                let replayed = try await RawRequest.execute(request, http: http)
+                #expect(replayed.status == 401)
+                #expect(replayed.reply?.code == AuthError.replayed.code)
+                #expect(try await cluster.whereIs("b.txt") != nil, "the replay deleted nothing")
             }
-            if !body.isEmpty { request.body = .bytes(ByteBuffer(data: body)) }
-            return try await Self.execute(request, http: http)
         }
 
-        static func execute(_ request: HTTPClientRequest, http: HTTPClient) async throws -> (status: Int, reply: ErrorReply?) {
-            let response = try await http.execute(request, timeout: .seconds(10))
-            let bytes = try await response.body.collect(upTo: 1 << 20)
-            return (Int(response.status.code), try? JSONDecoder().decode(ErrorReply.self, from: Data(buffer: bytes)))
-        }
-    }
+        @Test("An upload whose bytes differ from the signed checksum is refused and leaves nothing behind")
+        func tamperedUploadIsRefused() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                try await cluster.waitForNodes(1)
+                let path = try VirtualPath("upload.bin")
+                let grant: UploadGrant = try await cluster.client.call(.POST, cluster.master, Route.uploads, body: UploadRequest(path: path, size: 4))
+                let result = try await RawRequest(
+                    method: .PUT, pathAndQuery: Route.blob(path, upload: grant.upload), body: Data("evil".utf8),
+                    signedBody: Data("good".utf8)
+                ).send(to: grant.address, with: cluster.http)
+                #expect(result.status == 401)
+                #expect(result.reply?.code == AuthError.bodyMismatch.code)
+                #expect(!FileManager.default.fileExists(atPath: master.file("upload.bin").path))
+                #expect(try FileManager.default.contentsOfDirectory(atPath: master.data.appendingPathComponent(".fsdfs/tmp").path).isEmpty)
+                #expect(try await cluster.whereIs("upload.bin") == nil)
 
-    @Test("Unsigned, wrongly signed, expired, replayed, re-targeted and tampered requests get 401 and change nothing")
-    func everyBadSignatureIsRefused() async throws {
-        try await withCluster { cluster in
-            try await cluster.start("master", asMaster: true)
-            try await cluster.waitForNodes(1)
-            try await cluster.put(try cluster.localFile("a", size: 100), "a.txt")
-            try await cluster.put(try cluster.localFile("b", size: 100, seed: 2), "b.txt")
-            let http = cluster.http
-            let deleteA = Route.file(try VirtualPath("a.txt"))
-
-            let unsigned = try await RawRequest(method: .DELETE, pathAndQuery: deleteA, password: nil).send(to: cluster.master, with: http)
-            #expect(unsigned.status == 401)
-            #expect(unsigned.reply?.code == AuthError.missingOrMalformed.code)
-
-            let wrongSecret = try await RawRequest(method: .DELETE, pathAndQuery: deleteA, password: "not-the-swarm-password")
-                .send(to: cluster.master, with: http)
-            #expect(wrongSecret.status == 401)
-            #expect(wrongSecret.reply?.code == AuthError.badSignature.code)
-
-            let expired = try await RawRequest(method: .DELETE, pathAndQuery: deleteA, now: Date().addingTimeInterval(-400))
-                .send(to: cluster.master, with: http)
-            #expect(expired.status == 401)
-            #expect(expired.reply?.code == AuthError.expired.code)
-
-            // Signed for deleting b.txt, sent to delete a.txt.
-            let retargeted = try await RawRequest(
-                method: .DELETE, pathAndQuery: deleteA, signedPathAndQuery: Route.file(try VirtualPath("b.txt"))
-            ).send(to: cluster.master, with: http)
-            #expect(retargeted.status == 401)
-
-            // A body other than the one signed.
-            let upload = try JSONEncoder().encode(UploadRequest(path: try VirtualPath("c.txt"), size: 10))
-            let tampered = try await RawRequest(
-                method: .POST, pathAndQuery: Route.uploads, body: upload,
-                signedBody: try JSONEncoder().encode(UploadRequest(path: try VirtualPath("c.txt"), size: 1))
-            ).send(to: cluster.master, with: http)
-            #expect(tampered.status == 401)
-            #expect(tampered.reply?.code == AuthError.bodyMismatch.code)
-
-            #expect(try await cluster.whereIs("a.txt") != nil, "nothing was deleted")
-            #expect(try await cluster.whereIs("b.txt") != nil)
-
-            // Replay: the first delivery works, the same bytes again are refused.
-            let once = RawRequest(method: .DELETE, pathAndQuery: Route.file(try VirtualPath("b.txt")))
-            var request = HTTPClientRequest(url: "http://\(cluster.master)\(once.pathAndQuery)")
-            request.method = .DELETE
-            let headers = RequestSigner(key: try SwarmKey(password: Cluster.secret))
-                .sign(method: "DELETE", pathAndQuery: once.pathAndQuery, body: Data(), now: Date())
-            for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
-            #expect(try await RawRequest.execute(request, http: http).status == 200)
-            try await cluster.put(try cluster.localFile("b2", size: 100, seed: 3), "b.txt")
-            let replayed = try await RawRequest.execute(request, http: http)
-            #expect(replayed.status == 401)
-            #expect(replayed.reply?.code == AuthError.replayed.code)
-            #expect(try await cluster.whereIs("b.txt") != nil, "the replay deleted nothing")
-        }
-    }
-
-    @Test("An upload whose bytes differ from the signed checksum is refused and leaves nothing behind")
-    func tamperedUploadIsRefused() async throws {
-        try await withCluster { cluster in
-            let master = try await cluster.start("master", asMaster: true)
-            try await cluster.waitForNodes(1)
-            let path = try VirtualPath("upload.bin")
-            let grant: UploadGrant = try await cluster.client.call(.POST, cluster.master, Route.uploads, body: UploadRequest(path: path, size: 4))
-            let result = try await RawRequest(
-                method: .PUT, pathAndQuery: Route.blob(path, upload: grant.upload), body: Data("evil".utf8),
-                signedBody: Data("good".utf8)
-            ).send(to: grant.address, with: cluster.http)
-            #expect(result.status == 401)
-            #expect(result.reply?.code == AuthError.bodyMismatch.code)
-            #expect(!FileManager.default.fileExists(atPath: master.file("upload.bin").path))
-            #expect(try FileManager.default.contentsOfDirectory(atPath: master.data.appendingPathComponent(".fsdfs/tmp").path).isEmpty)
-            #expect(try await cluster.whereIs("upload.bin") == nil)
-
-            // A PUT straight to a node without the master's grant is refused too.
-            let ungranted = try await RawRequest(
-                method: .PUT, pathAndQuery: Route.blob(path, upload: "made-up"), body: Data("good".utf8)
-            ).send(to: master.address, with: cluster.http)
-            #expect(ungranted.status == 403)
-            #expect(!FileManager.default.fileExists(atPath: master.file("upload.bin").path))
-        }
-    }
-
-    @Test("Paths escaping the store (../x, /etc/passwd, NUL) are refused by put, by the HTTP API and in a crafted copy command")
-    func pathTraversalIsRefused() async throws {
-        try await withCluster { cluster in
-            let master = try await cluster.start("master", asMaster: true)
-            let slave = try await cluster.start("slave")
-            try await cluster.waitForNodes(2)
-            let local = try cluster.localFile("payload", size: 64)
-
-            for bad in ["../x", "/etc/passwd", "a/../../x", "a/./b", ".fsdfs/node-id"] {
-                let put = try await cluster.cli("put", local.path, bad)
-                #expect(put.status != 0, "put \(bad)")
-                #expect(put.stderr.contains("invalid remote path"), "\(put.stderr)")
-                #expect(put.stderr.split(separator: "\n").count == 1, "one line: \(put.stderr)")
+                // A PUT straight to a node without the master's grant is refused too.
+                let ungranted = try await RawRequest(
+                    method: .PUT, pathAndQuery: Route.blob(path, upload: "made-up"), body: Data("good".utf8)
+                ).send(to: master.address, with: cluster.http)
+                #expect(ungranted.status == 403)
+                #expect(!FileManager.default.fileExists(atPath: master.file("upload.bin").path))
             }
-
-            // The HTTP API, signed: in query strings and in JSON bodies.
-            for bad in ["../x", "/etc/passwd", "a\u{0}b", "a/../../../x", ""] {
-                let get = try await RawRequest(method: .GET, pathAndQuery: "\(Route.blobPath)?path=\(Route.encode(bad))")
-                    .send(to: slave.address, with: cluster.http)
-                #expect(get.status == 400, "GET \(bad.debugDescription)")
-                let json = Data("{\"path\": \(Self.jsonString(bad)), \"size\": 1}".utf8)
-                let grant = try await RawRequest(method: .POST, pathAndQuery: Route.uploads, body: json)
-                    .send(to: cluster.master, with: cluster.http)
-                #expect(grant.status == 400, "upload grant for \(bad.debugDescription)")
-                let put = try await RawRequest(
-                    method: .PUT, pathAndQuery: "\(Route.blobPath)?path=\(Route.encode(bad))&upload=x", body: Data("x".utf8)
-                ).send(to: slave.address, with: cluster.http)
-                #expect(put.status == 400, "PUT \(bad.debugDescription)")
-            }
-
-            // A crafted copy command, signed with the swarm key, naming a path outside.
-            try await cluster.put(local, "ok.bin")
-            let escape = "../../escaped-\(UUID().uuidString.prefix(6))"
-            let copy = Data("""
-                {"fileID": 1, "path": \(Self.jsonString(escape)), "size": 64, "sha256": "\(String(repeating: "0", count: 64))", "source": "\(master.address)"}
-                """.utf8)
-            let crafted = try await RawRequest(method: .POST, pathAndQuery: Route.copy, body: copy).send(to: slave.address, with: cluster.http)
-            #expect(crafted.status == 400)
-            let outside = slave.data.appendingPathComponent(escape).standardizedFileURL
-            #expect(!FileManager.default.fileExists(atPath: outside.path))
-            #expect(try await cluster.status().files == 1)
         }
-    }
 
-    static func jsonString(_ text: String) -> String {
-        String(decoding: try! JSONEncoder().encode(text), as: UTF8.self)
+        @Test("Paths escaping the store (../x, /etc/passwd, NUL) are refused by put, by the HTTP API and in a crafted copy command")
+        func pathTraversalIsRefused() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                let slave = try await cluster.start("slave")
+                try await cluster.waitForNodes(2)
+                let local = try cluster.localFile("payload", size: 64)
+
+                for bad in ["../x", "/etc/passwd", "a/../../x", "a/./b", ".fsdfs/node-id"] {
+                    let put = try await cluster.cli("put", local.path, bad)
+                    #expect(put.status != 0, "put \(bad)")
+                    #expect(put.stderr.contains("invalid remote path"), "\(put.stderr)")
+                    #expect(put.stderr.split(separator: "\n").count == 1, "one line: \(put.stderr)")
+                }
+
+                // The HTTP API, signed: in query strings and in JSON bodies.
+                for bad in ["../x", "/etc/passwd", "a\u{0}b", "a/../../../x", ""] {
+                    let get = try await RawRequest(method: .GET, pathAndQuery: "\(Route.blobPath)?path=\(Route.encode(bad))")
+                        .send(to: slave.address, with: cluster.http)
+                    #expect(get.status == 400, "GET \(bad.debugDescription)")
+                    let json = Data("{\"path\": \(Self.jsonString(bad)), \"size\": 1}".utf8)
+                    let grant = try await RawRequest(method: .POST, pathAndQuery: Route.uploads, body: json)
+                        .send(to: cluster.master, with: cluster.http)
+                    #expect(grant.status == 400, "upload grant for \(bad.debugDescription)")
+                    let put = try await RawRequest(
+                        method: .PUT, pathAndQuery: "\(Route.blobPath)?path=\(Route.encode(bad))&upload=x", body: Data("x".utf8)
+                    ).send(to: slave.address, with: cluster.http)
+                    #expect(put.status == 400, "PUT \(bad.debugDescription)")
+                }
+
+                // A crafted copy command, signed with the swarm key, naming a path outside.
+                try await cluster.put(local, "ok.bin")
+                let escape = "../../escaped-\(UUID().uuidString.prefix(6))"
+                let copy = Data("""
+                    {"fileID": 1, "path": \(Self.jsonString(escape)), "size": 64, "sha256": "\(String(repeating: "0", count: 64))", "source": "\(master.address)"}
+                    """.utf8)
+                let crafted = try await RawRequest(method: .POST, pathAndQuery: Route.copy, body: copy).send(to: slave.address, with: cluster.http)
+                #expect(crafted.status == 400)
+                let outside = slave.data.appendingPathComponent(escape).standardizedFileURL
+                #expect(!FileManager.default.fileExists(atPath: outside.path))
+                #expect(try await cluster.status().files == 1)
+            }
+        }
+
+        static func jsonString(_ text: String) -> String {
+            String(decoding: try! JSONEncoder().encode(text), as: UTF8.self)
+        }
     }
 }

@@ -123,6 +123,7 @@ struct Get: AsyncParsableCommand {
                 unlink(partial)
                 throw CommandFailure("cannot write \(destination): \(reason)")
             }
+            progress.finish()
             FileHandle.standardError.write(Data("\(path) → \(destination) (\(formatBytes(received)), sha256 verified, from \(node))\n".utf8))
         }
     }

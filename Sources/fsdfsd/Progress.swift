@@ -8,6 +8,7 @@ final class Progress: Sendable {
     private struct State {
         var done: Int64 = 0
         var lastDraw = Date.distantPast
+        var finished = false
     }
 
     private let label: String
@@ -34,8 +35,9 @@ final class Progress: Sendable {
         if let line { FileHandle.standardError.write(Data(line.utf8)) }
     }
 
+    /// Ends the bar's line; only the first call does anything.
     func finish() {
-        guard enabled else { return }
+        guard enabled, !state.withLock({ state in defer { state.finished = true }; return state.finished }) else { return }
         FileHandle.standardError.write(Data("\n".utf8))
     }
 

@@ -78,8 +78,10 @@ struct Serve: AsyncParsableCommand {
 
         let nodeID: NodeID
         let store: BlobStore
+        let lock: DataDirectoryLock
         do {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            lock = try DataDirectoryLock(data: data)
             nodeID = try NodeIdentity.loadOrCreate(data: data)
             store = try BlobStore(data: data, quota: try quota.map { try ByteSize.parse($0) } ?? Self.defaultQuota(data))
         } catch {
@@ -139,6 +141,7 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure("node stopped: \(error)")
         }
         try? await http.shutdown()
+        withExtendedLifetime(lock) {}
     }
 
     private func catalogLocation() throws -> CatalogLocation {

@@ -5,4 +5,9 @@
 // static inline wrappers here as the MongoDB catalog needs them.
 #include <mongoc/mongoc.h>
 #include <bson/bson.h>
+
+// bson_t is declared with 128-byte alignment, so Swift imports it as an opaque pointer and
+// cannot size it: callers allocate storage for a bson_t with these.
+static inline size_t fsdfs_bson_size(void) { return sizeof(bson_t); }
+static inline size_t fsdfs_bson_alignment(void) { return _Alignof(bson_t); }
 #endif

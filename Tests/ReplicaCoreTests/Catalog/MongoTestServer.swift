@@ -1,0 +1,69 @@
+import Foundation
+import ReplicaCore
+
+/// The MongoDB server the tests use: `FSDFS_TEST_MONGODB_URI` when set (a real MongoDB),
+/// otherwise a SecantusDB server (a MongoDB-wire-compatible server from PyPI, installed by
+/// `.ci/run` into `.venv`) started on a free loopback port with in-memory storage.
+final class MongoTestServer: Sendable {
+    let uri: String
+    private let process: Process?
+
+    static func start() async throws -> MongoTestServer {
+        if let uri = ProcessInfo.processInfo.environment["FSDFS_TEST_MONGODB_URI"], !uri.isEmpty {
+            return MongoTestServer(uri: uri, process: nil)
+        }
+        let executable = try secantusd()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("secantusd-\(UUID().uuidString.prefix(8)).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--storage-path", ":memory:"]
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                let port = text[range].split(separator: ":").last!
+                return MongoTestServer(uri: "mongodb://127.0.0.1:\(port)/fsdfs_test?retryWrites=false", process: process)
+            }
+            guard process.isRunning else { throw TestServerError("secantusd-py exited: \(text.suffix(2000))") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw TestServerError("secantusd-py did not report its port within 30 s")
+    }
+
+    private init(uri: String, process: Process?) {
+        self.uri = uri
+        self.process = process
+    }
+
+    /// Stops the server (it takes a few seconds to exit; SIGKILL after 10 s).
+    func stop() async {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// `FSDFS_SECANTUSD`, or `.venv/bin/secantusd-py` at the package root.
+    static func secantusd() throws -> URL {
+        if let path = ProcessInfo.processInfo.environment["FSDFS_SECANTUSD"] { return URL(fileURLWithPath: path) }
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent(".venv/bin/secantusd-py")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        throw TestServerError("no MongoDB for the tests: run `bash .ci/run` (it installs SecantusDB into .venv) or set FSDFS_TEST_MONGODB_URI")
+    }
+}
+
+struct TestServerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

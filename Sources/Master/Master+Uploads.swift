@@ -9,7 +9,7 @@ extension Master {
     public func grantUpload(_ request: UploadRequest) async throws -> UploadGrant {
         guard request.size >= 0 else { throw RouteError(.badRequest, "size must not be negative", code: "bad_request") }
         let n = policies.replicas(for: request.path, size: request.size)
-        let (upload, decision) = try await placement.run { () async throws -> (String, UploadPlacement) in
+        let (upload, decision) = try await placement.withLock { () async throws -> (String, UploadPlacement) in
             let nodes = try await plannerNodes()
             let inFlight = state.withLock { $0.inFlight(now: Date()) }
             let planner = self.planner

@@ -19,7 +19,7 @@ public final class Master: Sendable {
     /// Wakes the deletion pusher: deletes, replaced versions, nodes returning.
     let deletions = Wakeup()
     /// One placement decision at a time (scheduler passes and upload grants).
-    let placement = AsyncGate()
+    let placement = AsyncLock()
     let state = Mutex(MasterState())
     let policyState: Mutex<PolicySet>
 

@@ -42,7 +42,7 @@ public struct Scheduler: Service {
 
     /// One planning decision, booked in memory before the gate opens again.
     func planPass() async throws -> [CopyPlan] {
-        try await master.placement.run {
+        try await master.placement.withLock {
             let nodes = try await master.plannerNodes()
             let inFlight = master.state.withLock { $0.inFlight(now: Date()) }
             let planner = master.planner

@@ -4,8 +4,9 @@ import Synchronization
 ///
 /// The blob store holds it around every change of the namespace (commit's mkdir + rename +
 /// index update, remove, quarantine, adopt, scan), so that those multi-step changes do not
-/// interleave across their suspension points.
-final class AsyncLock: Sendable {
+/// interleave across their suspension points. The master holds one around placement decisions
+/// (scheduler passes and upload grants), so two decisions never book the same free space.
+public final class AsyncLock: Sendable {
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -13,10 +14,10 @@ final class AsyncLock: Sendable {
 
     private let state = Mutex(State())
 
-    init() {}
+    public init() {}
 
     /// Waits until the lock is free and takes it.
-    func lock() async {
+    public func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { state -> Bool in
                 if state.locked {
@@ -31,7 +32,7 @@ final class AsyncLock: Sendable {
     }
 
     /// Releases the lock, handing it to the longest waiter if there is one.
-    func unlock() {
+    public func unlock() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.waiters.isEmpty {
                 state.locked = false
@@ -43,7 +44,7 @@ final class AsyncLock: Sendable {
     }
 
     /// Runs `body` holding the lock.
-    func withLock<T>(_ body: () async throws -> T) async rethrows -> T {
+    public func withLock<T>(_ body: () async throws -> T) async rethrows -> T {
         await lock()
         defer { unlock() }
         return try await body()

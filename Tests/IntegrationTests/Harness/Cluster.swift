@@ -49,6 +49,10 @@ final class Cluster: Sendable {
         ]
         if asMaster {
             masterAddress.withLock { $0 = address }
+            // Every node of a test cluster shares this machine's load average, which a busy CI
+            // host can push past the default limit and so stall replication for reasons no test
+            // is about. Load-based target selection is covered by the planner tests.
+            arguments += ["--max-load", "1000"]
         } else {
             arguments += ["--master", master]
         }

@@ -10,4 +10,7 @@
 // cannot size it: callers allocate storage for a bson_t with these.
 static inline size_t fsdfs_bson_size(void) { return sizeof(bson_t); }
 static inline size_t fsdfs_bson_alignment(void) { return _Alignof(bson_t); }
+// bson_iter_t has the same 128-byte alignment.
+static inline size_t fsdfs_bson_iter_size(void) { return sizeof(bson_iter_t); }
+static inline size_t fsdfs_bson_iter_alignment(void) { return _Alignof(bson_iter_t); }
 #endif

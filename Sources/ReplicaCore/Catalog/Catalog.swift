@@ -146,6 +146,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidReplicaCount(Int)
     case unreachable(String)
     case schemaTooNew(found: Int, supported: Int)
+    case corrupt(String)
 
     public var description: String {
         switch self {
@@ -155,6 +156,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unreachable(let message): "the catalog is unreachable: \(message)"
         case .schemaTooNew(let found, let supported):
             "the catalog was written by a newer fsdfs (schema \(found), this build knows \(supported)); upgrade fsdfsd"
+        case .corrupt(let message): "the catalog holds a record fsdfs cannot read: \(message)"
         }
     }
 }

@@ -19,7 +19,14 @@ struct CatalogBackend: CustomStringConvertible, Sendable {
     /// The SQLite catalog in memory.
     static let sqliteMemory = CatalogBackend(name: "sqlite-memory") { try SQLiteCatalog() }
 
-    static let all: [CatalogBackend] = [.sqliteFile, .sqliteMemory]
+    /// The MongoDB catalog on the shared test server (``MongoTestServer/shared()``), in a
+    /// database of its own.
+    static let mongodb = CatalogBackend(name: "mongodb") {
+        let server = try await MongoTestServer.shared()
+        return try await MongoCatalog(uri: server.uri(database: "fsdfs_\(UUID().uuidString.prefix(8))"))
+    }
+
+    static let all: [CatalogBackend] = [.sqliteFile, .sqliteMemory, .mongodb]
 }
 
 /// Small helpers shared by catalog and planner tests.

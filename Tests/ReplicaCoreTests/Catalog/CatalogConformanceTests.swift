@@ -265,6 +265,33 @@ struct CatalogConformanceTests {
         let totals = try await catalog.totals()
         #expect(totals.underReplicated == under)
         #expect(totals.minKn == minKn)
+        // The stored kn the scheduling index sorts by agrees with K − N.
+        let order = try await catalog.withPlannerView { try $0.files(after: nil, limit: 100) }
+        var records: [FileRecord] = []
+        for file in files { records.append(try #require(try await catalog.file(id: file.id))) }
+        #expect(order.map(\.id) == records.sorted { ($0.kn, $0.k, $0.size, $0.id) < ($1.kn, $1.k, $1.size, $1.id) }.map(\.id))
+        // No lost update on node usage either: each node's used is the size of what it holds.
+        for node in try await catalog.nodes() {
+            let held = try await catalog.holdings(on: node.id)
+            #expect(node.used == held.reduce(0) { $0 + $1.file.size }, "used of \(node.id)")
+        }
+    }
+
+    @Test("A MongoDB catalog survives reopening, and usage kept beside the files is recounted")
+    func mongoCatalogSurvivesReopen() async throws {
+        let uri = try await MongoTestServer.shared().uri(database: "fsdfs_reopen_\(UUID().uuidString.prefix(8))")
+        do {
+            let catalog = try await MongoCatalog(uri: uri)
+            try await catalog.registerNode(Fixture.node("n1"))
+            let file = try await catalog.putFile(Fixture.newFile("keep", size: 40, n: 1))
+            try await catalog.setReplica(file.id, on: "n1", state: .live)
+        }
+        let reopened = try await MongoCatalog(uri: uri)
+        #expect(try await reopened.file(at: Fixture.path("keep"))?.k == 1)
+        #expect(try await reopened.totals() == CatalogTotals(files: 1, bytes: 40, underReplicated: 0, minKn: 0))
+        #expect(try await reopened.node("n1")?.used == 40)
+        let next = try await reopened.putFile(Fixture.newFile("next", n: 1))
+        #expect(next.id.rawValue > (try await reopened.file(at: Fixture.path("keep"))!.id.rawValue), "ids are never reused")
     }
 
     @Test("A catalog file survives reopening", arguments: [CatalogBackend.sqliteFile])

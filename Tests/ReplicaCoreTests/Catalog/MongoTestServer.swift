@@ -1,5 +1,6 @@
 import Foundation
 import ReplicaCore
+import Synchronization
 
 /// The MongoDB server the tests use: `FSDFS_TEST_MONGODB_URI` when set (a real MongoDB),
 /// otherwise a SecantusDB server (a MongoDB-wire-compatible server from PyPI, installed by
@@ -8,16 +9,64 @@ final class MongoTestServer: Sendable {
     let uri: String
     private let process: Process?
 
-    static func start() async throws -> MongoTestServer {
+    private static let sharedServer = Mutex<Task<MongoTestServer, any Error>?>(nil)
+
+    /// One server for the whole test run, started on first use. It outlives the tests: a
+    /// guard process stops it when the test process exits.
+    static func shared() async throws -> MongoTestServer {
+        let task = sharedServer.withLock { task in
+            if let task { return task }
+            let started = Task { try await start(guarded: true) }
+            task = started
+            return started
+        }
+        return try await task.value
+    }
+
+    /// The server's URI with `database` in place of the one it names: each test gets a
+    /// database of its own.
+    func uri(database: String) -> String {
+        let scheme = uri.range(of: "://")!.upperBound
+        let query = uri.firstIndex(of: "?") ?? uri.endIndex
+        let hostsEnd = uri[scheme..<query].firstIndex(of: "/") ?? query
+        return String(uri[..<hostsEnd]) + "/" + database + String(uri[query...])
+    }
+
+    /// Runs the server under a small Python guard that stops it (SIGTERM, then SIGKILL) when
+    /// the process that started it is gone, so a shared server never outlives the test run.
+    private static let guardScript = """
+        import os, signal, subprocess, sys, time
+        parent = os.getppid()
+        child = subprocess.Popen(sys.argv[1:])
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        while child.poll() is None:
+            if os.getppid() != parent:
+                child.terminate()
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                break
+            time.sleep(0.5)
+        sys.exit(0)
+        """
+
+    static func start(guarded: Bool = false) async throws -> MongoTestServer {
         if let uri = ProcessInfo.processInfo.environment["FSDFS_TEST_MONGODB_URI"], !uri.isEmpty {
             return MongoTestServer(uri: uri, process: nil)
         }
         let executable = try secantusd()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("secantusd-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
-        process.executableURL = executable
-        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--storage-path", ":memory:"]
+        let arguments = ["--host", "127.0.0.1", "--port", "0", "--storage-path", ":memory:"]
+        if guarded {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", guardScript, executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

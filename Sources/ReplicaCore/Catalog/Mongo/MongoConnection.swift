@@ -14,20 +14,28 @@ public final class MongoConnection: @unchecked Sendable {
     private let uri: OpaquePointer
     /// Host list from the URI, for error messages.
     public let hosts: String
+    /// The database named in the URI path (`mongodb://host/fsdfs`), or `fsdfs`.
+    public let database: String
     private let queue = DispatchQueue(label: "fsdfs-mongo", attributes: .concurrent)
 
     private static let initialised: Void = { mongoc_init() }()
 
     /// Parses `uri` and creates the pool; connects lazily (see ``ping()``).
+    ///
+    /// Defaults that the URI may override: write concern `majority` with a 10 s `wtimeoutMS`
+    /// (a write is only done once a majority of the replica set has it), and 5 s for server
+    /// selection and connecting, so an unreachable server is reported quickly instead of
+    /// after libmongoc's 30 s.
     public init(uri text: String) throws(MongoError) {
         _ = Self.initialised
         var error = bson_error_t()
         guard let uri = mongoc_uri_new_with_error(text, &error) else {
-            throw MongoError(operation: "parse URI", target: text, error: error)
+            throw MongoError(operation: "parse URI", target: Self.redacted(text), error: error)
         }
+        Self.applyDefaults(uri)
         guard let pool = mongoc_client_pool_new(uri) else {
             mongoc_uri_destroy(uri)
-            throw MongoError(operation: "create client pool", target: text, message: "libmongoc refused the URI")
+            throw MongoError(operation: "create client pool", target: Self.redacted(text), message: "libmongoc refused the URI")
         }
         mongoc_client_pool_set_error_api(pool, Int32(MONGOC_ERROR_API_VERSION_2))
         self.uri = uri
@@ -41,6 +49,42 @@ public final class MongoConnection: @unchecked Sendable {
             host = UnsafePointer(current.pointee.next)
         }
         self.hosts = hosts.joined(separator: ",")
+        self.database = mongoc_uri_get_database(uri).map { String(cString: $0) } ?? "fsdfs"
+    }
+
+    private static func applyDefaults(_ uri: OpaquePointer) {
+        if let concern = mongoc_uri_get_write_concern(uri),
+            mongoc_write_concern_get_w(concern) == MONGOC_WRITE_CONCERN_W_DEFAULT,
+            !mongoc_write_concern_get_wmajority(concern)
+        {
+            let majority = mongoc_write_concern_new()!
+            defer { mongoc_write_concern_destroy(majority) }
+            let timeout = mongoc_write_concern_get_wtimeout_int64(concern)
+            mongoc_write_concern_set_wmajority(majority, timeout > 0 ? Int32(clamping: timeout) : 10_000)
+            mongoc_write_concern_set_journal(majority, mongoc_write_concern_get_journal(concern))
+            mongoc_uri_set_write_concern(uri, majority)
+        }
+        for option in ["serverselectiontimeoutms", "connecttimeoutms"] where !mongoc_uri_has_option(uri, option) {
+            _ = mongoc_uri_set_option_as_int32(uri, option, 5_000)
+        }
+    }
+
+    /// The write concern in force, for the startup log: `majority (wtimeout 10000 ms)`, `w=1`…
+    public var writeConcern: String {
+        guard let concern = mongoc_uri_get_write_concern(uri) else { return "default" }
+        let timeout = mongoc_write_concern_get_wtimeout_int64(concern)
+        let suffix = timeout > 0 ? " (wtimeout \(timeout) ms)" : ""
+        if mongoc_write_concern_get_wmajority(concern) { return "majority" + suffix }
+        if let tag = mongoc_write_concern_get_wtag(concern) { return "w=" + String(cString: tag) + suffix }
+        return "w=\(mongoc_write_concern_get_w(concern))" + suffix
+    }
+
+    /// The URI without its password, for messages.
+    static func redacted(_ text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
+        let credentials = text[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return text }
+        return text[..<colon] + ":***" + text[at...]
     }
 
     deinit {
@@ -59,19 +103,19 @@ public final class MongoConnection: @unchecked Sendable {
         }
     }
 
+    /// Lends a pooled client, wrapped with this connection's database, to `body` on the
+    /// connection's queue.
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
+        let database = self.database, hosts = self.hosts
+        return try await withClient { client in
+            try body(MongoSession(client: client, database: database, hosts: hosts))
+        }
+    }
+
     /// Runs `{ping: 1}` on the admin database: the server is reachable and answers.
     public func ping() async throws {
-        let hosts = self.hosts
-        try await withClient { client in
-            let command = bson_new()!
-            defer { bson_destroy(command) }
-            bson_append_int32(command, "ping", -1, 1)
-            try BSONReply.with { reply in
-                var error = bson_error_t()
-                guard mongoc_client_command_simple(client, "admin", command, nil, reply, &error) else {
-                    throw MongoError(operation: "ping", target: hosts, error: error)
-                }
-            }
+        try await withSession { session in
+            _ = try session.command(["ping": 1], database: "admin", operation: "ping")
         }
     }
 }
@@ -105,9 +149,11 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
         self.target = target
         self.domain = error.domain
         self.code = error.code
-        self.message = withUnsafeBytes(of: error.message) { raw in
+        let message = withUnsafeBytes(of: error.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
+        self.message = error.domain == UInt32(MONGOC_ERROR_WRITE_CONCERN.rawValue)
+            ? "write concern not satisfied: " + message : message
     }
 
     init(operation: String, target: String, message: String) {
@@ -117,6 +163,14 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
         self.domain = 0
         self.code = 0
     }
+
+    /// libmongoc could not reach any suitable server (down, wrong host, no primary).
+    public var isUnreachable: Bool {
+        domain == UInt32(MONGOC_ERROR_SERVER_SELECTION.rawValue) || domain == UInt32(MONGOC_ERROR_STREAM.rawValue)
+    }
+
+    /// The server refused a write because a unique index already has the key.
+    public var isDuplicateKey: Bool { code == 11000 }
 
     public var description: String { "MongoDB \(operation) on \(target) failed: \(message)" }
 }

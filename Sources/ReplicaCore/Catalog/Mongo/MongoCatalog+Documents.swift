@@ -1,0 +1,200 @@
+import Foundation
+
+/// The `files` collection: document shape, indexes and the update stages that keep the
+/// derived fields in step with the replicas array.
+enum Files {
+    static let collection = "files"
+
+    static let live: Int32 = 0
+    static let copying: Int32 = 1
+    static let evicting: Int32 = 2
+
+    static let currentPathIndex = "path_current"
+    static let pathVersionIndex = "path_version"
+    static let scheduleIndex = "schedule"
+    static let liveIndex = "live_kn"
+    static let holdersIndex = "holders"
+
+    /// The scheduling order (ARCHITECTURE.md section 3): lowest kn, then fewer copies, then
+    /// smaller, then older.
+    static let scheduleOrder: BSONDocument = ["kn": 1, "k": 1, "size": 1, "_id": 1]
+
+    static let indexes: [BSONDocument] = [
+        // One current version per path; tombstones keep their path but stay out.
+        ["key": ["path": 1], "name": .string(currentPathIndex), "unique": true,
+         "partialFilterExpression": ["deleted": false]],
+        // The highest version of a path, tombstones included.
+        ["key": ["path": 1, "version": -1], "name": .string(pathVersionIndex)],
+        // The planner's order; min(kn) and the under-replicated files are one end of it.
+        ["key": .document(scheduleOrder), "name": .string(scheduleIndex), "partialFilterExpression": ["deleted": false]],
+        // Node membership with kn: the highest-kn live files on one node are a range.
+        ["key": ["live": 1, "kn": -1, "size": -1, "_id": -1], "name": .string(liveIndex)],
+        // Every replica on a node, any state (inventory matching, pending deletions).
+        ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
+        // Tombstones, for purging.
+        ["key": ["deleted": 1], "name": "tombstones", "partialFilterExpression": ["deleted": true]],
+    ]
+
+    /// Update stages that recompute `k` (live replicas on nodes that are up), `live` (nodes
+    /// with a live replica) and `kn` from the document's own replicas, in the same atomic
+    /// update as the change before them.
+    static let derive: [BSON] = [
+        ["$set": [
+            "k": ["$size": ["$filter": [
+                "input": "$replicas",
+                "cond": ["$and": [["$eq": ["$$this.state", .int32(live)]], ["$eq": ["$$this.up", true]]]],
+            ]]],
+            "live": ["$map": [
+                "input": ["$filter": ["input": "$replicas", "cond": ["$eq": ["$$this.state", .int32(live)]]]],
+                "in": "$$this.node",
+            ]],
+        ]],
+        ["$set": ["kn": ["$subtract": ["$k", "$n"]]]],
+    ]
+
+    /// The replicas array without the entry for `node`.
+    static func replicas(without node: BSON) -> BSON {
+        ["$filter": ["input": "$replicas", "cond": ["$ne": ["$$this.node", node]]]]
+    }
+
+    static func newDocument(id: Int64, file: NewFile, version: Int64, holders: [(node: NodeID, up: Bool)]) -> BSONDocument {
+        let k = holders.filter(\.up).count
+        return [
+            "_id": .int64(id),
+            "path": .string(file.path.rawValue),
+            "size": .int64(file.size),
+            "sha256": .string(file.sha256),
+            "n": .int64(Int64(file.n)),
+            "k": .int64(Int64(k)),
+            "kn": .int64(Int64(k - file.n)),
+            "version": .int64(version),
+            "created": .double(file.created.timeIntervalSince1970),
+            "deleted": false,
+            "replicas": .array(holders.map { ["node": .string($0.node.rawValue), "state": .int32(live), "up": .bool($0.up)] }),
+            "live": .array(holders.map { .string($0.node.rawValue) }),
+        ]
+    }
+
+    static func record(_ document: BSONDocument) throws -> FileRecord {
+        guard let id = document["_id"]?.int64Value, let path = document["path"]?.stringValue,
+            let size = document["size"]?.int64Value, let n = document["n"]?.intValue
+        else { throw CatalogError.corrupt("a file document lacks _id, path, size or n: \(document.keys)") }
+        return FileRecord(
+            id: FileID(id), path: try VirtualPath(path), size: size, sha256: document["sha256"]?.stringValue ?? "",
+            n: n, k: document["k"]?.intValue ?? 0, version: document["version"]?.int64Value ?? 1,
+            created: Date(timeIntervalSince1970: document["created"]?.doubleValue ?? 0),
+            deleted: document["deleted"]?.boolValue ?? false)
+    }
+
+    static func state(_ code: Int?) -> ReplicaState {
+        switch code {
+        case 0: .live
+        case 1: .copying
+        default: .evicting
+        }
+    }
+
+    static func code(_ state: ReplicaState) -> Int32 {
+        switch state {
+        case .live: live
+        case .copying: copying
+        case .evicting: evicting
+        }
+    }
+
+    static func replicaStates(_ document: BSONDocument) -> [NodeID: ReplicaState] {
+        var states: [NodeID: ReplicaState] = [:]
+        for entry in document["replicas"]?.arrayValue ?? [] {
+            guard let entry = entry.documentValue, let node = entry["node"]?.stringValue else { continue }
+            states[NodeID(node)] = state(entry["state"]?.intValue)
+        }
+        return states
+    }
+
+    static func holders(_ document: BSONDocument) -> Set<NodeID> {
+        Set(replicaStates(document).keys)
+    }
+
+    static func replicas(_ session: MongoSession, of file: FileID) throws -> [ReplicaRecord] {
+        guard let document = try session.findOne(collection, ["_id": .int64(file.rawValue)], projection: ["replicas": 1])
+        else { return [] }
+        return replicaStates(document).map { ReplicaRecord(file: file, node: $0.key, state: $0.value) }
+            .sorted { $0.node < $1.node }
+    }
+
+    static func fileState(_ document: BSONDocument) -> FileState? {
+        guard let id = document["_id"]?.int64Value, let size = document["size"]?.int64Value,
+            let n = document["n"]?.intValue, let k = document["k"]?.intValue
+        else { return nil }
+        return FileState(id: FileID(id), size: size, n: n, k: k)
+    }
+}
+
+/// The `nodes` collection: `_id` is the node's UUID.
+enum Nodes {
+    static let collection = "nodes"
+
+    static func record(_ document: BSONDocument) throws -> NodeRecord {
+        guard let id = document["_id"]?.stringValue else {
+            throw CatalogError.corrupt("a node document lacks its _id: \(document.keys)")
+        }
+        return NodeRecord(
+            id: NodeID(id), address: document["address"]?.stringValue ?? "", quota: document["quota"]?.int64Value ?? 0,
+            used: document["used"]?.int64Value ?? 0, load: document["load"]?.doubleValue ?? 0,
+            lastReport: Date(timeIntervalSince1970: document["lastReport"]?.doubleValue ?? 0),
+            alive: document["alive"]?.boolValue ?? false)
+    }
+}
+
+/// The `meta` collection: `schema` (version), `counters` (last file id), `totals`.
+enum Meta {
+    static let collection = "meta"
+}
+
+/// ``PlannerQueries`` over one pooled client, on the connection's queue. Each query is a
+/// range of an index: `schedule` for the scheduling order, `live_kn` for a node's highest-kn
+/// files; a file's holders are in its own document.
+struct MongoPlannerQueries: PlannerQueries {
+    let session: MongoSession
+
+    private static let projection: BSONDocument = ["size": 1, "n": 1, "k": 1]
+
+    func files(after cursor: FileState?, limit: Int) throws -> [FileState] {
+        var filter: BSONDocument = ["deleted": false]
+        if let cursor {
+            let kn = BSON.int64(Int64(cursor.kn)), k = BSON.int64(Int64(cursor.k))
+            let size = BSON.int64(cursor.size), id = BSON.int64(cursor.id.rawValue)
+            filter["$or"] = [
+                ["kn": ["$gt": kn]],
+                ["kn": kn, "k": ["$gt": k]],
+                ["kn": kn, "k": k, "size": ["$gt": size]],
+                ["kn": kn, "k": k, "size": size, "_id": ["$gt": id]],
+            ]
+        }
+        return try session.find(
+            Files.collection, filter, sort: Files.scheduleOrder, projection: Self.projection, limit: limit,
+            hint: Files.scheduleIndex
+        ).compactMap(Files.fileState)
+    }
+
+    func replicas(of file: FileID) throws -> [ReplicaRecord] {
+        try Files.replicas(session, of: file)
+    }
+
+    func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {
+        let id = BSON.string(node.rawValue)
+        var filter: BSONDocument = ["live": id]
+        if let cursor {
+            let kn = BSON.int64(Int64(cursor.kn)), size = BSON.int64(cursor.size), file = BSON.int64(cursor.id.rawValue)
+            filter["$or"] = [
+                ["kn": ["$lt": kn]],
+                ["kn": kn, "size": ["$lt": size]],
+                ["kn": kn, "size": size, "_id": ["$lt": file]],
+            ]
+        }
+        return try session.find(
+            Files.collection, filter, sort: ["kn": -1, "size": -1, "_id": -1], projection: Self.projection, limit: limit,
+            hint: Files.liveIndex
+        ).compactMap(Files.fileState)
+    }
+}

@@ -1,0 +1,521 @@
+import Foundation
+
+private typealias Update = MongoSession.Update
+
+/// The catalog in MongoDB, through libmongoc (`--catalog mongodb://…`).
+///
+/// ## Layout
+///
+/// - `files`: one document per file version. Its replicas live **in the document**, as an
+///   array `replicas: [{node, state, up}]`, rather than in a collection of their own: every
+///   replica change is then one atomic single-document update that also recomputes the
+///   derived fields `k`, `kn` and `live` from the array (an update pipeline), so `kn` can never
+///   disagree with the replicas, with no transactions. `up` mirrors the holder's liveness and
+///   `live` lists the nodes holding a live copy, for the per-node index.
+///   A tombstone is the same document with `deleted: true` (flipped by the same atomic update
+///   that retires its replicas); partial indexes keep tombstones out of the path and
+///   scheduling indexes. Moving it to a collection of its own would take two writes, with a
+///   moment where the file is in both or neither.
+/// - `nodes`: one document per node, `_id` its UUID.
+/// - `meta`: the schema version, the file id counter and the store totals.
+///
+/// ## Consistency
+///
+/// One master owns a catalog. Node liveness is the only fact that spans documents (a node
+/// going down changes `up` in every document it holds); the master orders those changes
+/// against replica writes with a ``LivenessGate``, so each replica write records `up` as it
+/// is. Node usage and the totals are kept with `$inc` after the file write and recounted
+/// from the file documents when the catalog opens, so a crash between the two writes is
+/// repaired at the next start.
+///
+/// Writes use the URI's write concern, `majority` when it names none: a write is done only
+/// when a majority of the replica set has it, and a write-concern error fails the call.
+public final class MongoCatalog: Catalog {
+    static let schemaVersion = 1
+
+    let connection: MongoConnection
+    private let gate = LivenessGate()
+
+    /// Connects, checks the schema, creates the indexes and repairs the counters. Throws
+    /// ``CatalogError/unreachable(_:)`` naming the host when the server cannot be reached.
+    public init(uri: String) async throws {
+        do {
+            connection = try MongoConnection(uri: uri)
+        } catch {
+            throw CatalogError.unreachable(error.description)
+        }
+        do {
+            try await connection.ping()
+        } catch let error as MongoError {
+            throw CatalogError.unreachable("\(connection.hosts): \(error.message)")
+        }
+        try await prepare()
+    }
+
+    /// The hosts from the URI, for messages.
+    public var hosts: String { connection.hosts }
+
+    /// Checks the server answers (for the master's pause and resume).
+    public func ping() async throws { try await connection.ping() }
+
+    private func prepare() async throws {
+        try await connection.withSession { session in
+            let schema = try session.findAndModify(
+                Meta.collection, ["_id": "schema"],
+                .operators(["$setOnInsert": ["version": .int64(Int64(Self.schemaVersion))]]),
+                upsert: true, returnNew: true)
+            let found = schema?["version"]?.intValue ?? Self.schemaVersion
+            if found > Self.schemaVersion {
+                throw CatalogError.schemaTooNew(found: found, supported: Self.schemaVersion)
+            }
+            _ = try session.writeCommand(
+                ["createIndexes": .string(Files.collection), "indexes": .array(Files.indexes.map(BSON.document))],
+                on: Files.collection, operation: "createIndexes")
+            try Self.repairCounters(session)
+        }
+    }
+
+    /// Recomputes what is kept with `$inc` beside the file documents: node usage, the totals,
+    /// and the id counter (never below an id in use).
+    private static func repairCounters(_ session: MongoSession) throws {
+        var used: [String: Int64] = [:]
+        for row in try session.aggregate(Files.collection, [
+            ["$unwind": "$replicas"],
+            ["$group": ["_id": "$replicas.node", "used": ["$sum": "$size"]]],
+        ]) {
+            if let node = row["_id"]?.stringValue { used[node] = row["used"]?.int64Value ?? 0 }
+        }
+        for node in try session.find(Nodes.collection, [:], projection: ["used": 1]) {
+            guard let id = node["_id"]?.stringValue else { continue }
+            let value = used[id] ?? 0
+            if node["used"]?.int64Value != value {
+                _ = try session.update(Nodes.collection, ["_id": .string(id)], .operators(["$set": ["used": .int64(value)]]))
+            }
+        }
+        let totals = try session.aggregate(Files.collection, [
+            ["$match": ["deleted": false]],
+            ["$group": ["_id": .null, "files": ["$sum": .int64(1)], "bytes": ["$sum": "$size"]]],
+        ]).first
+        _ = try session.update(
+            Meta.collection, ["_id": "totals"],
+            .operators(["$set": [
+                "files": .int64(totals?["files"]?.int64Value ?? 0), "bytes": .int64(totals?["bytes"]?.int64Value ?? 0),
+            ]]),
+            upsert: true)
+        let highest = try session.find(Files.collection, [:], sort: ["_id": -1], projection: ["_id": 1], limit: 1)
+            .first?["_id"]?.int64Value ?? 0
+        _ = try session.update(
+            Meta.collection, ["_id": "counters", "file": ["$lt": .int64(highest)]],
+            .operators(["$set": ["file": .int64(highest)]]))
+        _ = try session.update(
+            Meta.collection, ["_id": "counters"], .operators(["$setOnInsert": ["file": .int64(highest)]]), upsert: true)
+    }
+
+    // MARK: Nodes
+
+    public func registerNode(_ node: NodeRecord) async throws {
+        try await gate.exclusive {
+            try await connection.withSession { session in
+                let before = try session.findAndModify(
+                    Nodes.collection, ["_id": .string(node.id.rawValue)],
+                    .operators([
+                        "$set": [
+                            "address": .string(node.address), "quota": .int64(node.quota), "load": .double(node.load),
+                            "lastReport": .double(node.lastReport.timeIntervalSince1970), "alive": .bool(node.alive),
+                        ],
+                        "$setOnInsert": ["used": .int64(0)],
+                    ]),
+                    upsert: true, returnNew: false)
+                if let before, before["alive"]?.boolValue != node.alive {
+                    try Self.markHolder(session, node.id, up: node.alive)
+                }
+            }
+        }
+    }
+
+    public func recordReport(node: NodeID, quota: Int64, load: Double, at time: Date) async throws {
+        let result = try await connection.withSession { session in
+            try session.update(
+                Nodes.collection, ["_id": .string(node.rawValue)],
+                .operators(["$set": [
+                    "quota": .int64(quota), "load": .double(load), "lastReport": .double(time.timeIntervalSince1970),
+                ]]))
+        }
+        if result.matched == 0 { throw CatalogError.unknownNode(node) }
+    }
+
+    public func setNodeAlive(_ node: NodeID, alive: Bool) async throws {
+        try await gate.exclusive {
+            try await connection.withSession { session in
+                guard let before = try session.findAndModify(
+                    Nodes.collection, ["_id": .string(node.rawValue)],
+                    .operators(["$set": ["alive": .bool(alive)]]), returnNew: false)
+                else { throw CatalogError.unknownNode(node) }
+                if before["alive"]?.boolValue != alive { try Self.markHolder(session, node, up: alive) }
+            }
+        }
+    }
+
+    /// Sets `up` on every replica held by `node`; each file document recomputes its K in the
+    /// same atomic update.
+    private static func markHolder(_ session: MongoSession, _ node: NodeID, up: Bool) throws {
+        let id = BSON.string(node.rawValue)
+        _ = try session.update(
+            Files.collection, ["replicas.node": id],
+            .pipeline([
+                ["$set": ["replicas": ["$map": [
+                    "input": "$replicas",
+                    "in": ["$cond": [["$eq": ["$$this.node", id]], ["$mergeObjects": ["$$this", ["up": .bool(up)]]], "$$this"]],
+                ]]]],
+            ] + Files.derive),
+            many: true)
+    }
+
+    public func removeNode(_ node: NodeID) async throws {
+        try await gate.exclusive {
+            try await connection.withSession { session in
+                let id = BSON.string(node.rawValue)
+                _ = try session.update(
+                    Files.collection, ["replicas.node": id],
+                    .pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive),
+                    many: true)
+                _ = try session.delete(Nodes.collection, ["_id": id])
+            }
+        }
+    }
+
+    public func node(_ id: NodeID) async throws -> NodeRecord? {
+        try await connection.withSession { session in
+            try session.findOne(Nodes.collection, ["_id": .string(id.rawValue)]).map(Nodes.record)
+        }
+    }
+
+    public func nodes() async throws -> [NodeRecord] {
+        try await connection.withSession { session in
+            try session.find(Nodes.collection, [:], sort: ["_id": 1]).map(Nodes.record)
+        }
+    }
+
+    // MARK: Files
+
+    public func putFile(_ file: NewFile) async throws -> FileRecord {
+        guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
+        return try await connection.withSession { session in
+            // Another upload of the same path can win between the tombstone and the insert: the
+            // unique index refuses ours and we go again, retiring theirs (last writer wins).
+            for _ in 0..<16 {
+                let path = BSON.string(file.path.rawValue)
+                let previous = try session.find(
+                    Files.collection, ["path": path], sort: ["path": 1, "version": -1], projection: ["version": 1],
+                    limit: 1, hint: Files.pathVersionIndex
+                ).first?["version"]?.int64Value ?? 0
+                try Self.tombstone(session, path: file.path)
+                let id = try Self.reserveIDs(session, count: 1)
+                let document = Files.newDocument(id: id, file: file, version: previous + 1, holders: [])
+                do {
+                    try session.insert(Files.collection, [document])
+                } catch let error as MongoError where error.isDuplicateKey {
+                    continue
+                }
+                try Self.addTotals(session, files: 1, bytes: file.size)
+                return try Files.record(document)
+            }
+            throw MongoError(
+                operation: "insert", target: session.target(Files.collection),
+                message: "\(file.path) is being uploaded by too many writers at once")
+        }
+    }
+
+    public func importFiles(_ files: [ImportedFile]) async throws {
+        if let bad = files.first(where: { $0.file.n < 1 }) { throw CatalogError.invalidReplicaCount(bad.file.n) }
+        try await gate.shared {
+            try await connection.withSession { session in
+                var alive: [NodeID: Bool] = [:]
+                for node in try session.find(Nodes.collection, [:], projection: ["alive": 1]) {
+                    if let id = node["_id"]?.stringValue { alive[NodeID(id)] = node["alive"]?.boolValue ?? false }
+                }
+                for imported in files {
+                    for holder in imported.holders where alive[holder] == nil { throw CatalogError.unknownNode(holder) }
+                }
+                var start = files.startIndex
+                while start < files.endIndex {
+                    // A batch never holds one path twice: the second must retire the first.
+                    var seen = Set<VirtualPath>()
+                    var end = start
+                    while end < files.endIndex, end - start < 1000, seen.insert(files[end].file.path).inserted { end += 1 }
+                    try Self.importBatch(session, Array(files[start..<end]), alive: alive)
+                    start = end
+                }
+            }
+        }
+    }
+
+    private static func importBatch(_ session: MongoSession, _ batch: [ImportedFile], alive: [NodeID: Bool]) throws {
+        let paths = batch.map { BSON.string($0.file.path.rawValue) }
+        var versions: [String: Int64] = [:]
+        var current: [VirtualPath] = []
+        for row in try session.find(
+            Files.collection, ["path": ["$in": .array(paths)]], projection: ["path": 1, "version": 1, "deleted": 1])
+        {
+            guard let path = row["path"]?.stringValue else { continue }
+            versions[path] = max(versions[path] ?? 0, row["version"]?.int64Value ?? 0)
+            if row["deleted"]?.boolValue == false, let virtual = try? VirtualPath(path) { current.append(virtual) }
+        }
+        for path in current { try tombstone(session, path: path) }
+        let last = try reserveIDs(session, count: batch.count)
+        var used: [NodeID: Int64] = [:]
+        var documents: [BSONDocument] = []
+        for (offset, imported) in batch.enumerated() {
+            let holders = Array(Set(imported.holders)).sorted().map { (node: $0, up: alive[$0] ?? false) }
+            for holder in holders { used[holder.node, default: 0] += imported.file.size }
+            documents.append(Files.newDocument(
+                id: last - Int64(batch.count - 1 - offset), file: imported.file,
+                version: (versions[imported.file.path.rawValue] ?? 0) + 1, holders: holders))
+        }
+        try session.insert(Files.collection, documents)
+        try addTotals(session, files: batch.count, bytes: batch.reduce(0) { $0 + $1.file.size })
+        for (node, bytes) in used { try addUsed(session, node, bytes) }
+    }
+
+    public func file(at path: VirtualPath) async throws -> FileRecord? {
+        try await connection.withSession { session in
+            try session.findOne(Files.collection, ["path": .string(path.rawValue), "deleted": false]).map(Files.record)
+        }
+    }
+
+    public func file(id: FileID) async throws -> FileRecord? {
+        try await connection.withSession { session in
+            try session.findOne(Files.collection, ["_id": .int64(id.rawValue)]).map(Files.record)
+        }
+    }
+
+    public func deleteFile(at path: VirtualPath) async throws -> FileRecord? {
+        try await connection.withSession { session in try Self.tombstone(session, path: path) }
+    }
+
+    /// Retires the current version of `path`, if any, in one atomic update: deleted, every
+    /// replica pending deletion, K = 0.
+    @discardableResult
+    private static func tombstone(_ session: MongoSession, path: VirtualPath) throws -> FileRecord? {
+        guard let document = try session.findAndModify(
+            Files.collection, ["path": .string(path.rawValue), "deleted": false],
+            .pipeline([
+                ["$set": [
+                    "deleted": true,
+                    "replicas": ["$map": ["input": "$replicas", "in": ["$mergeObjects": ["$$this", ["state": .int32(Files.evicting)]]]]],
+                ]],
+            ] + Files.derive),
+            returnNew: true)
+        else { return nil }
+        let record = try Files.record(document)
+        try addTotals(session, files: -1, bytes: -record.size)
+        return record
+    }
+
+    public func listFiles(prefix: String, after: VirtualPath?, limit: Int) async throws -> [FileRecord] {
+        let lower = max(prefix, after?.rawValue ?? "")
+        let strict = after.map { $0.rawValue >= prefix } ?? false
+        return try await connection.withSession { session in
+            try session.find(
+                Files.collection,
+                ["deleted": false, "path": [strict ? "$gt" : "$gte": .string(lower), "$lt": .string(prefix + "\u{10FFFF}")]],
+                sort: ["path": 1], limit: limit, hint: Files.currentPathIndex
+            ).map(Files.record)
+        }
+    }
+
+    public func setN(_ n: Int, for file: FileID) async throws {
+        guard n >= 1 else { throw CatalogError.invalidReplicaCount(n) }
+        let result = try await connection.withSession { session in
+            try session.update(
+                Files.collection, ["_id": .int64(file.rawValue)],
+                .pipeline([["$set": ["n": .int64(Int64(n))]]] + Files.derive))
+        }
+        if result.matched == 0 { throw CatalogError.unknownFile(file) }
+    }
+
+    public func reevaluateN(_ policy: @Sendable (VirtualPath, Int64) -> Int) async throws -> Int {
+        var changes: [(FileID, Int)] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await connection.withSession { [after] session in
+                try session.find(
+                    Files.collection, ["deleted": false, "_id": ["$gt": .int64(after)]], sort: ["_id": 1],
+                    projection: ["path": 1, "size": 1, "n": 1], limit: 5000)
+            }
+            guard let last = page.last?["_id"]?.int64Value else { break }
+            after = last
+            for row in page {
+                guard let id = row["_id"]?.int64Value, let text = row["path"]?.stringValue,
+                    let path = try? VirtualPath(text), let size = row["size"]?.int64Value, let n = row["n"]?.intValue
+                else { continue }
+                let wanted = policy(path, size)
+                if wanted >= 1, wanted != n { changes.append((FileID(id), wanted)) }
+            }
+        }
+        for (file, n) in changes { try await setN(n, for: file) }
+        return changes.count
+    }
+
+    // MARK: Replicas
+
+    public func setReplica(_ file: FileID, on node: NodeID, state: ReplicaState) async throws {
+        try await gate.shared {
+            try await connection.withSession { session in
+                guard let holder = try session.findOne(Nodes.collection, ["_id": .string(node.rawValue)], projection: ["alive": 1])
+                else { throw CatalogError.unknownNode(node) }
+                let id = BSON.string(node.rawValue)
+                let replica: BSON = [
+                    "node": id,
+                    // A deleted file's replicas can only be pending deletion.
+                    "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Files.code(state))]],
+                    "up": .bool(holder["alive"]?.boolValue ?? false),
+                ]
+                // Two conditional updates, so that only the one that adds the node counts
+                // its bytes, however many writers race on this file.
+                let set = Update.pipeline([
+                    ["$set": ["replicas": ["$concatArrays": [Files.replicas(without: id), .array([replica])]]]],
+                ] + Files.derive)
+                for _ in 0..<64 {
+                    if try session.findAndModify(
+                        Files.collection, ["_id": .int64(file.rawValue), "replicas.node": id], set, returnNew: false,
+                        fields: ["_id": 1]) != nil
+                    {
+                        return
+                    }
+                    if let added = try session.findAndModify(
+                        Files.collection, ["_id": .int64(file.rawValue), "replicas.node": ["$ne": id]], set,
+                        returnNew: false, fields: ["size": 1])
+                    {
+                        try Self.addUsed(session, node, added["size"]?.int64Value ?? 0)
+                        return
+                    }
+                    // Neither matched: the file is gone, or another writer moved between the two.
+                    if try session.findOne(Files.collection, ["_id": .int64(file.rawValue)], projection: ["_id": 1]) == nil {
+                        throw CatalogError.unknownFile(file)
+                    }
+                }
+                throw MongoError(
+                    operation: "findAndModify", target: session.target(Files.collection),
+                    message: "the replicas of file \(file) kept changing under this write")
+            }
+        }
+    }
+
+    public func removeReplica(_ file: FileID, from node: NodeID) async throws {
+        try await connection.withSession { session in
+            let id = BSON.string(node.rawValue)
+            guard let before = try session.findAndModify(
+                Files.collection, ["_id": .int64(file.rawValue), "replicas.node": id],
+                .pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive),
+                returnNew: false, fields: ["size": 1])
+            else { return }
+            try Self.addUsed(session, node, -(before["size"]?.int64Value ?? 0))
+        }
+    }
+
+    public func replicas(of file: FileID) async throws -> [ReplicaRecord] {
+        try await connection.withSession { session in try Files.replicas(session, of: file) }
+    }
+
+    public func holdings(on node: NodeID) async throws -> [Holding] {
+        try await connection.withSession { session in
+            try session.find(Files.collection, ["replicas.node": .string(node.rawValue)], hint: Files.holdersIndex)
+                .map { document in
+                    let state = Files.replicaStates(document)[node] ?? .evicting
+                    return Holding(file: try Files.record(document), state: state)
+                }
+        }
+    }
+
+    public func pendingDeletions(on node: NodeID) async throws -> [FileRecord] {
+        try await connection.withSession { session in
+            try session.find(
+                Files.collection, ["replicas.node": .string(node.rawValue), "deleted": true], hint: Files.holdersIndex
+            )
+            .filter { Files.replicaStates($0)[node] == .evicting }
+            .map(Files.record)
+            .sorted { $0.path < $1.path }
+        }
+    }
+
+    public func purgeTombstones() async throws -> Int {
+        try await connection.withSession { session in
+            try session.delete(Files.collection, ["deleted": true, "replicas": ["$size": 0]])
+        }
+    }
+
+    // MARK: Figures
+
+    public func totals() async throws -> CatalogTotals {
+        try await connection.withSession { session in
+            let totals = try session.findOne(Meta.collection, ["_id": "totals"])
+            let under = try session.count(Files.collection, ["deleted": false, "kn": ["$lt": .int64(0)]], hint: Files.scheduleIndex)
+            let minKn = try session.find(
+                Files.collection, ["deleted": false], sort: Files.scheduleOrder, projection: ["kn": 1], limit: 1,
+                hint: Files.scheduleIndex
+            ).first?["kn"]?.intValue
+            return CatalogTotals(
+                files: totals?["files"]?.intValue ?? 0, bytes: totals?["bytes"]?.int64Value ?? 0,
+                underReplicated: under, minKn: minKn)
+        }
+    }
+
+    public func nodeFigures() async throws -> [NodeID: NodeFigures] {
+        try await connection.withSession { session in
+            var figures: [NodeID: NodeFigures] = [:]
+            for node in try session.find(Nodes.collection, [:], projection: ["used": 1]) {
+                guard let id = node["_id"] else { continue }
+                let files = try session.count(Files.collection, ["live": id], hint: Files.liveIndex)
+                let maxKn = try session.find(
+                    Files.collection, ["live": id], sort: ["kn": -1, "size": -1, "_id": -1], projection: ["kn": 1],
+                    limit: 1, hint: Files.liveIndex
+                ).first?["kn"]?.intValue
+                figures[NodeID(id.stringValue ?? "")] = NodeFigures(
+                    files: files, used: node["used"]?.int64Value ?? 0, maxKn: maxKn)
+            }
+            return figures
+        }
+    }
+
+    public func underReplicated(limit: Int) async throws -> [FileRecord] {
+        try await connection.withSession { session in
+            try session.find(
+                Files.collection, ["deleted": false, "kn": ["$lt": .int64(0)]], sort: Files.scheduleOrder, limit: limit,
+                hint: Files.scheduleIndex
+            ).map(Files.record)
+        }
+    }
+
+    // MARK: Planning
+
+    public func withPlannerView<T: Sendable>(
+        _ body: @escaping @Sendable (any PlannerQueries) throws -> T
+    ) async throws -> T {
+        try await connection.withSession { session in try body(MongoPlannerQueries(session: session)) }
+    }
+
+    // MARK: Counters
+
+    /// Reserves `count` new file ids; returns the last.
+    private static func reserveIDs(_ session: MongoSession, count: Int) throws -> Int64 {
+        let counter = try session.findAndModify(
+            Meta.collection, ["_id": "counters"], .operators(["$inc": ["file": .int64(Int64(count))]]),
+            upsert: true, returnNew: true)
+        guard let last = counter?["file"]?.int64Value else {
+            throw MongoError(operation: "findAndModify", target: session.target(Meta.collection), message: "the file id counter is missing")
+        }
+        return last
+    }
+
+    private static func addTotals(_ session: MongoSession, files: Int, bytes: Int64) throws {
+        _ = try session.update(
+            Meta.collection, ["_id": "totals"],
+            .operators(["$inc": ["files": .int64(Int64(files)), "bytes": .int64(bytes)]]), upsert: true)
+    }
+
+    private static func addUsed(_ session: MongoSession, _ node: NodeID, _ bytes: Int64) throws {
+        guard bytes != 0 else { return }
+        _ = try session.update(Nodes.collection, ["_id": .string(node.rawValue)], .operators(["$inc": ["used": .int64(bytes)]]))
+    }
+}

@@ -86,15 +86,20 @@ let package = Package(
             dependencies: ["ReplicaCore"],
             path: "Benchmarks/PlannerBenchmark"
         ),
+        // What several test targets share: the MongoDB server the tests run against.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "ReplicaCoreTests",
-            dependencies: ["ReplicaCore"]
+            dependencies: ["ReplicaCore", "TestSupport"]
         ),
         // Real fsdfsd processes on loopback ports with temporary data directories.
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "fsdfsd", "ReplicaCore", "Slave",
+                "fsdfsd", "ReplicaCore", "Slave", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -22,8 +22,27 @@ extension Master {
             .map { ListEntry(path: $0.path, size: $0.size, n: $0.n, k: $0.k) }
     }
 
-    /// `status`: the health figure, totals, each node, and the replication backlog.
+    /// `status`: the health figure, totals, each node, and the replication backlog. While the
+    /// catalog is unreachable it answers with the last figures it had, marked paused.
     public func status() async throws -> StatusReply {
+        do {
+            let reply = try await freshStatus()
+            noteCatalogReachable()
+            state.withLock { $0.lastStatus = reply }
+            return reply
+        } catch {
+            guard noteCatalogFailure(error) else { throw error }
+            var reply = state.withLock { $0.lastStatus } ?? StatusReply(
+                master: address, minKn: nil, files: 0, bytes: 0, underReplicated: 0, nodes: [],
+                replication: ReplicationStatus(copiesInFlight: 0, backlogBytes: 0, bytesPerSecond: 0, etaSeconds: nil, paused: nil))
+            reply.replication.copiesInFlight = state.withLock { $0.copies.count }
+            reply.replication.etaSeconds = nil
+            reply.replication.paused = pausedReason
+            return reply
+        }
+    }
+
+    private func freshStatus() async throws -> StatusReply {
         let now = Date()
         let totals = try await catalog.totals()
         let figures = try await catalog.nodeFigures()

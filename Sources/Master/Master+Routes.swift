@@ -6,6 +6,7 @@ import Slave
 extension Master {
     /// The master's routes: node reports, upload grants, and the client commands.
     public func addRoutes(to router: Router<NodeRequestContext>) {
+        router.middlewares.add(CatalogOutageMiddleware(master: self))
         router.post(.init(stringLiteral: Route.report)) { request, context in
             let report = try await request.decodeJSON(NodeReport.self, context: context)
             return ErrorResponse.json(try await self.handleReport(report))

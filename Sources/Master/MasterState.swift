@@ -30,6 +30,10 @@ struct MasterState: Sendable {
     var lastSeen: [NodeID: Date] = [:]
     /// Nodes whose inventory has been matched against the catalog since they (re)joined.
     var inventoryKnown: Set<NodeID> = []
+    /// Since when, and why, the catalog cannot be reached; nil while it answers.
+    var catalogOutage: (since: Date, message: String)?
+    /// The last status built from the catalog, served (marked paused) while it is unreachable.
+    var lastStatus: StatusReply?
     /// Finished copies of the last minutes, for the replication rate and ETA.
     var finished: [(at: Date, bytes: Int64)] = []
 

@@ -47,14 +47,20 @@ struct Get: AsyncParsableCommand {
                 }
             } catch let error as NodeCallError {
                 if case .rejected(_, 404, let reply) = error { throw CommandFailure(reply.error) }
-                guard case .unreachable = error else { throw error.forCommand(master: master) }
+                let why: String
+                switch error {
+                case .unreachable: why = "master \(master) unreachable"
+                case .rejected(_, 503, let reply) where reply.code == "catalog_unreachable":
+                    why = "master \(master) cannot reach its catalog"
+                default: throw error.forCommand(master: master)
+                }
                 // The master's own storage is down with it: try it last.
                 let cached = NodeCache.load(master: master).filter { !nodes.contains($0) }
                 candidates = nodes + cached.filter { $0 != master } + cached.filter { $0 == master }
                 if candidates.isEmpty {
                     throw CommandFailure("cannot reach the master at \(master) and no node is known: pass --node HOST:PORT")
                 }
-                FileHandle.standardError.write(Data("master \(master) unreachable; trying \(candidates.count) known nodes\n".utf8))
+                FileHandle.standardError.write(Data("\(why); trying \(candidates.count) known nodes\n".utf8))
             }
             var failures: [String] = []
             for node in candidates {

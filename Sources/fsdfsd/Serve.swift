@@ -91,6 +91,12 @@ struct Serve: AsyncParsableCommand {
         let scan = try await store.scan()
         logger.info("node \(nodeID) on \(address), data \(data), quota \(ByteSize.format(store.quota)): \(scan.blobs.count) files (\(scan.trusted) unchanged, \(scan.rehashed) re-hashed, \(scan.quarantined) quarantined)")
 
+        // Everything that can fail on bad input or an unreachable catalog comes before the
+        // HTTP client, which must be shut down once made.
+        let catalogAt = try catalogLocation()
+        let policySet = isMaster ? try loadPolicies() : .builtin
+        let catalog: (any Catalog)? = isMaster ? try await Self.openCatalog(catalogAt, logger: logger) : nil
+
         let http = SignedClient.makeHTTPClient()
         let client = SignedClient(http: http, key: key)
         let verifier = RequestVerifier(key: key)
@@ -105,14 +111,14 @@ struct Serve: AsyncParsableCommand {
 
         var services: [any Service] = []
         var masterRole: Master?
-        if isMaster {
+        if let catalog {
             let settings = MasterSettings(
-                catalog: try catalogLocation(), policies: policies, reportInterval: reportInterval,
+                catalog: catalogAt, policies: policies, reportInterval: reportInterval,
                 missedReports: missedReports,
                 planner: PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor))
             let role = Master(
-                catalog: try await Self.openCatalog(settings.catalog), settings: settings,
-                policies: try loadPolicies(), address: address, client: client, logger: logger)
+                catalog: catalog, settings: settings,
+                policies: policySet, address: address, client: client, logger: logger)
             role.addRoutes(to: router)
             masterRole = role
         }
@@ -123,7 +129,12 @@ struct Serve: AsyncParsableCommand {
             logger: logger)
         services.append(app)
         if let masterRole {
-            try await masterRole.start()
+            do {
+                try await masterRole.start()
+            } catch {
+                try? await http.shutdown()
+                throw CommandFailure("cannot start the master: \(error)")
+            }
             services.append(Scheduler(master: masterRole))
             services.append(LivenessMonitor(master: masterRole))
             services.append(DeletionPusher(master: masterRole))
@@ -162,20 +173,27 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    /// Opens the catalog on a thread of its own: opening runs migrations synchronously.
-    static func openCatalog(_ location: CatalogLocation) async throws -> any Catalog {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                do {
-                    switch location {
-                    case .sqlite(let path):
+    /// Opens the catalog. SQLite opens on a thread of its own (opening runs migrations
+    /// synchronously); MongoDB runs its blocking calls on its connection's own queue.
+    static func openCatalog(_ location: CatalogLocation, logger: Logger) async throws -> any Catalog {
+        switch location {
+        case .sqlite(let path):
+            return try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread {
+                    do {
                         continuation.resume(returning: try SQLiteCatalog(path: path))
-                    case .mongodb(let uri):
-                        throw CommandFailure("the MongoDB catalog (\(uri)) is not available in this build yet; use sqlite:PATH")
+                    } catch {
+                        continuation.resume(throwing: CommandFailure("cannot open the catalog \(path): \(error)"))
                     }
-                } catch {
-                    continuation.resume(throwing: CommandFailure("cannot open the catalog: \(error)"))
                 }
+            }
+        case .mongodb(let uri):
+            do {
+                let catalog = try await MongoCatalog(uri: uri)
+                logger.info("catalog: \(catalog.summary)")
+                return catalog
+            } catch {
+                throw CommandFailure("cannot open the catalog \(location): \(error)")
             }
         }
     }

@@ -6,9 +6,9 @@ extension Integration {
     /// Nodes going down and coming back, deletes with holders away, the master away.
     @Suite("Failures")
     struct FailureTests {
-        @Test("A stopped node is declared down (its copies stop counting) and rejoins by itself without re-downloading")
-        func nodeDownAndRejoin() async throws {
-            try await withCluster { cluster in
+        @Test("A stopped node is declared down (its copies stop counting) and rejoins by itself without re-downloading", arguments: CatalogKind.allCases)
+        func nodeDownAndRejoin(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in
                 try await cluster.start("master", asMaster: true)
                 let slave = try await cluster.start("slave")
                 try await cluster.waitForNodes(2)
@@ -57,9 +57,9 @@ extension Integration {
             }
         }
 
-        @Test("rm while a holder is down: the file is gone at once, and the holder deletes its copy when it returns")
-        func deleteWhileHolderIsDown() async throws {
-            try await withCluster { cluster in
+        @Test("rm while a holder is down: the file is gone at once, and the holder deletes its copy when it returns", arguments: CatalogKind.allCases)
+        func deleteWhileHolderIsDown(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in
                 let master = try await cluster.start("master", asMaster: true)
                 let slave = try await cluster.start("slave")
                 try await cluster.waitForNodes(2)
@@ -113,9 +113,9 @@ extension Integration {
             }
         }
 
-        @Test("A master restarted on the same data directory keeps its catalog")
-        func masterRestartKeepsTheCatalog() async throws {
-            try await withCluster { cluster in
+        @Test("A master restarted on the same data directory keeps its catalog", arguments: CatalogKind.allCases)
+        func masterRestartKeepsTheCatalog(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in
                 let master = try await cluster.start("master", asMaster: true)
                 try await cluster.start("slave")
                 try await cluster.waitForNodes(2)

@@ -6,9 +6,9 @@ extension Integration {
     /// Uploads, replication and the planner's rules, end to end with real processes.
     @Suite("Replication")
     struct ReplicationTests {
-        @Test("A file put on a two-node swarm ends up byte-identical on both, and get returns it")
-        func twoNodeReplication() async throws {
-            try await withCluster { cluster in
+        @Test("A file put on a two-node swarm ends up byte-identical on both, and get returns it", arguments: CatalogKind.allCases)
+        func twoNodeReplication(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in
                 let master = try await cluster.start("master", asMaster: true)
                 let slave = try await cluster.start("slave")
                 try await cluster.waitForNodes(2)
@@ -56,9 +56,9 @@ extension Integration {
             }
         }
 
-        @Test("Three 10-byte nodes, N = 2: fill-up, one eviction, a refused third upload, then a fourth node")
-        func threeSmallNodes() async throws {
-            try await withCluster { cluster in
+        @Test("Three 10-byte nodes, N = 2: fill-up, one eviction, a refused third upload, then a fourth node", arguments: CatalogKind.allCases)
+        func threeSmallNodes(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in
                 let policies = try Self.policyDirectory(in: cluster, "[default]\nn = 2\n")
                 try await cluster.start("n1", quota: "10", asMaster: true, extra: ["--policies", policies])
                 try await cluster.start("n2", quota: "10")

@@ -22,7 +22,7 @@ public struct DeletionPusher: Service {
                     }
                     _ = try await master.catalog.purgeTombstones()
                 } catch {
-                    master.logger.error("pushing deletions failed: \(error)")
+                    if !master.noteCatalogFailure(error) { master.logger.error("pushing deletions failed: \(error)") }
                 }
             }
         }

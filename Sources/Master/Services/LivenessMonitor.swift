@@ -17,9 +17,10 @@ public struct LivenessMonitor: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    try await check()
+                    // Reports fail while the catalog is away: silence then says nothing about a node.
+                    if master.pausedReason == nil { try await check() }
                 } catch {
-                    master.logger.error("liveness check failed: \(error)")
+                    if !master.noteCatalogFailure(error) { master.logger.error("liveness check failed: \(error)") }
                 }
                 try? await Task.sleep(for: tick)
             }

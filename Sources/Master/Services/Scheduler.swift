@@ -11,6 +11,9 @@ import Synchronization
 public struct Scheduler: Service {
     let master: Master
 
+    /// How often a paused scheduler tries the catalog again.
+    static let probeInterval = Duration.seconds(2)
+
     public init(master: Master) {
         self.master = master
     }
@@ -21,14 +24,20 @@ public struct Scheduler: Service {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled && !stopping.isSet {
                     do {
-                        for plan in try await planPass() {
+                        let plans = try await planPass()
+                        master.noteCatalogReachable()
+                        for plan in plans {
                             group.addTask { await execute(plan) }
                         }
                     } catch {
-                        master.logger.error("scheduler pass failed: \(error)")
+                        if !master.noteCatalogFailure(error) {
+                            master.logger.error("scheduler pass failed: \(error)")
+                        }
                     }
                     let next = master.state.withLock { $0.nextExpiry(now: Date()) }
-                    let timeout = next.map { Duration.milliseconds(Int64(max(10, $0.timeIntervalSinceNow * 1000))) }
+                    var timeout = next.map { Duration.milliseconds(Int64(max(10, $0.timeIntervalSinceNow * 1000))) }
+                    // While the catalog is away, the next pass doubles as a probe.
+                    if master.pausedReason != nil { timeout = min(timeout ?? Self.probeInterval, Self.probeInterval) }
                     await master.schedule.wait(timeout: timeout)
                 }
                 // Copies under way are abandoned; the catalog only ever recorded finished ones.

@@ -26,7 +26,7 @@ public enum CatalogLocation: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
-        case .mongodb(let uri): uri
+        case .mongodb(let uri): MongoConnection.redacted(uri)
         }
     }
 }

@@ -5,6 +5,17 @@ import NIOPosix
 import ReplicaCore
 import Slave
 import Synchronization
+import TestSupport
+
+/// Where a test cluster's master keeps its catalog.
+enum CatalogKind: String, CustomStringConvertible, Sendable, CaseIterable {
+    /// The embedded default: SQLite in the master's data directory.
+    case sqlite
+    /// MongoDB: a database of its own on the shared test server.
+    case mongodb
+
+    var description: String { rawValue }
+}
 
 /// A swarm of real `fsdfsd serve` processes on free loopback ports, with temporary data
 /// directories and `--report-interval 1`. Tests drive it with the real command line and read
@@ -18,7 +29,11 @@ final class Cluster: Sendable {
     let http: HTTPClient
     let client: SignedClient
 
-    init(reportInterval: Double = 1) throws {
+    /// `--catalog` for the master, nil for the embedded default.
+    let catalogURI: String?
+
+    init(reportInterval: Double = 1, catalogURI: String? = nil) throws {
+        self.catalogURI = catalogURI
         root = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         self.reportInterval = reportInterval
@@ -53,6 +68,7 @@ final class Cluster: Sendable {
             // host can push past the default limit and so stall replication for reasons no test
             // is about. Load-based target selection is covered by the planner tests.
             arguments += ["--max-load", "1000"]
+            if let catalogURI { arguments += ["--catalog", catalogURI] }
         } else {
             arguments += ["--master", master]
         }
@@ -166,9 +182,20 @@ final class Cluster: Sendable {
 
 /// Runs a test body against a fresh cluster, always tearing it down (with logs on failure).
 func withCluster(
-    reportInterval: Double = 1, _ body: (Cluster) async throws -> Void
+    reportInterval: Double = 1, catalog: CatalogKind = .sqlite, _ body: (Cluster) async throws -> Void
 ) async throws {
-    let cluster = try Cluster(reportInterval: reportInterval)
+    var uri: String?
+    if catalog == .mongodb {
+        uri = try await MongoTestServer.shared().uri(database: "fsdfs_it_\(UUID().uuidString.prefix(8))")
+    }
+    try await withCluster(reportInterval: reportInterval, catalogURI: uri, body)
+}
+
+/// A cluster whose master uses the catalog at `catalogURI`.
+func withCluster(
+    reportInterval: Double = 1, catalogURI: String?, _ body: (Cluster) async throws -> Void
+) async throws {
+    let cluster = try Cluster(reportInterval: reportInterval, catalogURI: catalogURI)
     do {
         try await body(cluster)
         await cluster.shutdown(printLogs: false)

@@ -1,5 +1,6 @@
 import Foundation
 import ReplicaCore
+import TestSupport
 
 /// A catalog implementation under test. The conformance suite runs every test against each
 /// backend listed in ``all``; the MongoDB backend joins the list with its own server.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ReplicaCore
+import TestSupport
 
 /// One suite, every backend: what the master relies on from any catalog.
 @Suite("Catalog conformance")

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 @testable import ReplicaCore
+import TestSupport
 
-/// The libmongoc layer against a real MongoDB-wire server (groundwork of the MongoDB catalog).
+/// The libmongoc layer: BSON conversion, the client pool, and errors, against a real MongoDB-wire server.
 @Suite("MongoDB connection")
 struct MongoConnectionTests {
     @Test("libmongoc reaches the test server through a client pool, off the cooperative pool")

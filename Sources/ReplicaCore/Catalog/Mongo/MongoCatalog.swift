@@ -39,27 +39,39 @@ public final class MongoCatalog: Catalog {
     /// Connects, checks the schema, creates the indexes and repairs the counters. Throws
     /// ``CatalogError/unreachable(_:)`` naming the host when the server cannot be reached.
     public init(uri: String) async throws {
-        do {
-            connection = try MongoConnection(uri: uri)
-        } catch {
-            throw CatalogError.unreachable(error.description)
-        }
+        connection = try MongoConnection(uri: uri)
         do {
             try await connection.ping()
         } catch let error as MongoError {
-            throw CatalogError.unreachable("\(connection.hosts): \(error.message)")
+            throw CatalogError.unreachable(error.description)
         }
         try await prepare()
+    }
+
+    /// Runs one operation on a pooled client. A server that cannot be reached, or a write a
+    /// majority did not confirm in time, becomes ``CatalogError/unreachable(_:)``: the master
+    /// pauses replication on it and resumes when the catalog answers again.
+    private func withSession<T: Sendable>(_ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
+        do {
+            return try await connection.withSession(body)
+        } catch let error as MongoError where error.isUnreachable || error.isWriteConcern {
+            throw CatalogError.unreachable(error.description)
+        }
     }
 
     /// The hosts from the URI, for messages.
     public var hosts: String { connection.hosts }
 
     /// Checks the server answers (for the master's pause and resume).
-    public func ping() async throws { try await connection.ping() }
+    public func ping() async throws { try await withSession { session in _ = try session.command(["ping": 1], database: "admin", operation: "ping") } }
+
+    /// Where the catalog is, for the startup log (no password).
+    public var summary: String {
+        "MongoDB at \(connection.hosts), database \(connection.database), write concern \(connection.writeConcern)"
+    }
 
     private func prepare() async throws {
-        try await connection.withSession { session in
+        try await withSession { session in
             let schema = try session.findAndModify(
                 Meta.collection, ["_id": "schema"],
                 .operators(["$setOnInsert": ["version": .int64(Int64(Self.schemaVersion))]]),
@@ -115,7 +127,7 @@ public final class MongoCatalog: Catalog {
 
     public func registerNode(_ node: NodeRecord) async throws {
         try await gate.exclusive {
-            try await connection.withSession { session in
+            try await withSession { session in
                 let before = try session.findAndModify(
                     Nodes.collection, ["_id": .string(node.id.rawValue)],
                     .operators([
@@ -134,7 +146,7 @@ public final class MongoCatalog: Catalog {
     }
 
     public func recordReport(node: NodeID, quota: Int64, load: Double, at time: Date) async throws {
-        let result = try await connection.withSession { session in
+        let result = try await withSession { session in
             try session.update(
                 Nodes.collection, ["_id": .string(node.rawValue)],
                 .operators(["$set": [
@@ -146,7 +158,7 @@ public final class MongoCatalog: Catalog {
 
     public func setNodeAlive(_ node: NodeID, alive: Bool) async throws {
         try await gate.exclusive {
-            try await connection.withSession { session in
+            try await withSession { session in
                 guard let before = try session.findAndModify(
                     Nodes.collection, ["_id": .string(node.rawValue)],
                     .operators(["$set": ["alive": .bool(alive)]]), returnNew: false)
@@ -173,7 +185,7 @@ public final class MongoCatalog: Catalog {
 
     public func removeNode(_ node: NodeID) async throws {
         try await gate.exclusive {
-            try await connection.withSession { session in
+            try await withSession { session in
                 let id = BSON.string(node.rawValue)
                 _ = try session.update(
                     Files.collection, ["replicas.node": id],
@@ -185,13 +197,13 @@ public final class MongoCatalog: Catalog {
     }
 
     public func node(_ id: NodeID) async throws -> NodeRecord? {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.findOne(Nodes.collection, ["_id": .string(id.rawValue)]).map(Nodes.record)
         }
     }
 
     public func nodes() async throws -> [NodeRecord] {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.find(Nodes.collection, [:], sort: ["_id": 1]).map(Nodes.record)
         }
     }
@@ -200,7 +212,7 @@ public final class MongoCatalog: Catalog {
 
     public func putFile(_ file: NewFile) async throws -> FileRecord {
         guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
-        return try await connection.withSession { session in
+        return try await withSession { session in
             // Another upload of the same path can win between the tombstone and the insert: the
             // unique index refuses ours and we go again, retiring theirs (last writer wins).
             for _ in 0..<16 {
@@ -229,7 +241,7 @@ public final class MongoCatalog: Catalog {
     public func importFiles(_ files: [ImportedFile]) async throws {
         if let bad = files.first(where: { $0.file.n < 1 }) { throw CatalogError.invalidReplicaCount(bad.file.n) }
         try await gate.shared {
-            try await connection.withSession { session in
+            try await withSession { session in
                 var alive: [NodeID: Bool] = [:]
                 for node in try session.find(Nodes.collection, [:], projection: ["alive": 1]) {
                     if let id = node["_id"]?.stringValue { alive[NodeID(id)] = node["alive"]?.boolValue ?? false }
@@ -278,19 +290,19 @@ public final class MongoCatalog: Catalog {
     }
 
     public func file(at path: VirtualPath) async throws -> FileRecord? {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.findOne(Files.collection, ["path": .string(path.rawValue), "deleted": false]).map(Files.record)
         }
     }
 
     public func file(id: FileID) async throws -> FileRecord? {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.findOne(Files.collection, ["_id": .int64(id.rawValue)]).map(Files.record)
         }
     }
 
     public func deleteFile(at path: VirtualPath) async throws -> FileRecord? {
-        try await connection.withSession { session in try Self.tombstone(session, path: path) }
+        try await withSession { session in try Self.tombstone(session, path: path) }
     }
 
     /// Retires the current version of `path`, if any, in one atomic update: deleted, every
@@ -315,7 +327,7 @@ public final class MongoCatalog: Catalog {
     public func listFiles(prefix: String, after: VirtualPath?, limit: Int) async throws -> [FileRecord] {
         let lower = max(prefix, after?.rawValue ?? "")
         let strict = after.map { $0.rawValue >= prefix } ?? false
-        return try await connection.withSession { session in
+        return try await withSession { session in
             try session.find(
                 Files.collection,
                 ["deleted": false, "path": [strict ? "$gt" : "$gte": .string(lower), "$lt": .string(prefix + "\u{10FFFF}")]],
@@ -326,7 +338,7 @@ public final class MongoCatalog: Catalog {
 
     public func setN(_ n: Int, for file: FileID) async throws {
         guard n >= 1 else { throw CatalogError.invalidReplicaCount(n) }
-        let result = try await connection.withSession { session in
+        let result = try await withSession { session in
             try session.update(
                 Files.collection, ["_id": .int64(file.rawValue)],
                 .pipeline([["$set": ["n": .int64(Int64(n))]]] + Files.derive))
@@ -338,7 +350,7 @@ public final class MongoCatalog: Catalog {
         var changes: [(FileID, Int)] = []
         var after: Int64 = 0
         while true {
-            let page = try await connection.withSession { [after] session in
+            let page = try await withSession { [after] session in
                 try session.find(
                     Files.collection, ["deleted": false, "_id": ["$gt": .int64(after)]], sort: ["_id": 1],
                     projection: ["path": 1, "size": 1, "n": 1], limit: 5000)
@@ -361,7 +373,7 @@ public final class MongoCatalog: Catalog {
 
     public func setReplica(_ file: FileID, on node: NodeID, state: ReplicaState) async throws {
         try await gate.shared {
-            try await connection.withSession { session in
+            try await withSession { session in
                 guard let holder = try session.findOne(Nodes.collection, ["_id": .string(node.rawValue)], projection: ["alive": 1])
                 else { throw CatalogError.unknownNode(node) }
                 let id = BSON.string(node.rawValue)
@@ -403,7 +415,7 @@ public final class MongoCatalog: Catalog {
     }
 
     public func removeReplica(_ file: FileID, from node: NodeID) async throws {
-        try await connection.withSession { session in
+        try await withSession { session in
             let id = BSON.string(node.rawValue)
             guard let before = try session.findAndModify(
                 Files.collection, ["_id": .int64(file.rawValue), "replicas.node": id],
@@ -415,11 +427,11 @@ public final class MongoCatalog: Catalog {
     }
 
     public func replicas(of file: FileID) async throws -> [ReplicaRecord] {
-        try await connection.withSession { session in try Files.replicas(session, of: file) }
+        try await withSession { session in try Files.replicas(session, of: file) }
     }
 
     public func holdings(on node: NodeID) async throws -> [Holding] {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.find(Files.collection, ["replicas.node": .string(node.rawValue)], hint: Files.holdersIndex)
                 .map { document in
                     let state = Files.replicaStates(document)[node] ?? .evicting
@@ -429,7 +441,7 @@ public final class MongoCatalog: Catalog {
     }
 
     public func pendingDeletions(on node: NodeID) async throws -> [FileRecord] {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.find(
                 Files.collection, ["replicas.node": .string(node.rawValue), "deleted": true], hint: Files.holdersIndex
             )
@@ -440,7 +452,7 @@ public final class MongoCatalog: Catalog {
     }
 
     public func purgeTombstones() async throws -> Int {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.delete(Files.collection, ["deleted": true, "replicas": ["$size": 0]])
         }
     }
@@ -448,7 +460,7 @@ public final class MongoCatalog: Catalog {
     // MARK: Figures
 
     public func totals() async throws -> CatalogTotals {
-        try await connection.withSession { session in
+        try await withSession { session in
             let totals = try session.findOne(Meta.collection, ["_id": "totals"])
             let under = try session.count(Files.collection, ["deleted": false, "kn": ["$lt": .int64(0)]], hint: Files.scheduleIndex)
             let minKn = try session.find(
@@ -462,7 +474,7 @@ public final class MongoCatalog: Catalog {
     }
 
     public func nodeFigures() async throws -> [NodeID: NodeFigures] {
-        try await connection.withSession { session in
+        try await withSession { session in
             var figures: [NodeID: NodeFigures] = [:]
             for node in try session.find(Nodes.collection, [:], projection: ["used": 1]) {
                 guard let id = node["_id"] else { continue }
@@ -479,7 +491,7 @@ public final class MongoCatalog: Catalog {
     }
 
     public func underReplicated(limit: Int) async throws -> [FileRecord] {
-        try await connection.withSession { session in
+        try await withSession { session in
             try session.find(
                 Files.collection, ["deleted": false, "kn": ["$lt": .int64(0)]], sort: Files.scheduleOrder, limit: limit,
                 hint: Files.scheduleIndex
@@ -492,7 +504,7 @@ public final class MongoCatalog: Catalog {
     public func withPlannerView<T: Sendable>(
         _ body: @escaping @Sendable (any PlannerQueries) throws -> T
     ) async throws -> T {
-        try await connection.withSession { session in try body(MongoPlannerQueries(session: session)) }
+        try await withSession { session in try body(MongoPlannerQueries(session: session)) }
     }
 
     // MARK: Counters

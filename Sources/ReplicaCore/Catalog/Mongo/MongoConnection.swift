@@ -18,14 +18,23 @@ public final class MongoConnection: @unchecked Sendable {
     public let database: String
     private let queue = DispatchQueue(label: "fsdfs-mongo", attributes: .concurrent)
 
-    private static let initialised: Void = { mongoc_init() }()
+    private static let initialised: Void = {
+        mongoc_init()
+        // libmongoc's own handler prints its debug chatter (server monitoring…) to stdout.
+        // Keep warnings and errors, one line each on stderr; our errors carry the rest.
+        mongoc_log_set_handler({ level, domain, message, _ in
+            guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue, let message else { return }
+            let origin = domain.map { String(cString: $0) } ?? "mongoc"
+            FileHandle.standardError.write(Data("libmongoc \(origin): \(String(cString: message))\n".utf8))
+        }, nil)
+    }()
 
     /// Parses `uri` and creates the pool; connects lazily (see ``ping()``).
     ///
     /// Defaults that the URI may override: write concern `majority` with a 10 s `wtimeoutMS`
-    /// (a write is only done once a majority of the replica set has it), and 5 s for server
+    /// (a write is only done once a majority of the replica set has it), 5 s for server
     /// selection and connecting, so an unreachable server is reported quickly instead of
-    /// after libmongoc's 30 s.
+    /// after libmongoc's 30 s, and 30 s for a reply on an open socket (libmongoc: 5 minutes).
     public init(uri text: String) throws(MongoError) {
         _ = Self.initialised
         var error = bson_error_t()
@@ -66,6 +75,10 @@ public final class MongoConnection: @unchecked Sendable {
         }
         for option in ["serverselectiontimeoutms", "connecttimeoutms"] where !mongoc_uri_has_option(uri, option) {
             _ = mongoc_uri_set_option_as_int32(uri, option, 5_000)
+        }
+        // libmongoc waits 5 minutes for a silent server; a catalog call should give up sooner.
+        if !mongoc_uri_has_option(uri, "sockettimeoutms") {
+            _ = mongoc_uri_set_option_as_int32(uri, "sockettimeoutms", 30_000)
         }
     }
 
@@ -168,6 +181,9 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
     public var isUnreachable: Bool {
         domain == UInt32(MONGOC_ERROR_SERVER_SELECTION.rawValue) || domain == UInt32(MONGOC_ERROR_STREAM.rawValue)
     }
+
+    /// A write the requested write concern did not confirm (no majority, timeout…).
+    public var isWriteConcern: Bool { domain == UInt32(MONGOC_ERROR_WRITE_CONCERN.rawValue) }
 
     /// The server refused a write because a unique index already has the key.
     public var isDuplicateKey: Bool { code == 11000 }

@@ -1,19 +1,18 @@
 import Foundation
-import ReplicaCore
 import Synchronization
 
 /// The MongoDB server the tests use: `FSDFS_TEST_MONGODB_URI` when set (a real MongoDB),
 /// otherwise a SecantusDB server (a MongoDB-wire-compatible server from PyPI, installed by
 /// `.ci/run` into `.venv`) started on a free loopback port with in-memory storage.
-final class MongoTestServer: Sendable {
-    let uri: String
+public final class MongoTestServer: Sendable {
+    public let uri: String
     private let process: Process?
 
     private static let sharedServer = Mutex<Task<MongoTestServer, any Error>?>(nil)
 
     /// One server for the whole test run, started on first use. It outlives the tests: a
     /// guard process stops it when the test process exits.
-    static func shared() async throws -> MongoTestServer {
+    public static func shared() async throws -> MongoTestServer {
         let task = sharedServer.withLock { task in
             if let task { return task }
             let started = Task { try await start(guarded: true) }
@@ -25,7 +24,7 @@ final class MongoTestServer: Sendable {
 
     /// The server's URI with `database` in place of the one it names: each test gets a
     /// database of its own.
-    func uri(database: String) -> String {
+    public func uri(database: String) -> String {
         let scheme = uri.range(of: "://")!.upperBound
         let query = uri.firstIndex(of: "?") ?? uri.endIndex
         let hostsEnd = uri[scheme..<query].firstIndex(of: "/") ?? query
@@ -51,7 +50,7 @@ final class MongoTestServer: Sendable {
         sys.exit(0)
         """
 
-    static func start(guarded: Bool = false) async throws -> MongoTestServer {
+    public static func start(guarded: Bool = false) async throws -> MongoTestServer {
         if let uri = ProcessInfo.processInfo.environment["FSDFS_TEST_MONGODB_URI"], !uri.isEmpty {
             return MongoTestServer(uri: uri, process: nil)
         }
@@ -90,8 +89,16 @@ final class MongoTestServer: Sendable {
         self.process = process
     }
 
+    /// Sends `signal` to the server process (SIGSTOP makes it silent, as a hung or cut-off
+    /// server is; SIGCONT brings it back with its data). Only for servers from ``start(guarded:)``
+    /// without the guard.
+    public func signal(_ signal: Int32) {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+    }
+
     /// Stops the server (it takes a few seconds to exit; SIGKILL after 10 s).
-    func stop() async {
+    public func stop() async {
         guard let process, process.isRunning else { return }
         process.terminate()
         let deadline = ContinuousClock.now + .seconds(10)
@@ -112,7 +119,7 @@ final class MongoTestServer: Sendable {
     }
 }
 
-struct TestServerError: Error, CustomStringConvertible {
-    let description: String
+public struct TestServerError: Error, CustomStringConvertible {
+    public let description: String
     init(_ description: String) { self.description = description }
 }

@@ -83,10 +83,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "PlannerBenchmark",
-            dependencies: ["ReplicaCore"],
+            dependencies: ["ReplicaCore", "TestSupport"],
             path: "Benchmarks/PlannerBenchmark"
         ),
-        // What several test targets share: the MongoDB server the tests run against.
+        // What the tests and the benchmark share: the MongoDB server they run against.
         .target(
             name: "TestSupport",
             path: "Tests/TestSupport"

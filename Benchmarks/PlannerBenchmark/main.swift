@@ -1,9 +1,12 @@
-// Planner + SQLite catalog placement decisions per second.
+// Planner + catalog placement decisions per second, on SQLite and on MongoDB.
 //
 //   swift run -c release PlannerBenchmark [--files 10000,100000,1000000] [--nodes 5,50]
+//       [--catalogs sqlite,mongodb] [--mongodb URI]
 //
-// For each (files, nodes) pair it imports a store into a fresh SQLite catalog file (WAL, as a
-// master runs it) and measures two workloads:
+// For each catalog and (files, nodes) pair it imports a store into a fresh catalog — a SQLite
+// file (WAL, as a master runs it), or a fresh database on the MongoDB server at --mongodb
+// (default: a SecantusDB server from .venv, started for the run, in memory) — and measures
+// two workloads:
 //   backlog   every file at K = 1 of N = 3; nodes have room. Each pass plans up to 1,024
 //             copies; the copies are then recorded as done, so the next pass reads further
 //             down the queue with a changed catalog.
@@ -13,15 +16,19 @@
 // reads included), over the passes that returned a full batch of 1,024 decisions; "drain
 // pass s" is the pass that found less (it reads the rest of the store: the cost of planning
 // when little is left to do); "apply/s" is the rate of recording finished copies (and their
-// evictions) in the catalog, one transaction each.
+// evictions) in the catalog, one transaction each (MongoDB: a few single-document updates).
+// When both catalogs run, the last table gives MongoDB's figures as a ratio of SQLite's.
 import Foundation
 import ReplicaCore
+import TestSupport
 
 struct Options {
     var files = [10_000, 100_000, 1_000_000]
     var nodes = [5, 50]
     var passes = 20
     var workloads = ["backlog", "eviction"]
+    var catalogs = ["sqlite"]
+    var mongodb: String?
 
     init(arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -32,6 +39,8 @@ struct Options {
             case "--nodes": nodes = list()
             case "--passes": passes = list().first ?? passes
             case "--workloads": workloads = (iterator.next() ?? "").split(separator: ",").map(String.init)
+            case "--catalogs": catalogs = (iterator.next() ?? "").split(separator: ",").map(String.init)
+            case "--mongodb": mongodb = iterator.next()
             default:
                 FileHandle.standardError.write("unknown option \(argument)\n".data(using: .utf8)!)
                 exit(2)
@@ -41,6 +50,7 @@ struct Options {
 }
 
 struct Result {
+    var catalog: String
     var workload: String
     var files: Int
     var nodes: Int
@@ -74,10 +84,15 @@ func directorySize(_ path: String) -> Double {
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-func run(workload: String, files: Int, nodeCount: Int, passes: Int) async throws -> Result {
+func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files: Int, nodeCount: Int, passes: Int) async throws -> Result {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-bench-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let catalog = try SQLiteCatalog(path: directory + "/catalog.sqlite")
+    let catalog: any Catalog
+    if let mongodb {
+        catalog = try await MongoCatalog(uri: mongodb.uri(database: "fsdfs_bench_\(UUID().uuidString.prefix(8))"))
+    } else {
+        catalog = try SQLiteCatalog(path: directory + "/catalog.sqlite")
+    }
     var rng = SystemRandomNumberGenerator()
     let nodes = (0..<nodeCount).map { NodeID(String(format: "node-%03d", $0)) }
     let eviction = workload == "eviction"
@@ -142,36 +157,69 @@ func run(workload: String, files: Int, nodeCount: Int, passes: Int) async throws
         applySeconds += now() - applyStart
     }
     return Result(
-        workload: workload, files: files, nodes: nodeCount, importSeconds: importSeconds, decisions: decisions,
+        catalog: catalogName, workload: workload, files: files, nodes: nodeCount, importSeconds: importSeconds, decisions: decisions,
         planSeconds: planSeconds, applied: applied, applySeconds: applySeconds, rssMiB: residentMiB(), drainSeconds: drainSeconds,
         catalogMiB: directorySize(directory))
 }
 
 let options = Options(arguments: CommandLine.arguments)
-print("fsdfs planner benchmark — SQLite catalog (WAL file), \(ProcessInfo.processInfo.activeProcessorCount) cores")
-print("workload  files    nodes  import s  decisions  decisions/s  µs/decision  drain pass s  apply/s  RSS MiB  catalog MiB")
+var server: MongoTestServer?
+var serverName = ""
+if options.catalogs.contains("mongodb") {
+    if let uri = options.mongodb {
+        server = MongoTestServer(uri: uri)
+        serverName = "the server at --mongodb"
+    } else {
+        server = try await MongoTestServer.start()
+        serverName = "SecantusDB 0.7.0b3 (in memory, started for this run)"
+    }
+}
+print("fsdfs planner benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores; sqlite: WAL file; mongodb: \(server == nil ? "not run" : serverName)")
+print("catalog  workload  files    nodes  import s  decisions  decisions/s  µs/decision  drain pass s  apply/s  RSS MiB  catalog MiB")
 var results: [Result] = []
-for workload in options.workloads {
-    for nodes in options.nodes {
-        for files in options.files {
-            let result = try await run(workload: workload, files: files, nodeCount: nodes, passes: options.passes)
-            results.append(result)
-            print(String(
-                format: "%-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %12.2f  %7.0f  %7.0f  %11.0f",
-                result.workload as NSString, result.files, result.nodes, result.importSeconds, result.decisions,
-                result.decisionsPerSecond, result.microsPerDecision, result.drainSeconds,
-                Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB))
+for catalogName in options.catalogs {
+    for workload in options.workloads {
+        for nodes in options.nodes {
+            for files in options.files {
+                let result = try await run(
+                    catalogName: catalogName, mongodb: catalogName == "mongodb" ? server : nil, workload: workload,
+                    files: files, nodeCount: nodes, passes: options.passes)
+                results.append(result)
+                print(String(
+                    format: "%-7@  %-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %12.2f  %7.0f  %7.0f  %11.0f",
+                    result.catalog as NSString, result.workload as NSString, result.files, result.nodes, result.importSeconds,
+                    result.decisions, result.decisionsPerSecond, result.microsPerDecision, result.drainSeconds,
+                    Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB))
+            }
         }
     }
 }
+await server?.stop()
 print("")
 print("cost per decision, largest vs smallest store (aim: < 2x):")
-for workload in options.workloads {
-    for nodes in options.nodes {
-        let runs = results.filter { $0.workload == workload && $0.nodes == nodes }.sorted { $0.files < $1.files }
-        guard let small = runs.first, let large = runs.last, runs.count > 1 else { continue }
-        print(String(format: "  %@, %d nodes: %d → %d files: %.2fx", workload as NSString, nodes, small.files, large.files,
-                     large.microsPerDecision / small.microsPerDecision))
+for catalogName in options.catalogs {
+    for workload in options.workloads {
+        for nodes in options.nodes {
+            let runs = results.filter { $0.catalog == catalogName && $0.workload == workload && $0.nodes == nodes }
+                .sorted { $0.files < $1.files }
+            guard let small = runs.first, let large = runs.last, runs.count > 1 else { continue }
+            print(String(format: "  %@ %@, %d nodes: %d → %d files: %.2fx", catalogName as NSString, workload as NSString, nodes,
+                         small.files, large.files, large.microsPerDecision / small.microsPerDecision))
+        }
+    }
+}
+if options.catalogs.contains("sqlite") && options.catalogs.contains("mongodb") {
+    print("")
+    print("mongodb as a ratio of sqlite, same run (decisions/s, apply/s, drain pass time):")
+    for mongo in results where mongo.catalog == "mongodb" {
+        guard let sqlite = results.first(where: {
+            $0.catalog == "sqlite" && $0.workload == mongo.workload && $0.files == mongo.files && $0.nodes == mongo.nodes
+        }) else { continue }
+        print(String(
+            format: "  %@, %d files, %d nodes: decisions/s %.3fx, apply/s %.3fx, drain %.1fx",
+            mongo.workload as NSString, mongo.files, mongo.nodes, mongo.decisionsPerSecond / sqlite.decisionsPerSecond,
+            (Double(mongo.applied) / max(mongo.applySeconds, 1e-9)) / (Double(sqlite.applied) / max(sqlite.applySeconds, 1e-9)),
+            mongo.drainSeconds / max(sqlite.drainSeconds, 1e-9)))
     }
 }
 print(String(format: "peak resident memory (VmHWM): %.0f MiB", {

@@ -84,6 +84,11 @@ public final class MongoTestServer: Sendable {
         throw TestServerError("secantusd-py did not report its port within 30 s")
     }
 
+    /// A server someone else runs, at `uri`.
+    public convenience init(uri: String) {
+        self.init(uri: uri, process: nil)
+    }
+
     private init(uri: String, process: Process?) {
         self.uri = uri
         self.process = process

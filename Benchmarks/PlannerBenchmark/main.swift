@@ -1,7 +1,7 @@
 // Planner + catalog placement decisions per second, on SQLite and on MongoDB.
 //
 //   swift run -c release PlannerBenchmark [--files 10000,100000,1000000] [--nodes 5,50]
-//       [--catalogs sqlite,mongodb] [--mongodb URI]
+//       [--catalogs sqlite,mongodb] [--mongodb URI] [--passes 20] [--apply N]
 //
 // For each catalog and (files, nodes) pair it imports a store into a fresh catalog — a SQLite
 // file (WAL, as a master runs it), or a fresh database on the MongoDB server at --mongodb
@@ -16,7 +16,8 @@
 // reads included), over the passes that returned a full batch of 1,024 decisions; "drain
 // pass s" is the pass that found less (it reads the rest of the store: the cost of planning
 // when little is left to do); "apply/s" is the rate of recording finished copies (and their
-// evictions) in the catalog, one transaction each (MongoDB: a few single-document updates).
+// evictions) in the catalog, one transaction each (MongoDB: a few single-document updates);
+// --apply records only the first N copies of each pass (SecantusDB takes ~0.1 s per update).
 // When both catalogs run, the last table gives MongoDB's figures as a ratio of SQLite's.
 import Foundation
 import ReplicaCore
@@ -28,6 +29,8 @@ struct Options {
     var passes = 20
     var workloads = ["backlog", "eviction"]
     var catalogs = ["sqlite"]
+    /// Finished copies recorded per pass (all by default); fewer keeps slow servers' runs short.
+    var apply = Int.max
     var mongodb: String?
 
     init(arguments: [String]) {
@@ -41,6 +44,7 @@ struct Options {
             case "--workloads": workloads = (iterator.next() ?? "").split(separator: ",").map(String.init)
             case "--catalogs": catalogs = (iterator.next() ?? "").split(separator: ",").map(String.init)
             case "--mongodb": mongodb = iterator.next()
+            case "--apply": apply = list().first ?? apply
             default:
                 FileHandle.standardError.write("unknown option \(argument)\n".data(using: .utf8)!)
                 exit(2)
@@ -84,7 +88,7 @@ func directorySize(_ path: String) -> Double {
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files: Int, nodeCount: Int, passes: Int) async throws -> Result {
+func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files: Int, nodeCount: Int, passes: Int, apply: Int) async throws -> Result {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-bench-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let catalog: any Catalog
@@ -146,7 +150,7 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
         planSeconds += now() - start
         decisions += actions.count
         let applyStart = now()
-        for case .copy(let copy) in actions {
+        for case .copy(let copy) in actions.prefix(apply) {
             for victim in copy.evicting {
                 try await catalog.setReplica(victim, on: copy.target, state: .evicting)
                 try await catalog.removeReplica(victim, from: copy.target)
@@ -183,13 +187,15 @@ for catalogName in options.catalogs {
             for files in options.files {
                 let result = try await run(
                     catalogName: catalogName, mongodb: catalogName == "mongodb" ? server : nil, workload: workload,
-                    files: files, nodeCount: nodes, passes: options.passes)
+                    files: files, nodeCount: nodes, passes: options.passes, apply: options.apply)
                 results.append(result)
                 print(String(
                     format: "%-7@  %-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %12.2f  %7.0f  %7.0f  %11.0f",
                     result.catalog as NSString, result.workload as NSString, result.files, result.nodes, result.importSeconds,
                     result.decisions, result.decisionsPerSecond, result.microsPerDecision, result.drainSeconds,
                     Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB))
+                // One line at a time, also into a pipe or a file: long runs show where they are.
+                fflush(nil)
             }
         }
     }

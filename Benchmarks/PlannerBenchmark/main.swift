@@ -174,7 +174,8 @@ if options.catalogs.contains("mongodb") {
         server = MongoTestServer(uri: uri)
         serverName = "the server at --mongodb"
     } else {
-        server = try await MongoTestServer.start()
+        // Guarded: a benchmark stopped with ^C does not leave the server running.
+        server = try await MongoTestServer.start(guarded: true)
         serverName = "SecantusDB 0.7.0b3 (in memory, started for this run)"
     }
 }

@@ -37,16 +37,18 @@ public final class MongoTestServer: Sendable {
         import os, signal, subprocess, sys, time
         parent = os.getppid()
         child = subprocess.Popen(sys.argv[1:])
-        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        asked = []
+        signal.signal(signal.SIGTERM, lambda *_: asked.append(1))
         while child.poll() is None:
-            if os.getppid() != parent:
+            if asked or os.getppid() != parent:
                 child.terminate()
                 try:
-                    child.wait(10)
+                    child.wait(8)
                 except subprocess.TimeoutExpired:
                     child.kill()
+                    child.wait()
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         sys.exit(0)
         """
 
@@ -105,10 +107,15 @@ public final class MongoTestServer: Sendable {
     /// Stops the server (it takes a few seconds to exit; SIGKILL after 10 s).
     public func stop() async {
         guard let process, process.isRunning else { return }
-        process.terminate()
+        // The process leads its own process group (the guard and the server under it, or the
+        // server alone): signal the whole group, so no server outlives its guard.
+        let pid = process.processIdentifier
+        kill(-pid, SIGTERM)
+        kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(10)
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        kill(-pid, SIGKILL)
+        if process.isRunning { kill(pid, SIGKILL) }
     }
 
     /// `FSDFS_SECANTUSD`, or `.venv/bin/secantusd-py` at the package root.

@@ -38,6 +38,24 @@ public enum ReplicaState: String, Sendable, Codable, CaseIterable {
     case copying
     /// Chosen for eviction; no longer counts.
     case evicting
+
+    /// The number both catalogs store: 0 live, 1 copying, 2 evicting.
+    public var storedCode: Int {
+        switch self {
+        case .live: 0
+        case .copying: 1
+        case .evicting: 2
+        }
+    }
+
+    /// The state a stored number stands for; anything unknown no longer counts (evicting).
+    public init(storedCode: Int?) {
+        switch storedCode {
+        case 0: self = .live
+        case 1: self = .copying
+        default: self = .evicting
+        }
+    }
 }
 
 /// One copy of a file on one node.

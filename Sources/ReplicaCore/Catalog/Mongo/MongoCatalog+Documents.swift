@@ -5,9 +5,8 @@ import Foundation
 enum Files {
     static let collection = "files"
 
-    static let live: Int32 = 0
-    static let copying: Int32 = 1
-    static let evicting: Int32 = 2
+    static let live = Int32(ReplicaState.live.storedCode)
+    static let evicting = Int32(ReplicaState.evicting.storedCode)
 
     static let currentPathIndex = "path_current"
     static let pathVersionIndex = "path_version"
@@ -86,27 +85,11 @@ enum Files {
             deleted: document["deleted"]?.boolValue ?? false)
     }
 
-    static func state(_ code: Int?) -> ReplicaState {
-        switch code {
-        case 0: .live
-        case 1: .copying
-        default: .evicting
-        }
-    }
-
-    static func code(_ state: ReplicaState) -> Int32 {
-        switch state {
-        case .live: live
-        case .copying: copying
-        case .evicting: evicting
-        }
-    }
-
     static func replicaStates(_ document: BSONDocument) -> [NodeID: ReplicaState] {
         var states: [NodeID: ReplicaState] = [:]
         for entry in document["replicas"]?.arrayValue ?? [] {
             guard let entry = entry.documentValue, let node = entry["node"]?.stringValue else { continue }
-            states[NodeID(node)] = state(entry["state"]?.intValue)
+            states[NodeID(node)] = ReplicaState(storedCode: entry["state"]?.intValue)
         }
         return states
     }

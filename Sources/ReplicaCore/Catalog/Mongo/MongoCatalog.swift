@@ -380,7 +380,7 @@ public final class MongoCatalog: Catalog {
                 let replica: BSON = [
                     "node": id,
                     // A deleted file's replicas can only be pending deletion.
-                    "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Files.code(state))]],
+                    "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Int32(state.storedCode))]],
                     "up": .bool(holder["alive"]?.boolValue ?? false),
                 ]
                 // Two conditional updates, so that only the one that adds the node counts

@@ -241,7 +241,7 @@ public final class SQLiteCatalog: Catalog {
                 db.cachedStatement(sql: "SELECT size, kn, deleted FROM files WHERE id = ?"), arguments: [file.rawValue])
             else { throw CatalogError.unknownFile(file) }
             // A deleted file's replicas can only be pending deletion.
-            let code = (row["deleted"] as Bool) ? 2 : Self.code(state)
+            let code = (row["deleted"] as Bool) ? 2 : state.storedCode
             try db.cachedStatement(sql: """
                 INSERT INTO replicas (file, node, state, size, kn) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(file, node) DO UPDATE SET state = excluded.state
@@ -269,7 +269,7 @@ public final class SQLiteCatalog: Catalog {
                 db,
                 sql: "SELECT f.*, r.state AS replica_state FROM replicas r JOIN files f ON f.id = r.file WHERE r.node = ?",
                 arguments: [seq]
-            ).map { row in try Holding(file: Self.fileRecord(row), state: Self.state(row["replica_state"])) }
+            ).map { row in try Holding(file: Self.fileRecord(row), state: ReplicaState(storedCode: row["replica_state"])) }
         }
     }
 
@@ -389,22 +389,6 @@ extension SQLiteCatalog {
 // MARK: - Row mapping
 
 extension SQLiteCatalog {
-    static func code(_ state: ReplicaState) -> Int {
-        switch state {
-        case .live: 0
-        case .copying: 1
-        case .evicting: 2
-        }
-    }
-
-    static func state(_ code: Int) -> ReplicaState {
-        switch code {
-        case 0: .live
-        case 1: .copying
-        default: .evicting
-        }
-    }
-
     static func nodeSeq(_ db: Database, _ node: NodeID) throws -> Int64? {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM nodes WHERE id = ?"), arguments: [node.rawValue])
     }
@@ -433,7 +417,7 @@ extension SQLiteCatalog {
                 WHERE r.file = ? ORDER BY n.id
                 """),
             arguments: [file.rawValue]
-        ).map { row in ReplicaRecord(file: file, node: NodeID(row["node"]), state: state(row["state"])) }
+        ).map { row in ReplicaRecord(file: file, node: NodeID(row["node"]), state: ReplicaState(storedCode: row["state"])) }
             .sorted { $0.node < $1.node }
     }
 }

@@ -30,8 +30,8 @@ enum Files {
         ["key": ["live": 1, "kn": -1, "size": -1, "_id": -1], "name": .string(liveIndex)],
         // Every replica on a node, any state (inventory matching, pending deletions).
         ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
-        // Tombstones, for purging.
-        ["key": ["deleted": 1], "name": "tombstones", "partialFilterExpression": ["deleted": true]],
+        // Versions retired but not yet moved to `tombstones` (a move cut short by a crash).
+        ["key": ["deleted": 1], "name": "retired", "partialFilterExpression": ["deleted": true]],
     ]
 
     /// Update stages that recompute `k` (live replicas on nodes that are up), `live` (nodes
@@ -98,11 +98,8 @@ enum Files {
         Set(replicaStates(document).keys)
     }
 
-    static func replicas(_ session: MongoSession, of file: FileID) throws -> [ReplicaRecord] {
-        guard let document = try session.findOne(collection, ["_id": .int64(file.rawValue)], projection: ["replicas": 1])
-        else { return [] }
-        return replicaStates(document).map { ReplicaRecord(file: file, node: $0.key, state: $0.value) }
-            .sorted { $0.node < $1.node }
+    static func replicaRecords(_ document: BSONDocument, of file: FileID) -> [ReplicaRecord] {
+        replicaStates(document).map { ReplicaRecord(file: file, node: $0.key, state: $0.value) }.sorted { $0.node < $1.node }
     }
 
     static func fileState(_ document: BSONDocument) -> FileState? {
@@ -111,6 +108,23 @@ enum Files {
         else { return nil }
         return FileState(id: FileID(id), size: size, n: n, k: k)
     }
+}
+
+/// The `tombstones` collection: deleted (or replaced) file versions whose replicas are still
+/// to be deleted from their nodes. A tombstone keeps the shape of its `files` document, with
+/// `deleted: true` and every replica pending deletion; it is dropped once no replica is left.
+enum Tombstones {
+    static let collection = "tombstones"
+
+    static let holdersIndex = "holders"
+    static let pathVersionIndex = "path_version"
+
+    static let indexes: [BSONDocument] = [
+        // A node's pending deletions.
+        ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
+        // The highest retired version of a path: a new version numbers on from it.
+        ["key": ["path": 1, "version": -1], "name": .string(pathVersionIndex)],
+    ]
 }
 
 /// The `nodes` collection: `_id` is the node's UUID.
@@ -136,11 +150,20 @@ enum Meta {
 
 /// ``PlannerQueries`` over one pooled client, on the connection's queue. Each query is a
 /// range of an index: `schedule` for the scheduling order, `live_kn` for a node's highest-kn
-/// files; a file's holders are in its own document.
-struct MongoPlannerQueries: PlannerQueries {
+/// files. A file's holders are in its own document, so the page of the scheduling order
+/// brings them along and the planner's `replicas(of:)` for a file of that page costs no
+/// round trip. One view serves one planning pass, on one thread.
+final class MongoPlannerQueries: PlannerQueries {
     let session: MongoSession
+    /// The replicas of the files of the last page of `files(after:limit:)`.
+    private var pageReplicas: [FileID: [ReplicaRecord]] = [:]
+
+    init(session: MongoSession) {
+        self.session = session
+    }
 
     private static let projection: BSONDocument = ["size": 1, "n": 1, "k": 1]
+    private static let pageProjection: BSONDocument = ["size": 1, "n": 1, "k": 1, "replicas": 1]
 
     func files(after cursor: FileState?, limit: Int) throws -> [FileState] {
         var filter: BSONDocument = ["deleted": false]
@@ -154,14 +177,22 @@ struct MongoPlannerQueries: PlannerQueries {
                 ["kn": kn, "k": k, "size": size, "_id": ["$gt": id]],
             ]
         }
-        return try session.find(
-            Files.collection, filter, sort: Files.scheduleOrder, projection: Self.projection, limit: limit,
-            hint: Files.scheduleIndex
-        ).compactMap(Files.fileState)
+        let documents = try session.find(
+            Files.collection, filter, sort: Files.scheduleOrder, projection: Self.pageProjection, limit: limit,
+            hint: Files.scheduleIndex)
+        pageReplicas.removeAll(keepingCapacity: true)
+        return documents.compactMap { document in
+            guard let file = Files.fileState(document) else { return nil }
+            pageReplicas[file.id] = Files.replicaRecords(document, of: file.id)
+            return file
+        }
     }
 
     func replicas(of file: FileID) throws -> [ReplicaRecord] {
-        try Files.replicas(session, of: file)
+        if let known = pageReplicas[file] { return known }
+        guard let document = try session.findOne(Files.collection, ["_id": .int64(file.rawValue)], projection: ["replicas": 1])
+        else { return [] }
+        return Files.replicaRecords(document, of: file)
     }
 
     func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {

@@ -12,10 +12,13 @@ private typealias Update = MongoSession.Update
 ///   derived fields `k`, `kn` and `live` from the array (an update pipeline), so `kn` can never
 ///   disagree with the replicas, with no transactions. `up` mirrors the holder's liveness and
 ///   `live` lists the nodes holding a live copy, for the per-node index.
-///   A tombstone is the same document with `deleted: true` (flipped by the same atomic update
-///   that retires its replicas); partial indexes keep tombstones out of the path and
-///   scheduling indexes. Moving it to a collection of its own would take two writes, with a
-///   moment where the file is in both or neither.
+/// - `tombstones`: deleted or replaced versions whose replicas are still to be deleted from
+///   their nodes, in the same shape with `deleted: true`. Retiring a version is first one
+///   atomic update of its `files` document (`deleted: true`, every replica pending deletion,
+///   K = 0), which is the moment it stops counting; the document is then copied to
+///   `tombstones` and the original deleted only if it did not change since it was copied (see
+///   ``moveToTombstones(_:id:)``). While a move is under way the `files` document is the
+///   authority; a move cut short by a crash is finished when the catalog next opens.
 /// - `nodes`: one document per node, `_id` its UUID.
 /// - `meta`: the schema version, the file id counter and the store totals.
 ///
@@ -80,9 +83,15 @@ public final class MongoCatalog: Catalog {
             if found > Self.schemaVersion {
                 throw CatalogError.schemaTooNew(found: found, supported: Self.schemaVersion)
             }
-            _ = try session.writeCommand(
-                ["createIndexes": .string(Files.collection), "indexes": .array(Files.indexes.map(BSON.document))],
-                on: Files.collection, operation: "createIndexes")
+            for (collection, indexes) in [(Files.collection, Files.indexes), (Tombstones.collection, Tombstones.indexes)] {
+                _ = try session.writeCommand(
+                    ["createIndexes": .string(collection), "indexes": .array(indexes.map(BSON.document))],
+                    on: collection, operation: "createIndexes")
+            }
+            // Finish the moves to `tombstones` that a crash cut short.
+            for retired in try session.find(Files.collection, ["deleted": true], projection: ["_id": 1], hint: "retired") {
+                if let id = retired["_id"]?.int64Value { try Self.moveToTombstones(session, id: id) }
+            }
             try Self.repairCounters(session)
         }
     }
@@ -91,11 +100,13 @@ public final class MongoCatalog: Catalog {
     /// and the id counter (never below an id in use).
     private static func repairCounters(_ session: MongoSession) throws {
         var used: [String: Int64] = [:]
-        for row in try session.aggregate(Files.collection, [
-            ["$unwind": "$replicas"],
-            ["$group": ["_id": "$replicas.node", "used": ["$sum": "$size"]]],
-        ]) {
-            if let node = row["_id"]?.stringValue { used[node] = row["used"]?.int64Value ?? 0 }
+        for collection in [Files.collection, Tombstones.collection] {
+            for row in try session.aggregate(collection, [
+                ["$unwind": "$replicas"],
+                ["$group": ["_id": "$replicas.node", "used": ["$sum": "$size"]]],
+            ]) {
+                if let node = row["_id"]?.stringValue { used[node, default: 0] += row["used"]?.int64Value ?? 0 }
+            }
         }
         for node in try session.find(Nodes.collection, [:], projection: ["used": 1]) {
             guard let id = node["_id"]?.stringValue else { continue }
@@ -114,8 +125,9 @@ public final class MongoCatalog: Catalog {
                 "files": .int64(totals?["files"]?.int64Value ?? 0), "bytes": .int64(totals?["bytes"]?.int64Value ?? 0),
             ]]),
             upsert: true)
-        let highest = try session.find(Files.collection, [:], sort: ["_id": -1], projection: ["_id": 1], limit: 1)
-            .first?["_id"]?.int64Value ?? 0
+        let highest = try [Files.collection, Tombstones.collection].map { collection in
+            try session.find(collection, [:], sort: ["_id": -1], projection: ["_id": 1], limit: 1).first?["_id"]?.int64Value ?? 0
+        }.max() ?? 0
         _ = try session.update(
             Meta.collection, ["_id": "counters", "file": ["$lt": .int64(highest)]],
             .operators(["$set": ["file": .int64(highest)]]))
@@ -172,25 +184,29 @@ public final class MongoCatalog: Catalog {
     /// same atomic update.
     private static func markHolder(_ session: MongoSession, _ node: NodeID, up: Bool) throws {
         let id = BSON.string(node.rawValue)
-        _ = try session.update(
-            Files.collection, ["replicas.node": id],
-            .pipeline([
-                ["$set": ["replicas": ["$map": [
-                    "input": "$replicas",
-                    "in": ["$cond": [["$eq": ["$$this.node", id]], ["$mergeObjects": ["$$this", ["up": .bool(up)]]], "$$this"]],
-                ]]]],
-            ] + Files.derive),
-            many: true)
+        for collection in [Files.collection, Tombstones.collection] {
+            _ = try session.update(
+                collection, ["replicas.node": id],
+                .pipeline([
+                    ["$set": ["replicas": ["$map": [
+                        "input": "$replicas",
+                        "in": ["$cond": [["$eq": ["$$this.node", id]], ["$mergeObjects": ["$$this", ["up": .bool(up)]]], "$$this"]],
+                    ]]]],
+                ] + Files.derive),
+                many: true)
+        }
     }
 
     public func removeNode(_ node: NodeID) async throws {
         try await gate.exclusive {
             try await withSession { session in
                 let id = BSON.string(node.rawValue)
-                _ = try session.update(
-                    Files.collection, ["replicas.node": id],
-                    .pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive),
-                    many: true)
+                for collection in [Files.collection, Tombstones.collection] {
+                    _ = try session.update(
+                        collection, ["replicas.node": id],
+                        .pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive),
+                        many: true)
+                }
                 _ = try session.delete(Nodes.collection, ["_id": id])
             }
         }
@@ -216,12 +232,8 @@ public final class MongoCatalog: Catalog {
             // Another upload of the same path can win between the tombstone and the insert: the
             // unique index refuses ours and we go again, retiring theirs (last writer wins).
             for _ in 0..<16 {
-                let path = BSON.string(file.path.rawValue)
-                let previous = try session.find(
-                    Files.collection, ["path": path], sort: ["path": 1, "version": -1], projection: ["version": 1],
-                    limit: 1, hint: Files.pathVersionIndex
-                ).first?["version"]?.int64Value ?? 0
-                try Self.tombstone(session, path: file.path)
+                let previous = try Self.lastVersion(session, of: file.path)
+                try Self.retire(session, path: file.path)
                 let id = try Self.reserveIDs(session, count: 1)
                 let document = Files.newDocument(id: id, file: file, version: previous + 1, holders: [])
                 do {
@@ -266,14 +278,16 @@ public final class MongoCatalog: Catalog {
         let paths = batch.map { BSON.string($0.file.path.rawValue) }
         var versions: [String: Int64] = [:]
         var current: [VirtualPath] = []
-        for row in try session.find(
-            Files.collection, ["path": ["$in": .array(paths)]], projection: ["path": 1, "version": 1, "deleted": 1])
-        {
-            guard let path = row["path"]?.stringValue else { continue }
-            versions[path] = max(versions[path] ?? 0, row["version"]?.int64Value ?? 0)
-            if row["deleted"]?.boolValue == false, let virtual = try? VirtualPath(path) { current.append(virtual) }
+        for collection in [Files.collection, Tombstones.collection] {
+            for row in try session.find(
+                collection, ["path": ["$in": .array(paths)]], projection: ["path": 1, "version": 1, "deleted": 1])
+            {
+                guard let path = row["path"]?.stringValue else { continue }
+                versions[path] = max(versions[path] ?? 0, row["version"]?.int64Value ?? 0)
+                if row["deleted"]?.boolValue == false, let virtual = try? VirtualPath(path) { current.append(virtual) }
+            }
         }
-        for path in current { try tombstone(session, path: path) }
+        for path in current { try retire(session, path: path) }
         let last = try reserveIDs(session, count: batch.count)
         var used: [NodeID: Int64] = [:]
         var documents: [BSONDocument] = []
@@ -297,18 +311,31 @@ public final class MongoCatalog: Catalog {
 
     public func file(id: FileID) async throws -> FileRecord? {
         try await withSession { session in
-            try session.findOne(Files.collection, ["_id": .int64(id.rawValue)]).map(Files.record)
+            // Looked up in `files` first: a version being moved is in both for a moment.
+            try (session.findOne(Files.collection, ["_id": .int64(id.rawValue)])
+                ?? session.findOne(Tombstones.collection, ["_id": .int64(id.rawValue)])).map(Files.record)
         }
     }
 
     public func deleteFile(at path: VirtualPath) async throws -> FileRecord? {
-        try await withSession { session in try Self.tombstone(session, path: path) }
+        try await withSession { session in try Self.retire(session, path: path) }
     }
 
-    /// Retires the current version of `path`, if any, in one atomic update: deleted, every
-    /// replica pending deletion, K = 0.
+    /// The highest version `path` ever had, current or retired; 0 for a new path.
+    private static func lastVersion(_ session: MongoSession, of path: VirtualPath) throws -> Int64 {
+        let indexes = [(Files.collection, Files.pathVersionIndex), (Tombstones.collection, Tombstones.pathVersionIndex)]
+        return try indexes.map { collection, index in
+            try session.find(
+                collection, ["path": .string(path.rawValue)], sort: ["path": 1, "version": -1], projection: ["version": 1],
+                limit: 1, hint: index
+            ).first?["version"]?.int64Value ?? 0
+        }.max() ?? 0
+    }
+
+    /// Retires the current version of `path`, if any: one atomic update makes it deleted,
+    /// every replica pending deletion and K = 0; then it moves to `tombstones`.
     @discardableResult
-    private static func tombstone(_ session: MongoSession, path: VirtualPath) throws -> FileRecord? {
+    private static func retire(_ session: MongoSession, path: VirtualPath) throws -> FileRecord? {
         guard let document = try session.findAndModify(
             Files.collection, ["path": .string(path.rawValue), "deleted": false],
             .pipeline([
@@ -321,7 +348,26 @@ public final class MongoCatalog: Catalog {
         else { return nil }
         let record = try Files.record(document)
         try addTotals(session, files: -1, bytes: -record.size)
+        try moveToTombstones(session, id: record.id.rawValue)
         return record
+    }
+
+    /// Moves a retired version from `files` to `tombstones`: copies it, then deletes the
+    /// original only if its replicas are still those copied. A replica write that lands in
+    /// between changes the original, so the move goes again with the new replicas; nothing
+    /// written during a move is lost. Writers look in `tombstones` only once the `files`
+    /// document is gone, when the copy there is final. Stopped half-way (a crash), the
+    /// original stays in `files` as the authority and the move is finished at the next open.
+    private static func moveToTombstones(_ session: MongoSession, id: Int64) throws {
+        for _ in 0..<64 {
+            guard let document = try session.findOne(Files.collection, ["_id": .int64(id), "deleted": true]) else { return }
+            try session.replace(Tombstones.collection, ["_id": .int64(id)], with: document, upsert: true)
+            let unchanged: BSONDocument = ["_id": .int64(id), "deleted": true, "replicas": document["replicas"] ?? .array([])]
+            if try session.delete(Files.collection, unchanged) > 0 { return }
+        }
+        throw MongoError(
+            operation: "delete", target: session.target(Files.collection),
+            message: "the replicas of deleted file \(id) kept changing while it moved to \(Tombstones.collection)")
     }
 
     public func listFiles(prefix: String, after: VirtualPath?, limit: Int) async throws -> [FileRecord] {
@@ -388,22 +434,27 @@ public final class MongoCatalog: Catalog {
                 let set = Update.pipeline([
                     ["$set": ["replicas": ["$concatArrays": [Files.replicas(without: id), .array([replica])]]]],
                 ] + Files.derive)
-                for _ in 0..<64 {
+                let key = BSON.int64(file.rawValue)
+                /// True when one of the two writes matched in `collection`.
+                func write(in collection: String) throws -> Bool {
                     if try session.findAndModify(
-                        Files.collection, ["_id": .int64(file.rawValue), "replicas.node": id], set, returnNew: false,
-                        fields: ["_id": 1]) != nil
+                        collection, ["_id": key, "replicas.node": id], set, returnNew: false, fields: ["_id": 1]) != nil
                     {
-                        return
+                        return true
                     }
-                    if let added = try session.findAndModify(
-                        Files.collection, ["_id": .int64(file.rawValue), "replicas.node": ["$ne": id]], set,
-                        returnNew: false, fields: ["size": 1])
-                    {
-                        try Self.addUsed(session, node, added["size"]?.int64Value ?? 0)
-                        return
-                    }
-                    // Neither matched: the file is gone, or another writer moved between the two.
-                    if try session.findOne(Files.collection, ["_id": .int64(file.rawValue)], projection: ["_id": 1]) == nil {
+                    guard let added = try session.findAndModify(
+                        collection, ["_id": key, "replicas.node": ["$ne": id]], set, returnNew: false, fields: ["size": 1])
+                    else { return false }
+                    try Self.addUsed(session, node, added["size"]?.int64Value ?? 0)
+                    return true
+                }
+                for _ in 0..<64 {
+                    if try write(in: Files.collection) { return }
+                    // Neither matched: another writer moved between the two, or the file is no
+                    // longer in `files` (then its tombstone, if any, is final).
+                    if try session.findOne(Files.collection, ["_id": key], projection: ["_id": 1]) != nil { continue }
+                    if try write(in: Tombstones.collection) { return }
+                    if try session.findOne(Tombstones.collection, ["_id": key], projection: ["_id": 1]) == nil {
                         throw CatalogError.unknownFile(file)
                     }
                 }
@@ -416,44 +467,56 @@ public final class MongoCatalog: Catalog {
 
     public func removeReplica(_ file: FileID, from node: NodeID) async throws {
         try await withSession { session in
-            let id = BSON.string(node.rawValue)
-            guard let before = try session.findAndModify(
-                Files.collection, ["_id": .int64(file.rawValue), "replicas.node": id],
-                .pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive),
-                returnNew: false, fields: ["size": 1])
-            else { return }
+            let id = BSON.string(node.rawValue), key = BSON.int64(file.rawValue)
+            let remove = Update.pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive)
+            var before = try session.findAndModify(
+                Files.collection, ["_id": key, "replicas.node": id], remove, returnNew: false, fields: ["size": 1])
+            // Only once the file is no longer in `files` is its tombstone the one to change.
+            if before == nil, try session.findOne(Files.collection, ["_id": key], projection: ["_id": 1]) == nil {
+                before = try session.findAndModify(
+                    Tombstones.collection, ["_id": key, "replicas.node": id], remove, returnNew: false, fields: ["size": 1])
+            }
+            guard let before else { return }
             try Self.addUsed(session, node, -(before["size"]?.int64Value ?? 0))
         }
     }
 
     public func replicas(of file: FileID) async throws -> [ReplicaRecord] {
-        try await withSession { session in try Files.replicas(session, of: file) }
+        try await withSession { session in
+            let key = BSON.int64(file.rawValue)
+            guard let document = try session.findOne(Files.collection, ["_id": key], projection: ["replicas": 1])
+                ?? session.findOne(Tombstones.collection, ["_id": key], projection: ["replicas": 1])
+            else { return [] }
+            return Files.replicaRecords(document, of: file)
+        }
     }
 
     public func holdings(on node: NodeID) async throws -> [Holding] {
         try await withSession { session in
-            try session.find(Files.collection, ["replicas.node": .string(node.rawValue)], hint: Files.holdersIndex)
-                .map { document in
-                    let state = Files.replicaStates(document)[node] ?? .evicting
-                    return Holding(file: try Files.record(document), state: state)
+            var holdings: [FileID: Holding] = [:]
+            // Tombstones first, so that a version caught mid-move is taken from `files`.
+            for (collection, index) in [(Tombstones.collection, Tombstones.holdersIndex), (Files.collection, Files.holdersIndex)] {
+                for document in try session.find(collection, ["replicas.node": .string(node.rawValue)], hint: index) {
+                    let file = try Files.record(document)
+                    holdings[file.id] = Holding(file: file, state: Files.replicaStates(document)[node] ?? .evicting)
                 }
+            }
+            return holdings.values.sorted { $0.file.id < $1.file.id }
         }
     }
 
     public func pendingDeletions(on node: NodeID) async throws -> [FileRecord] {
         try await withSession { session in
-            try session.find(
-                Files.collection, ["replicas.node": .string(node.rawValue), "deleted": true], hint: Files.holdersIndex
-            )
-            .filter { Files.replicaStates($0)[node] == .evicting }
-            .map(Files.record)
-            .sorted { $0.path < $1.path }
+            try session.find(Tombstones.collection, ["replicas.node": .string(node.rawValue)], hint: Tombstones.holdersIndex)
+                .filter { Files.replicaStates($0)[node] == .evicting }
+                .map(Files.record)
+                .sorted { $0.path < $1.path }
         }
     }
 
     public func purgeTombstones() async throws -> Int {
         try await withSession { session in
-            try session.delete(Files.collection, ["deleted": true, "replicas": ["$size": 0]])
+            try session.delete(Tombstones.collection, ["replicas": ["$size": 0]])
         }
     }
 

@@ -183,6 +183,26 @@ struct MongoSession {
         }
     }
 
+    /// Replaces the one document matching `filter` (or inserts it, with `upsert`).
+    func replace(_ collection: String, _ filter: BSONDocument, with document: BSONDocument, upsert: Bool = false) throws {
+        let options: BSONDocument = upsert ? ["upsert": true] : [:]
+        try withCollection(collection) { handle in
+            try filter.withCDocument { cFilter in
+                try document.withCDocument { cDocument in
+                    try options.withCDocument { cOptions in
+                        try BSONReply.with { reply in
+                            var error = bson_error_t()
+                            guard mongoc_collection_replace_one(handle, cFilter, cDocument, cOptions, reply, &error) else {
+                                throw failure("replaceOne", collection, error)
+                            }
+                            try checkWriteConcern(BSONDocument(copying: reply), "replaceOne", collection)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func insert(_ collection: String, _ documents: [BSONDocument]) throws {
         guard !documents.isEmpty else { return }
         try withCollection(collection) { handle in

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import ReplicaCore
+import TestSupport
+
+/// What the MongoDB catalog keeps where: the collections behind the `Catalog` behaviour that
+/// the conformance suite checks, and the repairs made when it opens.
+@Suite("MongoDB catalog layout")
+struct MongoCatalogLayoutTests {
+    private static func freshURI() async throws -> String {
+        try await MongoTestServer.shared().uri(database: "fsdfs_layout_\(UUID().uuidString.prefix(8))")
+    }
+
+    private static func count(_ catalog: MongoCatalog, _ collection: String, _ filter: BSONDocument) async throws -> Int {
+        try await catalog.connection.withSession { try $0.count(collection, filter) }
+    }
+
+    @Test("A deleted file moves to the tombstones collection until its last replica is gone")
+    func deletedFilesAreTombstones() async throws {
+        let catalog = try await MongoCatalog(uri: try await Self.freshURI())
+        try await catalog.registerNode(Fixture.node("n1"))
+        let file = try await catalog.putFile(Fixture.newFile("gone", size: 30, n: 1))
+        try await catalog.setReplica(file.id, on: "n1", state: .live)
+        _ = try await catalog.deleteFile(at: Fixture.path("gone"))
+
+        let key: BSONDocument = ["_id": .int64(file.id.rawValue)]
+        #expect(try await Self.count(catalog, Files.collection, key) == 0)
+        #expect(try await Self.count(catalog, Tombstones.collection, key) == 1)
+        #expect(try await catalog.file(id: file.id)?.deleted == true)
+        #expect(try await catalog.pendingDeletions(on: "n1").map(\.id) == [file.id])
+        #expect(try await catalog.node("n1")?.used == 30, "a pending deletion still takes room")
+
+        try await catalog.removeReplica(file.id, from: "n1")
+        #expect(try await catalog.node("n1")?.used == 0)
+        #expect(try await catalog.purgeTombstones() == 1)
+        #expect(try await Self.count(catalog, Tombstones.collection, [:]) == 0)
+    }
+
+    @Test("A move to tombstones cut short by a crash is finished when the catalog opens")
+    func interruptedMoveIsFinishedAtOpen() async throws {
+        let uri = try await Self.freshURI()
+        let file: FileRecord
+        do {
+            let catalog = try await MongoCatalog(uri: uri)
+            try await catalog.registerNode(Fixture.node("n1"))
+            file = try await catalog.putFile(Fixture.newFile("half", size: 25, n: 1))
+            try await catalog.setReplica(file.id, on: "n1", state: .live)
+            // The first step of a delete, as a master that died right after it left it.
+            _ = try await catalog.connection.withSession { session in
+                try session.update(
+                    Files.collection, ["_id": .int64(file.id.rawValue)],
+                    .pipeline([
+                        ["$set": [
+                            "deleted": true,
+                            "replicas": ["$map": [
+                                "input": "$replicas", "in": ["$mergeObjects": ["$$this", ["state": .int32(Files.evicting)]]],
+                            ]],
+                        ]],
+                    ] + Files.derive))
+            }
+        }
+        let reopened = try await MongoCatalog(uri: uri)
+        let key: BSONDocument = ["_id": .int64(file.id.rawValue)]
+        #expect(try await Self.count(reopened, Files.collection, key) == 0)
+        #expect(try await Self.count(reopened, Tombstones.collection, key) == 1)
+        #expect(try await reopened.pendingDeletions(on: "n1").map(\.id) == [file.id])
+        #expect(try await reopened.totals() == CatalogTotals(files: 0, bytes: 0, underReplicated: 0, minKn: nil))
+        #expect(try await reopened.node("n1")?.used == 25)
+        #expect(try await reopened.file(at: Fixture.path("half")) == nil)
+    }
+
+    @Test("Replica writes racing with deletes are neither lost nor counted twice")
+    func replicaWritesRaceWithDeletes() async throws {
+        let catalog = try await MongoCatalog(uri: try await Self.freshURI())
+        let nodes: [NodeID] = ["n1", "n2", "n3"]
+        for node in nodes { try await catalog.registerNode(Fixture.node(node.rawValue)) }
+        var files: [FileRecord] = []
+        for i in 0..<12 { files.append(try await catalog.putFile(Fixture.newFile("race/\(i)", size: Int64(10 + i), n: 2))) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for file in files {
+                group.addTask { _ = try await catalog.deleteFile(at: file.path) }
+                for node in nodes {
+                    group.addTask {
+                        try await catalog.setReplica(file.id, on: node, state: .live)
+                        if node == "n3" { try await catalog.removeReplica(file.id, from: node) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await Self.count(catalog, Files.collection, [:]) == 0, "every deleted file left `files`")
+        for node in nodes {
+            let pending = try await catalog.pendingDeletions(on: node)
+            #expect(pending.count == (node == "n3" ? 0 : files.count), "pending deletions on \(node)")
+            #expect(try await catalog.node(node)?.used == pending.reduce(0) { $0 + $1.size }, "used of \(node)")
+        }
+    }
+}

@@ -14,4 +14,9 @@ struct FSDFSD: AsyncParsableCommand {
         version: "0.1.0 (libmongoc \(MongoDriver.version))",
         subcommands: [Serve.self, Put.self, Get.self, Remove.self, List.self, Where.self, Status.self, CheckPolicies.self]
     )
+
+    static func main() async {
+        MongoDriver.releaseSharedCounters()
+        await main(nil)
+    }
 }

@@ -97,7 +97,11 @@ extension Integration {
                 // A command that reaches the master caches its node list.
                 #expect(try await cluster.cli("status").status == 0)
 
+                let masterPID = try #require(master.pid)
                 await master.crash()
+                #expect(
+                    !FileManager.default.fileExists(atPath: "/dev/shm/mongoc-\(masterPID)"),
+                    "a killed fsdfsd leaves no libmongoc counters in /dev/shm")
                 let viaNode = cluster.root.appendingPathComponent("via-node.bin")
                 let explicit = try await cluster.cli("get", "keep/me.bin", viaNode.path, "--node", slave.address)
                 #expect(explicit.status == 0, "\(explicit.stderr)")

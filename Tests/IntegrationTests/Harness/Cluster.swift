@@ -48,11 +48,6 @@ final class Cluster: Sendable {
         environment["FSDFS_SECRET"] = Self.secret
         environment["FSDFS_MASTER"] = master
         environment["XDG_CACHE_HOME"] = root.appendingPathComponent("cache").path
-        // libmongoc, loaded by every fsdfsd, keeps statistics counters in /dev/shm/mongoc-PID.
-        // Tests SIGKILL nodes, which leaves those segments behind; a later process that gets
-        // the same PID then warns "Falling back to malloc for counters" on stderr, an extra
-        // line that breaks the one-line-error checks. Nothing here reads the counters.
-        environment["MONGOC_DISABLE_SHM"] = "1"
         return environment
     }
 

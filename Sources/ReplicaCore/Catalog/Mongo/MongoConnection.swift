@@ -20,6 +20,7 @@ public final class MongoConnection: @unchecked Sendable {
 
     private static let initialised: Void = {
         mongoc_init()
+        MongoDriver.releaseSharedCounters()
         // libmongoc's own handler prints its debug chatter (server monitoring…) to stdout.
         // Keep warnings and errors, one line each on stderr; our errors carry the rest.
         mongoc_log_set_handler({ level, domain, message, _ in

@@ -22,6 +22,7 @@ public struct DeletionPusher: Service {
                     }
                     _ = try await master.catalog.purgeTombstones()
                 } catch {
+                    if Task.isCancelled { break }  // shutting down, not a failure
                     if !master.noteCatalogFailure(error) { master.logger.error("pushing deletions failed: \(error)") }
                 }
             }

@@ -35,6 +35,7 @@ public struct Reporter: Service {
                     await apply(reply)
                     if reply.sendInventory { continue }
                 } catch {
+                    if Task.isCancelled { break }  // shutting down, not a failure
                     failures += 1
                     // First failure and then every tenth: the master may be down for a while.
                     if failures == 1 || failures % 10 == 0 {

@@ -96,6 +96,15 @@ struct Serve: AsyncParsableCommand {
         let catalogAt = try catalogLocation()
         let policySet = isMaster ? try loadPolicies() : .builtin
         let catalog: (any Catalog)? = isMaster ? try await Self.openCatalog(catalogAt, logger: logger) : nil
+        // One master per MongoDB database: refuse to start beside another.
+        let claimed = catalog as? MongoCatalog
+        if let claimed {
+            do {
+                try await claimed.claim(for: nodeID, address: address)
+            } catch {
+                throw CommandFailure("cannot open the catalog \(catalogAt): \(error)")
+            }
+        }
 
         let http = SignedClient.makeHTTPClient()
         let client = SignedClient(http: http, key: key)
@@ -132,6 +141,7 @@ struct Serve: AsyncParsableCommand {
             do {
                 try await masterRole.start()
             } catch {
+                await claimed?.release()
                 try? await http.shutdown()
                 throw CommandFailure("cannot start the master: \(error)")
             }
@@ -148,9 +158,11 @@ struct Serve: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            await claimed?.release()
             try? await http.shutdown()
             throw CommandFailure("node stopped: \(error)")
         }
+        await claimed?.release()
         try? await http.shutdown()
         withExtendedLifetime(lock) {}
     }

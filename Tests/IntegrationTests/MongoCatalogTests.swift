@@ -25,6 +25,22 @@ extension Integration {
             try? await cluster.http.shutdown()
         }
 
+        @Test("A second master on the same MongoDB database is refused with one line naming the first")
+        func secondMasterRefused() async throws {
+            try await withCluster(catalog: .mongodb) { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                let result = try await cluster.cli(
+                    "serve", "--data", cluster.root.appendingPathComponent("intruder").path,
+                    "--listen", "127.0.0.1:\(try await Cluster.freePort())", "--quota", "10M",
+                    "--catalog", try #require(cluster.catalogURI))
+                #expect(result.status != 0)
+                let errors = result.stderr.split(separator: "\n").filter { !$0.contains(" info ") }
+                #expect(errors.count == 1, "\(result.stderr)")
+                #expect(errors.first?.contains("in use by the master at \(master.address)") == true, "\(result.stderr)")
+                #expect(try await cluster.status().nodes.count == 1, "the first master carries on, alone")
+            }
+        }
+
         @Test("MongoDB lost at runtime: replication pauses and says so, nodes keep serving reads, and it all resumes with nothing lost")
         func lostAtRuntime() async throws {
             // A server of its own: this test silences it.

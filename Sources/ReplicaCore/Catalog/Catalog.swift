@@ -147,6 +147,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreachable(String)
     case schemaTooNew(found: Int, supported: Int)
     case corrupt(String)
+    case inUse(String)
 
     public var description: String {
         switch self {
@@ -157,6 +158,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .schemaTooNew(let found, let supported):
             "the catalog was written by a newer fsdfs (schema \(found), this build knows \(supported)); upgrade fsdfsd"
         case .corrupt(let message): "the catalog holds a record fsdfs cannot read: \(message)"
+        case .inUse(let message): message
         }
     }
 }

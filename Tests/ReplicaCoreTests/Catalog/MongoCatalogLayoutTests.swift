@@ -96,3 +96,93 @@ struct MongoCatalogLayoutTests {
         }
     }
 }
+
+/// One master per MongoDB database: the claim in `meta`.
+@Suite("MongoDB catalog ownership")
+struct MongoCatalogOwnershipTests {
+    private static func freshURI() async throws -> String {
+        try await MongoTestServer.shared().uri(database: "fsdfs_claim_\(UUID().uuidString.prefix(8))")
+    }
+
+    /// Polls `condition` until it holds, failing after `timeout`.
+    private static func eventually(
+        _ what: String, timeout: Duration = .seconds(15), _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for: \(what)")
+    }
+
+    @Test("A second master is refused while the first holds the database; the same node may claim again; a clean stop frees it")
+    func secondMasterIsRefused() async throws {
+        let uri = try await Self.freshURI()
+        let first = try await MongoCatalog(uri: uri)
+        try await first.claim(for: "node-one", address: "10.0.0.1:4242")
+        let second = try await MongoCatalog(uri: uri)
+        do {
+            try await second.claim(for: "node-two", address: "10.0.0.2:4242")
+            Issue.record("the second master was let in")
+        } catch let error as CatalogError {
+            guard case .inUse(let message) = error else { throw error }
+            #expect(message.contains("in use by the master at 10.0.0.1:4242"), "\(message)")
+            #expect(message.contains("node node-one"), "\(message)")
+        }
+        #expect(try await first.nodes().isEmpty, "the first master keeps working")
+        // The same node restarting (its old process gone) takes its claim back at once.
+        let restarted = try await MongoCatalog(uri: uri)
+        try await restarted.claim(for: "node-one", address: "10.0.0.1:4242")
+        await restarted.release()
+        try await second.claim(for: "node-two", address: "10.0.0.2:4242")
+        await second.release()
+    }
+
+    @Test("A master that stops renewing is replaced after its lease, and stops writing itself")
+    func expiredClaimIsTakenOver() async throws {
+        let uri = try await Self.freshURI()
+        let frozen = try await MongoCatalog(uri: uri)
+        try await frozen.claim(for: "node-one", address: "10.0.0.1:4242", lease: .seconds(2))
+        // As if its process froze: no more renewals.
+        frozen.ownership.withLock { $0.renewal?.cancel() }
+        let next = try await MongoCatalog(uri: uri)
+        try await Self.eventually("the next master takes over once the lease has run out") {
+            try await next.claim(for: "node-two", address: "10.0.0.2:4242", lease: .seconds(2))
+            return true
+        }
+        do {
+            _ = try await frozen.nodes()
+            Issue.record("a master whose claim ran out still used the catalog")
+        } catch let error as CatalogError {
+            guard case .unreachable(let message) = error else { throw error }
+            #expect(message.contains("could not renew its claim"), "\(message)")
+        }
+        await next.release()
+    }
+
+    @Test("A master whose claim was taken over writes nothing more and says who took it")
+    func takenOverMasterFencesItself() async throws {
+        let uri = try await Self.freshURI()
+        let catalog = try await MongoCatalog(uri: uri)
+        try await catalog.claim(for: "node-one", address: "10.0.0.1:4242", lease: .seconds(3))
+        // Another master took the database (as after a long partition of this one).
+        _ = try await catalog.connection.withSession { session in
+            try session.update(
+                Meta.collection, ["_id": "master"],
+                .operators(["$set": ["node": "node-two", "address": "10.0.0.2:4242", "token": "theirs"]]))
+        }
+        try await Self.eventually("the master notices at its next renewal and stops") {
+            do {
+                _ = try await catalog.nodes()
+                return false
+            } catch CatalogError.unreachable(let message) {
+                return message.contains("taken over by the master at 10.0.0.2:4242")
+            }
+        }
+        await #expect(throws: CatalogError.self, "writes are refused too") {
+            try await catalog.registerNode(Fixture.node("n1"))
+        }
+        #expect(try await MongoCatalog(uri: uri).nodes().isEmpty, "nothing was written")
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 private typealias Update = MongoSession.Update
 
@@ -24,7 +25,8 @@ private typealias Update = MongoSession.Update
 ///
 /// ## Consistency
 ///
-/// One master owns a catalog. Node liveness is the only fact that spans documents (a node
+/// One master owns a catalog, and claims it in `meta` (``claim(for:address:lease:)``): a
+/// second master on the same database is refused at start. Node liveness is the only fact that spans documents (a node
 /// going down changes `up` in every document it holds); the master orders those changes
 /// against replica writes with a ``LivenessGate``, so each replica write records `up` as it
 /// is. Node usage and the totals are kept with `$inc` after the file write and recounted
@@ -38,6 +40,8 @@ public final class MongoCatalog: Catalog {
 
     let connection: MongoConnection
     private let gate = LivenessGate()
+    /// This master's claim on the database, once made (see `MongoCatalog+Claim.swift`).
+    let ownership = Mutex(Ownership())
 
     /// Connects, checks the schema, creates the indexes and repairs the counters. Throws
     /// ``CatalogError/unreachable(_:)`` naming the host when the server cannot be reached.
@@ -51,10 +55,15 @@ public final class MongoCatalog: Catalog {
         try await prepare()
     }
 
+    deinit {
+        ownership.withLock { $0.renewal?.cancel() }
+    }
+
     /// Runs one operation on a pooled client. A server that cannot be reached, or a write a
     /// majority did not confirm in time, becomes ``CatalogError/unreachable(_:)``: the master
     /// pauses replication on it and resumes when the catalog answers again.
     private func withSession<T: Sendable>(_ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
+        try checkOwnership()
         do {
             return try await connection.withSession(body)
         } catch let error as MongoError where error.isUnreachable || error.isWriteConcern {

@@ -95,16 +95,10 @@ struct Serve: AsyncParsableCommand {
         // HTTP client, which must be shut down once made.
         let catalogAt = try catalogLocation()
         let policySet = isMaster ? try loadPolicies() : .builtin
-        let catalog: (any Catalog)? = isMaster ? try await Self.openCatalog(catalogAt, logger: logger) : nil
-        // One master per MongoDB database: refuse to start beside another.
+        let catalog: (any Catalog)? = isMaster
+            ? try await Self.openCatalog(catalogAt, master: (nodeID, address), logger: logger) : nil
+        // Claimed for this master when opened; dropped at a clean stop.
         let claimed = catalog as? MongoCatalog
-        if let claimed {
-            do {
-                try await claimed.claim(for: nodeID, address: address)
-            } catch {
-                throw CommandFailure("cannot open the catalog \(catalogAt): \(error)")
-            }
-        }
 
         let http = SignedClient.makeHTTPClient()
         let client = SignedClient(http: http, key: key)
@@ -186,8 +180,11 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// Opens the catalog. SQLite opens on a thread of its own (opening runs migrations
-    /// synchronously); MongoDB runs its blocking calls on its connection's own queue.
-    static func openCatalog(_ location: CatalogLocation, logger: Logger) async throws -> any Catalog {
+    /// synchronously); MongoDB runs its blocking calls on its connection's own queue, and is
+    /// claimed for `master` first: one master per database.
+    static func openCatalog(
+        _ location: CatalogLocation, master: (node: NodeID, address: String), logger: Logger
+    ) async throws -> any Catalog {
         switch location {
         case .sqlite(let path):
             return try await withCheckedThrowingContinuation { continuation in
@@ -201,7 +198,7 @@ struct Serve: AsyncParsableCommand {
             }
         case .mongodb(let uri):
             do {
-                let catalog = try await MongoCatalog(uri: uri)
+                let catalog = try await MongoCatalog(uri: uri, master: master)
                 logger.info("catalog: \(catalog.summary)")
                 return catalog
             } catch {

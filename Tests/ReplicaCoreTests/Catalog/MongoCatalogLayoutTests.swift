@@ -139,6 +139,30 @@ struct MongoCatalogOwnershipTests {
         await second.release()
     }
 
+    @Test("A refused master writes nothing, not even the repairs an opening catalog makes")
+    func refusedMasterWritesNothing() async throws {
+        let uri = try await Self.freshURI()
+        let first = try await MongoCatalog(uri: uri, master: ("node-one", "10.0.0.1:4242"))
+        try await first.registerNode(Fixture.node("n1"))
+        let file = try await first.putFile(Fixture.newFile("moving", size: 20, n: 1))
+        try await first.setReplica(file.id, on: "n1", state: .live)
+        // A delete of the first master half-way (retired, not yet moved), and a usage figure
+        // that an opening catalog would recount.
+        _ = try await first.connection.withSession { session in
+            try session.update(Files.collection, ["_id": .int64(file.id.rawValue)], .operators(["$set": ["deleted": true]]))
+            return try session.update(Nodes.collection, ["_id": "n1"], .operators(["$set": ["used": .int64(999)]]))
+        }
+        await #expect(throws: CatalogError.self) {
+            _ = try await MongoCatalog(uri: uri, master: ("node-two", "10.0.0.2:4242"))
+        }
+        #expect(try await Self.count(first, Files.collection, ["_id": .int64(file.id.rawValue)]) == 1, "no move made")
+        #expect(try await first.node("n1")?.used == 999, "no recount made")
+    }
+
+    private static func count(_ catalog: MongoCatalog, _ collection: String, _ filter: BSONDocument) async throws -> Int {
+        try await catalog.connection.withSession { try $0.count(collection, filter) }
+    }
+
     @Test("A master that stops renewing is replaced after its lease, and stops writing itself")
     func expiredClaimIsTakenOver() async throws {
         let uri = try await Self.freshURI()

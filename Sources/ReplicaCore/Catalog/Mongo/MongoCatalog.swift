@@ -45,14 +45,24 @@ public final class MongoCatalog: Catalog {
 
     /// Connects, checks the schema, creates the indexes and repairs the counters. Throws
     /// ``CatalogError/unreachable(_:)`` naming the host when the server cannot be reached.
-    public init(uri: String) async throws {
+    ///
+    /// A master passes `master` (its node and address) to claim the database first
+    /// (``claim(for:address:lease:)``): a master refused with ``CatalogError/inUse(_:)`` has
+    /// written nothing, not even the repairs of an opening catalog.
+    public init(uri: String, master: (node: NodeID, address: String)? = nil) async throws {
         connection = try MongoConnection(uri: uri)
         do {
             try await connection.ping()
         } catch let error as MongoError {
             throw CatalogError.unreachable(error.description)
         }
-        try await prepare()
+        if let master { try await claim(for: master.node, address: master.address) }
+        do {
+            try await prepare()
+        } catch {
+            await release()
+            throw error
+        }
     }
 
     deinit {

@@ -15,6 +15,10 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         else {
             throw ValidationError("\(option) \(text) is not HOST:PORT, e.g. 127.0.0.1:4242")
         }
+        // Nodes and clients reach a node at the address it gives, so "any free port" cannot work.
+        guard port != 0 else {
+            throw ValidationError("\(option) \(text): port 0 is not an address other nodes can reach; give a fixed port, e.g. 4242")
+        }
         host = String(text[..<colon])
         self.port = port
     }

@@ -58,6 +58,7 @@ extension Integration {
                     (["status", "--master", "127.0.0.1:1"], [:], "cannot reach the master"),
                     (["status"], ["FSDFS_SECRET": "a-different-password"], "signature"),
                     (["serve", "--data", cluster.root.appendingPathComponent("n").path, "--quota", "lots"], [:], "--quota"),
+                    (["serve", "--data", cluster.root.appendingPathComponent("n").path, "--listen", "127.0.0.1:0"], [:], "port 0"),
                     (["serve", "--data", cluster.root.appendingPathComponent("master").path, "--listen", "127.0.0.1:1"], [:], "in use by another fsdfsd"),
                 ]
                 for (arguments, environment, message) in cases {

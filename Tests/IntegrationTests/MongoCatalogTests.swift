@@ -29,6 +29,7 @@ extension Integration {
         func secondMasterRefused() async throws {
             try await withCluster(catalog: .mongodb) { cluster in
                 let master = try await cluster.start("master", asMaster: true)
+                try await cluster.waitForNodes(1)
                 let result = try await cluster.cli(
                     "serve", "--data", cluster.root.appendingPathComponent("intruder").path,
                     "--listen", "127.0.0.1:\(try await Cluster.freePort())", "--quota", "10M",

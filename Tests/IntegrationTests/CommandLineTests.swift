@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ReplicaCore
+import TestSupport
 
 extension Integration {
     /// The command-line and JSON contracts of ARCHITECTURE.md sections 8 and 9.

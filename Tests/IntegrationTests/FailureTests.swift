@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ReplicaCore
+import TestSupport
 
 extension Integration {
     /// Nodes going down and coming back, deletes with holders away, the master away.

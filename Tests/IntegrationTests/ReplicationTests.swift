@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ReplicaCore
+import TestSupport
 
 extension Integration {
     /// Uploads, replication and the planner's rules, end to end with real processes.

@@ -56,22 +56,3 @@ struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-/// Polls `condition` until it holds or the deadline passes (never a fixed sleep).
-func eventually(
-    _ what: @autoclosure () -> String, timeout: Duration = .seconds(30),
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    var lastError: (any Error)?
-    while ContinuousClock.now < deadline {
-        do {
-            if try await condition() { return }
-            lastError = nil
-        } catch {
-            lastError = error
-        }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw HarnessError("timed out after \(timeout) waiting for: \(what())\(lastError.map { " (last error: \($0))" } ?? "")")
-}

@@ -3,29 +3,31 @@ import Testing
 @testable import ReplicaCore
 import TestSupport
 
+/// A database of its own on the shared test server.
+private func freshURI() async throws -> String {
+    try await MongoTestServer.shared().uri(database: "fsdfs_layout_\(UUID().uuidString.prefix(8))")
+}
+
+/// How many documents of `collection` match `filter`, read directly.
+private func count(_ catalog: MongoCatalog, _ collection: String, _ filter: BSONDocument) async throws -> Int {
+    try await catalog.connection.withSession { try $0.count(collection, filter) }
+}
+
 /// What the MongoDB catalog keeps where: the collections behind the `Catalog` behaviour that
 /// the conformance suite checks, and the repairs made when it opens.
 @Suite("MongoDB catalog layout")
 struct MongoCatalogLayoutTests {
-    private static func freshURI() async throws -> String {
-        try await MongoTestServer.shared().uri(database: "fsdfs_layout_\(UUID().uuidString.prefix(8))")
-    }
-
-    private static func count(_ catalog: MongoCatalog, _ collection: String, _ filter: BSONDocument) async throws -> Int {
-        try await catalog.connection.withSession { try $0.count(collection, filter) }
-    }
-
     @Test("A deleted file moves to the tombstones collection until its last replica is gone")
     func deletedFilesAreTombstones() async throws {
-        let catalog = try await MongoCatalog(uri: try await Self.freshURI())
+        let catalog = try await MongoCatalog(uri: try await freshURI())
         try await catalog.registerNode(Fixture.node("n1"))
         let file = try await catalog.putFile(Fixture.newFile("gone", size: 30, n: 1))
         try await catalog.setReplica(file.id, on: "n1", state: .live)
         _ = try await catalog.deleteFile(at: Fixture.path("gone"))
 
         let key: BSONDocument = ["_id": .int64(file.id.rawValue)]
-        #expect(try await Self.count(catalog, Files.collection, key) == 0)
-        #expect(try await Self.count(catalog, Tombstones.collection, key) == 1)
+        #expect(try await count(catalog, Files.collection, key) == 0)
+        #expect(try await count(catalog, Tombstones.collection, key) == 1)
         #expect(try await catalog.file(id: file.id)?.deleted == true)
         #expect(try await catalog.pendingDeletions(on: "n1").map(\.id) == [file.id])
         #expect(try await catalog.node("n1")?.used == 30, "a pending deletion still takes room")
@@ -33,12 +35,12 @@ struct MongoCatalogLayoutTests {
         try await catalog.removeReplica(file.id, from: "n1")
         #expect(try await catalog.node("n1")?.used == 0)
         #expect(try await catalog.purgeTombstones() == 1)
-        #expect(try await Self.count(catalog, Tombstones.collection, [:]) == 0)
+        #expect(try await count(catalog, Tombstones.collection, [:]) == 0)
     }
 
     @Test("A move to tombstones cut short by a crash is finished when the catalog opens")
     func interruptedMoveIsFinishedAtOpen() async throws {
-        let uri = try await Self.freshURI()
+        let uri = try await freshURI()
         let file: FileRecord
         do {
             let catalog = try await MongoCatalog(uri: uri)
@@ -61,8 +63,8 @@ struct MongoCatalogLayoutTests {
         }
         let reopened = try await MongoCatalog(uri: uri)
         let key: BSONDocument = ["_id": .int64(file.id.rawValue)]
-        #expect(try await Self.count(reopened, Files.collection, key) == 0)
-        #expect(try await Self.count(reopened, Tombstones.collection, key) == 1)
+        #expect(try await count(reopened, Files.collection, key) == 0)
+        #expect(try await count(reopened, Tombstones.collection, key) == 1)
         #expect(try await reopened.pendingDeletions(on: "n1").map(\.id) == [file.id])
         #expect(try await reopened.totals() == CatalogTotals(files: 0, bytes: 0, underReplicated: 0, minKn: nil))
         #expect(try await reopened.node("n1")?.used == 25)
@@ -71,7 +73,7 @@ struct MongoCatalogLayoutTests {
 
     @Test("Replica writes racing with deletes are neither lost nor counted twice")
     func replicaWritesRaceWithDeletes() async throws {
-        let catalog = try await MongoCatalog(uri: try await Self.freshURI())
+        let catalog = try await MongoCatalog(uri: try await freshURI())
         let nodes: [NodeID] = ["n1", "n2", "n3"]
         for node in nodes { try await catalog.registerNode(Fixture.node(node.rawValue)) }
         var files: [FileRecord] = []
@@ -88,7 +90,7 @@ struct MongoCatalogLayoutTests {
             }
             try await group.waitForAll()
         }
-        #expect(try await Self.count(catalog, Files.collection, [:]) == 0, "every deleted file left `files`")
+        #expect(try await count(catalog, Files.collection, [:]) == 0, "every deleted file left `files`")
         for node in nodes {
             let pending = try await catalog.pendingDeletions(on: node)
             #expect(pending.count == (node == "n3" ? 0 : files.count), "pending deletions on \(node)")
@@ -100,25 +102,9 @@ struct MongoCatalogLayoutTests {
 /// One master per MongoDB database: the claim in `meta`.
 @Suite("MongoDB catalog ownership")
 struct MongoCatalogOwnershipTests {
-    private static func freshURI() async throws -> String {
-        try await MongoTestServer.shared().uri(database: "fsdfs_claim_\(UUID().uuidString.prefix(8))")
-    }
-
-    /// Polls `condition` until it holds, failing after `timeout`.
-    private static func eventually(
-        _ what: String, timeout: Duration = .seconds(15), _ condition: () async throws -> Bool
-    ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out waiting for: \(what)")
-    }
-
     @Test("A second master is refused while the first holds the database; the same node may claim again; a clean stop frees it")
     func secondMasterIsRefused() async throws {
-        let uri = try await Self.freshURI()
+        let uri = try await freshURI()
         let first = try await MongoCatalog(uri: uri)
         try await first.claim(for: "node-one", address: "10.0.0.1:4242")
         let second = try await MongoCatalog(uri: uri)
@@ -141,7 +127,7 @@ struct MongoCatalogOwnershipTests {
 
     @Test("A refused master writes nothing, not even the repairs an opening catalog makes")
     func refusedMasterWritesNothing() async throws {
-        let uri = try await Self.freshURI()
+        let uri = try await freshURI()
         let first = try await MongoCatalog(uri: uri, master: ("node-one", "10.0.0.1:4242"))
         try await first.registerNode(Fixture.node("n1"))
         let file = try await first.putFile(Fixture.newFile("moving", size: 20, n: 1))
@@ -155,23 +141,19 @@ struct MongoCatalogOwnershipTests {
         await #expect(throws: CatalogError.self) {
             _ = try await MongoCatalog(uri: uri, master: ("node-two", "10.0.0.2:4242"))
         }
-        #expect(try await Self.count(first, Files.collection, ["_id": .int64(file.id.rawValue)]) == 1, "no move made")
+        #expect(try await count(first, Files.collection, ["_id": .int64(file.id.rawValue)]) == 1, "no move made")
         #expect(try await first.node("n1")?.used == 999, "no recount made")
-    }
-
-    private static func count(_ catalog: MongoCatalog, _ collection: String, _ filter: BSONDocument) async throws -> Int {
-        try await catalog.connection.withSession { try $0.count(collection, filter) }
     }
 
     @Test("A master that stops renewing is replaced after its lease, and stops writing itself")
     func expiredClaimIsTakenOver() async throws {
-        let uri = try await Self.freshURI()
+        let uri = try await freshURI()
         let frozen = try await MongoCatalog(uri: uri)
         try await frozen.claim(for: "node-one", address: "10.0.0.1:4242", lease: .seconds(2))
         // As if its process froze: no more renewals.
         frozen.ownership.withLock { $0.renewal?.cancel() }
         let next = try await MongoCatalog(uri: uri)
-        try await Self.eventually("the next master takes over once the lease has run out") {
+        try await eventually("the next master takes over once the lease has run out", timeout: .seconds(15)) {
             try await next.claim(for: "node-two", address: "10.0.0.2:4242", lease: .seconds(2))
             return true
         }
@@ -187,7 +169,7 @@ struct MongoCatalogOwnershipTests {
 
     @Test("A master whose claim was taken over writes nothing more and says who took it")
     func takenOverMasterFencesItself() async throws {
-        let uri = try await Self.freshURI()
+        let uri = try await freshURI()
         let catalog = try await MongoCatalog(uri: uri)
         try await catalog.claim(for: "node-one", address: "10.0.0.1:4242", lease: .seconds(3))
         // Another master took the database (as after a long partition of this one).
@@ -196,7 +178,7 @@ struct MongoCatalogOwnershipTests {
                 Meta.collection, ["_id": "master"],
                 .operators(["$set": ["node": "node-two", "address": "10.0.0.2:4242", "token": "theirs"]]))
         }
-        try await Self.eventually("the master notices at its next renewal and stops") {
+        try await eventually("the master notices at its next renewal and stops", timeout: .seconds(15)) {
             do {
                 _ = try await catalog.nodes()
                 return false

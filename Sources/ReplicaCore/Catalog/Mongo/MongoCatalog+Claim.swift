@@ -32,13 +32,13 @@ extension MongoCatalog {
     public func claim(for node: NodeID, address: String, lease: Duration = .seconds(30)) async throws {
         let token = UUID().uuidString
         let asked = ContinuousClock.now
-        let claimed = try await claimSession { session in
+        let claimed = try await withSession(checkingOwnership: false) { session in
             try Self.writeClaim(
                 session, ["_id": Self.claimID, "$or": [["node": .string(node.rawValue)], Self.expired]],
                 node: node, address: address, token: token, lease: lease)
         }
         guard claimed else {
-            let holder = try await claimSession { session in try session.findOne(Meta.collection, ["_id": Self.claimID]) }
+            let holder = try await withSession(checkingOwnership: false) { session in try session.findOne(Meta.collection, ["_id": Self.claimID]) }
             throw CatalogError.inUse(
                 "the catalog database \(connection.database) at \(hosts) is in use by \(Self.describe(holder)); "
                     + "only one master may use a database. Stop that master first; if it is gone, its claim runs out "
@@ -66,7 +66,7 @@ extension MongoCatalog {
             return before
         }
         guard released.node != nil, released.lostTo == nil else { return }
-        _ = try? await claimSession { session in
+        _ = try? await withSession(checkingOwnership: false) { session in
             try session.delete(Meta.collection, ["_id": Self.claimID, "token": .string(released.token)])
         }
     }
@@ -89,13 +89,13 @@ extension MongoCatalog {
         let (token, lease) = ownership.withLock { ($0.token, $0.lease) }
         let asked = ContinuousClock.now
         do {
-            let kept = try await claimSession { session in
+            let kept = try await withSession(checkingOwnership: false) { session in
                 try Self.writeClaim(session, ["_id": Self.claimID, "token": .string(token)], node: node, address: address, token: token, lease: lease)
             }
             if kept {
                 ownership.withLock { if $0.token == token { $0.validUntil = Self.validity(from: asked, lease) } }
             } else {
-                let holder = try? await claimSession { session in try session.findOne(Meta.collection, ["_id": Self.claimID]) }
+                let holder = try? await withSession(checkingOwnership: false) { session in try session.findOne(Meta.collection, ["_id": Self.claimID]) }
                 ownership.withLock { ownership in
                     guard ownership.token == token else { return }
                     ownership.lostTo = Self.describe(holder ?? nil)
@@ -144,14 +144,5 @@ extension MongoCatalog {
         let node = holder["node"]?.stringValue.map { String($0.prefix(8)) } ?? "?"
         let pid = holder["pid"]?.int64Value.map(String.init) ?? "?"
         return "the master at \(holder["address"]?.stringValue ?? "?") (node \(node), pid \(pid) on \(holder["host"]?.stringValue ?? "?"))"
-    }
-
-    /// One operation without the ownership check, with the catalog's error mapping.
-    private func claimSession<T: Sendable>(_ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
-        do {
-            return try await connection.withSession(body)
-        } catch let error as MongoError where error.isUnreachable || error.isWriteConcern {
-            throw CatalogError.unreachable(error.description)
-        }
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 /// derived fields in step with the replicas array.
 enum Files {
     static let collection = "files"
+    /// Where file versions are: current in `files`, retired in `tombstones`.
+    static let withTombstones = [collection, Tombstones.collection]
 
     static let live = Int32(ReplicaState.live.storedCode)
     static let evicting = Int32(ReplicaState.evicting.storedCode)

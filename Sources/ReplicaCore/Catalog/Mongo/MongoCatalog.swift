@@ -71,9 +71,12 @@ public final class MongoCatalog: Catalog {
 
     /// Runs one operation on a pooled client. A server that cannot be reached, or a write a
     /// majority did not confirm in time, becomes ``CatalogError/unreachable(_:)``: the master
-    /// pauses replication on it and resumes when the catalog answers again.
-    private func withSession<T: Sendable>(_ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
-        try checkOwnership()
+    /// pauses replication on it and resumes when the catalog answers again. So does a master
+    /// that may no longer write (``checkOwnership()``), except for the claim's own operations.
+    func withSession<T: Sendable>(
+        checkingOwnership: Bool = true, _ body: @escaping @Sendable (MongoSession) throws -> T
+    ) async throws -> T {
+        if checkingOwnership { try checkOwnership() }
         do {
             return try await connection.withSession(body)
         } catch let error as MongoError where error.isUnreachable || error.isWriteConcern {
@@ -119,7 +122,7 @@ public final class MongoCatalog: Catalog {
     /// and the id counter (never below an id in use).
     private static func repairCounters(_ session: MongoSession) throws {
         var used: [String: Int64] = [:]
-        for collection in [Files.collection, Tombstones.collection] {
+        for collection in Files.withTombstones {
             for row in try session.aggregate(collection, [
                 ["$unwind": "$replicas"],
                 ["$group": ["_id": "$replicas.node", "used": ["$sum": "$size"]]],
@@ -144,7 +147,7 @@ public final class MongoCatalog: Catalog {
                 "files": .int64(totals?["files"]?.int64Value ?? 0), "bytes": .int64(totals?["bytes"]?.int64Value ?? 0),
             ]]),
             upsert: true)
-        let highest = try [Files.collection, Tombstones.collection].map { collection in
+        let highest = try Files.withTombstones.map { collection in
             try session.find(collection, [:], sort: ["_id": -1], projection: ["_id": 1], limit: 1).first?["_id"]?.int64Value ?? 0
         }.max() ?? 0
         _ = try session.update(
@@ -203,7 +206,7 @@ public final class MongoCatalog: Catalog {
     /// same atomic update.
     private static func markHolder(_ session: MongoSession, _ node: NodeID, up: Bool) throws {
         let id = BSON.string(node.rawValue)
-        for collection in [Files.collection, Tombstones.collection] {
+        for collection in Files.withTombstones {
             _ = try session.update(
                 collection, ["replicas.node": id],
                 .pipeline([
@@ -220,7 +223,7 @@ public final class MongoCatalog: Catalog {
         try await gate.exclusive {
             try await withSession { session in
                 let id = BSON.string(node.rawValue)
-                for collection in [Files.collection, Tombstones.collection] {
+                for collection in Files.withTombstones {
                     _ = try session.update(
                         collection, ["replicas.node": id],
                         .pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive),
@@ -297,7 +300,7 @@ public final class MongoCatalog: Catalog {
         let paths = batch.map { BSON.string($0.file.path.rawValue) }
         var versions: [String: Int64] = [:]
         var current: [VirtualPath] = []
-        for collection in [Files.collection, Tombstones.collection] {
+        for collection in Files.withTombstones {
             for row in try session.find(
                 collection, ["path": ["$in": .array(paths)]], projection: ["path": 1, "version": 1, "deleted": 1])
             {

@@ -37,12 +37,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The storage node: blob store, the node's HTTP server and the signed client that
-        // every role (slave, master, command line) uses to talk to nodes.
+        // What every role (slave, master, command line) uses to talk to nodes: the signed
+        // client, the signed HTTP server's middleware and error replies, and the async
+        // primitives (Wakeup, AsyncLock) of the long-lived loops.
+        .target(
+            name: "Transport",
+            dependencies: [
+                "ReplicaCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // The storage node: blob store, scanner, the node's routes and its reporter.
         .target(
             name: "Slave",
             dependencies: [
-                "ReplicaCore",
+                "ReplicaCore", "Transport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -55,11 +68,12 @@ let package = Package(
             ]
         ),
         // The master role: catalog owner, scheduler, liveness, client API. A master process
-        // is also a storage node, so it builds on Slave.
+        // is also a storage node, but `serve` wires the two roles together: Master does not
+        // depend on Slave.
         .target(
             name: "Master",
             dependencies: [
-                "ReplicaCore", "Slave",
+                "ReplicaCore", "Transport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -70,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "fsdfsd",
             dependencies: [
-                "ReplicaCore", "Master", "Slave",
+                "ReplicaCore", "Master", "Slave", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -99,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "fsdfsd", "ReplicaCore", "Slave", "TestSupport",
+                "fsdfsd", "ReplicaCore", "Slave", "Transport", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -108,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "SlaveTests",
             dependencies: [
-                "Slave", "ReplicaCore",
+                "Slave", "ReplicaCore", "Transport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import ReplicaCore
-import Slave
+import Transport
 
 /// The catalog going away at runtime (a MongoDB server down, no majority): the master keeps
 /// answering, replication pauses and says why, and everything resumes when the catalog

@@ -1,6 +1,6 @@
 import Foundation
 import ReplicaCore
-import Slave
+import Transport
 
 extension Master {
     /// `where PATH`: the file's figures and the alive nodes holding a verified copy.

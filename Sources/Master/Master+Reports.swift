@@ -1,6 +1,6 @@
 import Foundation
 import ReplicaCore
-import Slave
+import Transport
 
 extension Master {
     /// A node's report: liveness, load and quota, and its holdings (matched against the catalog
@@ -85,8 +85,10 @@ extension Master {
             case .unknown: unknown += 1
             }
         }
-        // Replicas the catalog records that the node no longer has.
-        for holding in holdings where holding.state != .evicting && !matched.contains(holding.file.id) {
+        // Replicas the catalog records that the node no longer has (an eviction under way
+        // forgets its own when the node confirms it).
+        let evicting = state.withLock { state in Set(state.evictions.keys.filter { $0.node == node }.map(\.file)) }
+        for holding in holdings where !matched.contains(holding.file.id) && !evicting.contains(holding.file.id) {
             try await catalog.removeReplica(holding.file.id, from: node)
         }
         if unknown > 0 {

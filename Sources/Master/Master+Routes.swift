@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import ReplicaCore
-import Slave
+import Transport
 
 extension Master {
     /// The master's routes: node reports, upload grants, and the client commands.

@@ -1,6 +1,6 @@
 import Foundation
 import ReplicaCore
-import Slave
+import Transport
 
 extension Master {
     /// Chooses the node for an upload under the planner's rules (the new file has kn = −N,
@@ -9,39 +9,50 @@ extension Master {
     public func grantUpload(_ request: UploadRequest) async throws -> UploadGrant {
         guard request.size >= 0 else { throw RouteError(.badRequest, "size must not be negative", code: "bad_request") }
         let n = policies.replicas(for: request.path, size: request.size)
-        let (upload, decision) = try await placement.withLock { () async throws -> (String, UploadPlacement) in
-            let nodes = try await plannerNodes()
+        let grant = try await placement.withLock { () async throws -> UploadGrant in
+            let records = try await catalog.nodes()
+            let nodes = records.map(PlannerNode.init)
             let inFlight = state.withLock { $0.inFlight(now: Date()) }
             let planner = self.planner
             let size = request.size
-            guard let decision = try await catalog.withPlannerView({ queries in
-                try planner.placeUpload(size: size, n: n, queries: queries, nodes: nodes, inFlight: inFlight)
-            }) else {
+            let placed = try await catalog.withPlannerView { queries -> (UploadPlacement, [FileRecord])? in
+                guard let decision = try planner.placeUpload(size: size, n: n, queries: queries, nodes: nodes, inFlight: inFlight)
+                else { return nil }
+                return (decision, try queries.records(of: decision.evicting))
+            }
+            guard let (decision, victims) = placed else {
                 throw RouteError(
                     .insufficientStorage,
                     "no node can take \(ByteSize.format(request.size)) without dropping another file below its replica count; add a node or raise a quota",
                     code: "no_space")
             }
-            let upload = UUID().uuidString.lowercased()
-            let expires = Date().addingTimeInterval(Self.reservationLifetime(request.size))
-            try await reserveEvictions(decision.evicting, on: decision.target)
-            state.withLock { state in
+            let placeholder = state.withLock { state in
                 state.lastPlaceholder -= 1
-                state.uploads[upload] = MasterState.Reservation(
-                    path: request.path, size: request.size, n: n, node: decision.target, expires: expires,
-                    placeholder: FileID(state.lastPlaceholder))
+                return FileID(state.lastPlaceholder)
             }
-            return (upload, decision)
+            guard let address = records.first(where: { $0.id == decision.target })?.address,
+                  let evictions = EvictionOrder.resolve(
+                    decision.evicting, on: decision.target, making: placeholder, records: victims, address: address)
+            else { throw CatalogError.unknownNode(decision.target) }
+            try await reserveEvictions(evictions)
+            let upload = UUID().uuidString.lowercased()
+            state.withLock { state in
+                state.uploads[upload] = MasterState.Reservation(
+                    path: request.path, size: request.size, n: n, node: decision.target,
+                    expires: Date().addingTimeInterval(Self.reservationLifetime(request.size)),
+                    placeholder: placeholder, evictions: evictions)
+            }
+            return UploadGrant(upload: upload, path: request.path, size: request.size, n: n, node: decision.target, address: address)
         }
+        let evictions = state.withLock { $0.uploads[grant.upload]?.evictions } ?? []
         do {
-            try await evict(decision.evicting, from: decision.target)
+            try await evict(evictions)
         } catch {
-            state.withLock { _ = $0.uploads.removeValue(forKey: upload) }
+            state.withLock { _ = $0.uploads.removeValue(forKey: grant.upload) }
             throw error
         }
-        let target = try await address(of: decision.target)
-        logger.info("upload \(request.path) (\(ByteSize.format(request.size)), N=\(n)) granted to \(target)")
-        return UploadGrant(upload: upload, path: request.path, size: request.size, n: n, node: decision.target, address: target)
+        logger.info("upload \(request.path) (\(ByteSize.format(request.size)), N=\(n)) granted to \(grant.address)")
+        return grant
     }
 
     /// The receiving node asks whether an upload is really granted to it.
@@ -83,42 +94,5 @@ extension Master {
     /// 2 minutes plus 1 s per MiB (about the slowest transfer worth waiting for).
     static func reservationLifetime(_ size: Int64) -> TimeInterval {
         120 + Double(size) / Double(1 << 20)
-    }
-
-    // MARK: Evictions
-
-    /// Marks replicas as being evicted (they stop counting at once) and books their space.
-    func reserveEvictions(_ files: [FileID], on node: NodeID) async throws {
-        for file in files {
-            guard let record = try await catalog.file(id: file) else { continue }
-            try await catalog.setReplica(file, on: node, state: .evicting)
-            state.withLock { $0.evictions[Placement(file: file, node: node)] = record.size }
-        }
-    }
-
-    /// Has `node` remove the files; forgets the replicas it confirms. A node that cannot be
-    /// reached keeps its replicas (restored to live).
-    func evict(_ files: [FileID], from node: NodeID) async throws {
-        guard !files.isEmpty else { return }
-        defer {
-            state.withLock { state in
-                for file in files { state.evictions[Placement(file: file, node: node)] = nil }
-            }
-        }
-        var refs: [FileRef] = []
-        for file in files {
-            if let record = try await catalog.file(id: file) { refs.append(FileRef(fileID: file, path: record.path)) }
-        }
-        do {
-            let address = try await address(of: node)
-            let reply: RemoveReply = try await client.call(.POST, address, Route.remove, body: RemoveCommand(files: refs))
-            for ref in reply.gone {
-                try await catalog.removeReplica(ref.fileID, from: node)
-                logger.info("evicted \(ref.path) from \(node) to make room")
-            }
-        } catch {
-            for ref in refs { try? await catalog.setReplica(ref.fileID, on: node, state: .live) }
-            throw error
-        }
     }
 }

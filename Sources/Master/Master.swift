@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ReplicaCore
-import Slave
+import Transport
 import Synchronization
 
 /// The master role: owns the catalog, the node registry with liveness, the replication

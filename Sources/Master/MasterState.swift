@@ -6,7 +6,8 @@ import ReplicaCore
 /// scheduler re-plans from the catalog.
 struct MasterState: Sendable {
     struct ActiveCopy: Sendable {
-        var plan: CopyPlan
+        var order: CopyOrder
+        var plan: CopyPlan { order.plan }
         var started: Date
     }
 
@@ -18,6 +19,8 @@ struct MasterState: Sendable {
         var expires: Date
         /// Stands for the file in the planner until it has a catalog id (negative: never a real one).
         var placeholder: FileID
+        /// Made on the node before the upload is granted.
+        var evictions: [EvictionOrder] = []
     }
 
     var copies: [FileID: ActiveCopy] = [:]

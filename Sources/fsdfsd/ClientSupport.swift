@@ -2,7 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import ReplicaCore
-import Slave
+import Transport
 
 /// A HOST:PORT given on the command line.
 struct Endpoint: Sendable, Equatable, CustomStringConvertible {

@@ -4,7 +4,7 @@ import Foundation
 import NIOCore
 import NIOFileSystem
 import ReplicaCore
-import Slave
+import Transport
 
 /// `fsdfsd get REMOTEPATH [LOCALFILE|-] [--node HOST:PORT …]`: downloads from a node holding
 /// the file, verifying its SHA-256. With the master down it asks the `--node` nodes and the
@@ -90,7 +90,7 @@ struct Get: AsyncParsableCommand {
         let headers: BlobHeaders
         do {
             if toStdout {
-                headers = try await client.download(node, path: path, timeout: StorageNode.transferTimeout(expected?.size ?? 0)) { chunk in
+                headers = try await client.download(node, path: path, timeout: SignedClient.transferTimeout(expected?.size ?? 0)) { chunk in
                     chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                     received += Int64(chunk.readableBytes)
                     FileHandle.standardOutput.write(Data(buffer: chunk))
@@ -99,7 +99,7 @@ struct Get: AsyncParsableCommand {
                 headers = try await FileSystem.shared.withFileHandle(
                     forWritingAt: FilePath(partial), options: .newFile(replaceExisting: true)
                 ) { handle in
-                    let headers = try await client.download(node, path: path, timeout: StorageNode.transferTimeout(expected?.size ?? 0)) { chunk in
+                    let headers = try await client.download(node, path: path, timeout: SignedClient.transferTimeout(expected?.size ?? 0)) { chunk in
                         chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                         try await handle.write(contentsOf: chunk, toAbsoluteOffset: received)
                         received += Int64(chunk.readableBytes)

@@ -4,7 +4,7 @@ import Foundation
 import NIOCore
 import NIOFileSystem
 import ReplicaCore
-import Slave
+import Transport
 
 /// `fsdfsd put LOCALFILE REMOTEPATH`: stores a file; returns once one node holds a verified
 /// copy (K = 1). Replication to N copies continues in the background.
@@ -44,7 +44,7 @@ struct Put: AsyncParsableCommand {
                 let chunks = ProgressChunks(base: handle.readChunks(chunkLength: .kibibytes(256)), progress: progress)
                 return try await client.upload(
                     grant.address, Route.blob(path, upload: grant.upload), length: size, sha256: sha256,
-                    chunks: chunks, timeout: StorageNode.transferTimeout(size))
+                    chunks: chunks, timeout: SignedClient.transferTimeout(size))
             }
         }
         print("stored \(stored.path) (\(formatBytes(stored.size)), sha256 \(stored.sha256.prefix(12))…): K=\(stored.k), replication continues")

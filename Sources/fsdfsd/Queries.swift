@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReplicaCore
-import Slave
+import Transport
 
 /// `fsdfsd rm REMOTEPATH`.
 struct Remove: AsyncParsableCommand {

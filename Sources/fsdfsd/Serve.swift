@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Master
 import ReplicaCore
+import Transport
 import ServiceLifecycle
 import Slave
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReplicaCore
-import Slave
+import Transport
 
 /// `fsdfsd status [--json] [--watch]`: the health of the store, min(K−N) first.
 struct Status: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ReplicaCore
+import Transport
 import Slave
 import Testing
 

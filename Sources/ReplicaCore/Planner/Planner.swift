@@ -25,22 +25,28 @@ public struct Planner: Sendable {
         self.limits = limits
     }
 
-    /// Plans up to ``PlannerLimits/maxActions`` copies for the current state.
+    /// Plans up to ``PlannerLimits/maxActions`` copies for the current state, each preceded by
+    /// the evictions it needs.
     public func plan(
         queries: any PlannerQueries, nodes: [PlannerNode], inFlight: InFlight
     ) throws -> [ReplicationAction] {
         var pass = PlanningPass(limits: limits, nodes: nodes, inFlight: inFlight, queries: queries)
         var actions: [ReplicationAction] = []
+        var copies = 0
         var cursor: FileState?
-        scan: while actions.count < limits.maxActions {
+        scan: while copies < limits.maxActions {
             guard pass.hasOpenTarget else { break }
             let batch = try queries.files(after: cursor, limit: limits.batchSize)
             if batch.isEmpty { break }
             for file in batch {
                 cursor = file
-                if let plan = try pass.planCopy(of: file) {
+                if let (plan, victims) = try pass.planCopy(of: file) {
+                    for victim in victims {
+                        actions.append(.evict(EvictionPlan(file: victim.id, node: plan.target, size: victim.size, makingRoomFor: plan.file)))
+                    }
                     actions.append(.copy(plan))
-                    if actions.count >= limits.maxActions || !pass.hasOpenTarget { break scan }
+                    copies += 1
+                    if copies >= limits.maxActions || !pass.hasOpenTarget { break scan }
                 }
             }
         }

@@ -96,7 +96,7 @@ public struct PlannerLimits: Sendable, Equatable {
     public var maxLoad: Double
     /// Evictions never take a file below `N + evictionFloor` (`--eviction-floor`).
     public var evictionFloor: Int
-    /// Most actions one planning pass returns.
+    /// Most copies one planning pass returns (each with the evictions it needs).
     public var maxActions: Int
     /// Files read from the catalog per query.
     public var batchSize: Int

@@ -99,7 +99,7 @@ struct PlanningPass {
     // MARK: Copies
 
     /// Decides the copy of `file`, if one is possible now, and books it in this pass.
-    mutating func planCopy(of file: FileState) throws -> CopyPlan? {
+    mutating func planCopy(of file: FileState) throws -> (CopyPlan, victims: [FileState])? {
         if filesInFlight.contains(file.id) { return nil }
         // Every alive node already holds a live copy: nowhere to put another.
         if file.k >= aliveCount { return nil }
@@ -146,7 +146,7 @@ struct PlanningPass {
         filesInFlight.insert(file.id)
         copyEndpoints[file.id, default: []].formUnion([source, target])
         openCache = nil
-        return CopyPlan(file: file.id, size: file.size, source: source, target: target, evicting: evicting.map(\.id))
+        return (CopyPlan(file: file.id, size: file.size, source: source, target: target, evicting: evicting.map(\.id)), evicting)
     }
 
     // MARK: Uploads

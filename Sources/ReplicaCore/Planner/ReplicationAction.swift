@@ -1,13 +1,36 @@
-/// What the planner asks the master to do.
+/// What the planner asks the master to do. A copy that needs room comes right after the
+/// evictions that make it: `[.evict(a), .evict(b), .copy(f)]`, with `f.evicting == [a, b]`.
 public enum ReplicationAction: Sendable, Hashable, CustomStringConvertible {
-    /// Copy `file` from `source` to `target`. The target first removes the files in
-    /// `evicting` (already counted as gone and their space reserved for this copy).
+    /// Remove one replica from a node to make room for a copy.
+    case evict(EvictionPlan)
+    /// Copy `file` from `source` to `target`, once the evictions it lists are done.
     case copy(CopyPlan)
 
     public var description: String {
         switch self {
+        case .evict(let plan): plan.description
         case .copy(let plan): plan.description
         }
+    }
+}
+
+/// One eviction decision: `file`'s replica on `node` goes, so that `makingRoomFor` fits.
+public struct EvictionPlan: Sendable, Hashable, CustomStringConvertible {
+    public var file: FileID
+    public var node: NodeID
+    public var size: Int64
+    /// The file whose copy needs the space.
+    public var makingRoomFor: FileID
+
+    public init(file: FileID, node: NodeID, size: Int64, makingRoomFor: FileID) {
+        self.file = file
+        self.node = node
+        self.size = size
+        self.makingRoomFor = makingRoomFor
+    }
+
+    public var description: String {
+        "evict \(file) (\(size) B) from \(node) for \(makingRoomFor)"
     }
 }
 
@@ -17,7 +40,8 @@ public struct CopyPlan: Sendable, Hashable, CustomStringConvertible {
     public var size: Int64
     public var source: NodeID
     public var target: NodeID
-    /// Files to evict from `target` before the copy, highest kn first.
+    /// Files evicted from `target` for this copy, highest kn first: the
+    /// ``ReplicationAction/evict(_:)`` actions just before this one.
     public var evicting: [FileID]
 
     public init(file: FileID, size: Int64, source: NodeID, target: NodeID, evicting: [FileID] = []) {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ReplicaCore
+import Transport
 import ServiceLifecycle
 
 /// Reports this node to the master every report interval: load, quota, used, and holdings

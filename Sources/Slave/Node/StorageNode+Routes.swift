@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ReplicaCore
+import Transport
 
 extension StorageNode {
     /// The routes every node serves: files (read, upload), copy, remove, verify, health.
@@ -143,7 +144,7 @@ extension StorageNode {
         do {
             let blob = try await transfer {
                 _ = try await client.download(
-                    command.source, path: command.path, timeout: Self.transferTimeout(command.size)
+                    command.source, path: command.path, timeout: SignedClient.transferTimeout(command.size)
                 ) { chunk in try await write.write(chunk) }
                 return try await write.commit()
             }
@@ -163,11 +164,6 @@ extension StorageNode {
                 throw error
             }
         }
-    }
-
-    /// Generous deadline for moving `size` bytes between nodes: 60 s plus 1 s per MiB.
-    public static func transferTimeout(_ size: Int64) -> TimeAmount {
-        .seconds(60 + size / (1 << 20))
     }
 
     // MARK: Removal and verification

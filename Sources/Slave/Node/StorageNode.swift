@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ReplicaCore
+import Transport
 import Synchronization
 
 /// The storage role of a node: its blob store, who it is, where its master is, and what it

@@ -1,5 +1,6 @@
 import Foundation
 import ReplicaCore
+import Transport
 import Synchronization
 import _NIOFileSystem
 

@@ -1,5 +1,7 @@
-import _NIOFileSystem
+import HTTPTypes
 import ReplicaCore
+import Transport
+import _NIOFileSystem
 
 /// Why a ``BlobStore`` operation failed. Descriptions are one line a user can act on;
 /// ``code`` is the stable short name used in JSON error bodies.
@@ -73,5 +75,17 @@ func mapErrors<T>(
         throw error
     } catch {
         throw BlobStoreError.wrap(error, operation: operation, path: path)
+    }
+}
+
+extension BlobStoreError: HTTPReplyError {
+    public var httpStatus: HTTPResponse.Status {
+        switch self {
+        case .overQuota: .insufficientStorage
+        case .sizeMismatch, .checksumMismatch: .unprocessableContent
+        case .notFound: .notFound
+        case .pathConflict: .conflict
+        case .io: .internalServerError
+        }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import ReplicaCore
+import Transport
 import Slave
 import Synchronization
 import TestSupport

@@ -213,4 +213,10 @@ final class MongoPlannerQueries: PlannerQueries {
             hint: Files.liveIndex
         ).compactMap(Files.fileState)
     }
+
+    func records(of files: [FileID]) throws -> [FileRecord] {
+        guard !files.isEmpty else { return [] }
+        let ids = BSON.array(files.map { .int64($0.rawValue) })
+        return try session.find(Files.collection, ["_id": ["$in": ids]]).map(Files.record)
+    }
 }

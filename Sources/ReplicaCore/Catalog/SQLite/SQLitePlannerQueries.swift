@@ -60,4 +60,13 @@ struct SQLitePlannerQueries: PlannerQueries {
         }
         return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
     }
+
+    func records(of files: [FileID]) throws -> [FileRecord] {
+        guard !files.isEmpty else { return [] }
+        let marks = Array(repeating: "?", count: files.count).joined(separator: ", ")
+        return try Row.fetchAll(
+            db, sql: "SELECT * FROM files WHERE id IN (\(marks))",
+            arguments: StatementArguments(files.map(\.rawValue))
+        ).map(SQLiteCatalog.fileRecord)
+    }
 }

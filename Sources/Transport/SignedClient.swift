@@ -18,6 +18,11 @@ public struct SignedClient: Sendable {
         self.signer = RequestSigner(key: key)
     }
 
+    /// Generous deadline for moving `size` bytes between nodes: 60 s plus 1 s per MiB.
+    public static func transferTimeout(_ size: Int64) -> TimeAmount {
+        .seconds(60 + size / (1 << 20))
+    }
+
     /// A client with the timeouts nodes use among themselves. A refused connection is retried
     /// until `connectTimeout`, so commands that try several nodes use a short one.
     public static func makeHTTPClient(connectTimeout: TimeAmount = .seconds(5)) -> HTTPClient {

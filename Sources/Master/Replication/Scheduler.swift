@@ -1,7 +1,7 @@
 import Foundation
 import ReplicaCore
 import ServiceLifecycle
-import Slave
+import Transport
 import Synchronization
 
 /// The replication loop (ARCHITECTURE.md section 3). It sleeps until something happens —
@@ -24,10 +24,10 @@ public struct Scheduler: Service {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled && !stopping.isSet {
                     do {
-                        let plans = try await planPass()
+                        let orders = try await planPass()
                         master.noteCatalogReachable()
-                        for plan in plans {
-                            group.addTask { await execute(plan) }
+                        for order in orders {
+                            group.addTask { await execute(order) }
                         }
                     } catch {
                         if !master.noteCatalogFailure(error) {
@@ -49,43 +49,41 @@ public struct Scheduler: Service {
         }
     }
 
-    /// One planning decision, booked in memory before the gate opens again.
-    func planPass() async throws -> [CopyPlan] {
+    /// One planning decision, resolved in the same catalog view and booked in memory before
+    /// the gate opens again.
+    func planPass() async throws -> [CopyOrder] {
         try await master.placement.withLock {
-            let nodes = try await master.plannerNodes()
+            let records = try await master.catalog.nodes()
+            let nodes = records.map(PlannerNode.init)
+            let addresses = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.address) })
             let inFlight = master.state.withLock { $0.inFlight(now: Date()) }
             let planner = master.planner
-            let actions = try await master.catalog.withPlannerView { queries in
-                try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight)
+            let (actions, files) = try await master.catalog.withPlannerView { queries in
+                let actions = try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight)
+                return (actions, try queries.records(of: CopyOrder.files(of: actions)))
             }
-            let plans = actions.map { action in
-                switch action {
-                case .copy(let plan): plan
-                }
+            let orders = CopyOrder.resolve(actions, records: files, addresses: addresses)
+            for order in orders {
+                try await master.reserveEvictions(order.evictions)
+                master.state.withLock { $0.copies[order.plan.file] = MasterState.ActiveCopy(order: order, started: Date()) }
             }
-            for plan in plans {
-                try await master.reserveEvictions(plan.evicting, on: plan.target)
-                master.state.withLock { $0.copies[plan.file] = MasterState.ActiveCopy(plan: plan, started: Date()) }
-            }
-            return plans
+            return orders
         }
     }
 
     /// Runs one copy: evictions on the target first, then the target pulls from the source and
     /// verifies; K goes up only when the target confirms.
-    func execute(_ plan: CopyPlan) async {
+    func execute(_ order: CopyOrder) async {
+        let plan = order.plan, file = order.file
         defer {
             master.state.withLock { _ = $0.copies.removeValue(forKey: plan.file) }
             master.schedule.signal()
         }
         do {
-            try await master.evict(plan.evicting, from: plan.target)
-            guard let file = try await master.catalog.file(id: plan.file), !file.deleted else { return }
-            let source = try await master.address(of: plan.source)
-            let target = try await master.address(of: plan.target)
-            let command = CopyCommand(fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: source)
+            try await master.evict(order.evictions)
+            let command = CopyCommand(fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: order.source)
             let _: StoredReply = try await master.client.call(
-                .POST, target, Route.copy, body: command, timeout: StorageNode.transferTimeout(file.size) + .seconds(30))
+                .POST, order.target, Route.copy, body: command, timeout: SignedClient.transferTimeout(file.size) + .seconds(30))
             // The file may have been deleted or replaced while it was copied.
             if let now = try await master.catalog.file(id: file.id), !now.deleted {
                 try await master.catalog.setReplica(file.id, on: plan.target, state: .live)
@@ -125,7 +123,7 @@ public struct Scheduler: Service {
             guard let file = try await master.catalog.file(id: plan.file) else { return }
             let source = try await master.address(of: plan.source)
             let reply: VerifyReply = try await master.client.call(
-                .POST, source, Route.verify, body: VerifyCommand(path: file.path), timeout: StorageNode.transferTimeout(file.size))
+                .POST, source, Route.verify, body: VerifyCommand(path: file.path), timeout: SignedClient.transferTimeout(file.size))
             if !reply.intact {
                 try await master.catalog.removeReplica(file.id, from: plan.source)
                 master.logger.error("replica of \(file.path) on \(plan.source) is corrupt or missing; it no longer counts")

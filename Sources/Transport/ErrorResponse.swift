@@ -26,15 +26,8 @@ public enum ErrorResponse {
     /// Maps any error a handler throws to a status and a JSON body.
     public static func from(_ error: any Error) -> Response {
         switch error {
-        case let error as BlobStoreError:
-            let status: HTTPResponse.Status = switch error {
-            case .overQuota: .insufficientStorage
-            case .sizeMismatch, .checksumMismatch: .unprocessableContent
-            case .notFound: .notFound
-            case .pathConflict: .conflict
-            case .io: .internalServerError
-            }
-            return make(status, error.description, code: error.code)
+        case let error as any HTTPReplyError:
+            return make(error.httpStatus, error.description, code: error.code)
         case let error as VirtualPathError:
             return make(.badRequest, "invalid path: \(error)", code: "invalid_path")
         case let error as RouteError:
@@ -54,6 +47,14 @@ public enum ErrorResponse {
 extension HTTPResponse.Status {
     /// 507: the node (or the whole store) has no room under its quota.
     public static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+}
+
+/// An error of another layer (the blob store, say) that knows its HTTP status and stable code,
+/// so that this target need not know every error type of every role.
+public protocol HTTPReplyError: Error, CustomStringConvertible {
+    var httpStatus: HTTPResponse.Status { get }
+    /// Stable short name for the JSON `code` field.
+    var code: String { get }
 }
 
 /// An error a route handler answers with a chosen status.

@@ -1,0 +1,40 @@
+import Foundation
+import ReplicaCore
+import Transport
+
+extension Master {
+    /// Marks the replicas as being evicted (they stop counting at once) and books their space,
+    /// before the placement lock is let go.
+    func reserveEvictions(_ orders: [EvictionOrder]) async throws {
+        for order in orders {
+            try await catalog.setReplica(order.plan.file, on: order.plan.node, state: .evicting)
+            state.withLock { $0.evictions[Placement(file: order.plan.file, node: order.plan.node)] = order.plan.size }
+        }
+    }
+
+    /// Has the node remove exactly these versions and forgets the replicas it confirms. When
+    /// the call fails the master cannot know what the node did: the replicas stay `evicting`
+    /// (not counted) and the node is asked for its whole inventory at its next report, which
+    /// counts again what it still holds and forgets what it removed.
+    func evict(_ orders: [EvictionOrder]) async throws {
+        guard let first = orders.first else { return }
+        let node = first.plan.node
+        defer {
+            state.withLock { state in
+                for order in orders { state.evictions[Placement(file: order.plan.file, node: node)] = nil }
+            }
+        }
+        do {
+            let reply: RemoveReply = try await client.call(
+                .POST, first.address, Route.remove, body: RemoveCommand(files: orders.map(\.version)))
+            for ref in reply.gone {
+                try await catalog.removeReplica(ref.fileID, from: node)
+                logger.info("evicted \(ref.path) (version \(ref.fileID)) from \(node) to make room")
+            }
+        } catch {
+            state.withLock { _ = $0.inventoryKnown.remove(node) }
+            logger.warning("eviction of \(orders.count) files on \(node) failed (\(error)); asking the node for its inventory")
+            throw error
+        }
+    }
+}

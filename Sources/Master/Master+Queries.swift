@@ -46,13 +46,18 @@ extension Master {
         let now = Date()
         let totals = try await catalog.totals()
         let figures = try await catalog.nodeFigures()
+        let unaccounted = state.withLock { $0.unaccounted }
         let nodes = try await catalog.nodes().map { node in
             let figure = figures[node.id]
+            let extra = unaccounted[node.id]?.values
             return NodeStatus(
                 id: node.id, address: node.address, alive: node.alive, quota: node.quota,
                 used: figure?.used ?? node.used, free: node.free, files: figure?.files ?? 0,
-                load: (node.load * 100).rounded() / 100, maxKn: figure?.maxKn)
+                load: (node.load * 100).rounded() / 100, maxKn: figure?.maxKn,
+                unaccountedFiles: extra?.count ?? 0, unaccountedBytes: extra?.reduce(0) { $0 + $1.size } ?? 0)
         }
+        let strays = unaccounted.values.flatMap(\.values)
+        let refused = state.withLock { $0.refused.values.sorted { $0.address < $1.address } }
         let atRisk = try await catalog.underReplicated(limit: 100_000)
         let backlog = atRisk.reduce(Int64(0)) { $0 + $1.size * Int64(max(0, $1.n - $1.k)) }
         let (copies, rate) = state.withLock { ($0.copies.count, $0.rate(now: now)) }
@@ -61,7 +66,9 @@ extension Master {
             master: address, minKn: totals.minKn, files: totals.files, bytes: totals.bytes,
             underReplicated: totals.underReplicated, nodes: nodes,
             replication: ReplicationStatus(
-                copiesInFlight: copies, backlogBytes: backlog, bytesPerSecond: rate.rounded(), etaSeconds: eta, paused: nil))
+                copiesInFlight: copies, backlogBytes: backlog, bytesPerSecond: rate.rounded(), etaSeconds: eta, paused: nil),
+            swarm: swarm, safeMode: try await safeModeStatus(), refused: refused,
+            unaccountedFiles: strays.count, unaccountedBytes: strays.reduce(0) { $0 + $1.size })
     }
 
     /// `rm PATH`: writes the tombstone (the file stops counting and is never served again),
@@ -85,13 +92,13 @@ extension Master {
     /// it confirms. Returns how many were confirmed; an unreachable node confirms none.
     @discardableResult
     func pushRemovals(to node: NodeID, only files: Set<FileID>? = nil) async throws -> Int {
-        guard let record = try await catalog.node(node), record.alive else { return 0 }
+        guard !inSafeMode, let record = try await catalog.node(node), record.alive else { return 0 }
         var owed = try await owedRemovals(node)
         if let files { owed = owed.filter { files.contains($0.fileID) } }
         guard !owed.isEmpty else { return 0 }
         do {
             let reply: RemoveReply = try await client.call(
-                .POST, record.address, Route.remove, body: RemoveCommand(files: owed), timeout: .seconds(10))
+                .POST, record.address, Route.remove, body: RemoveCommand(swarm: swarm, files: owed), timeout: .seconds(10))
             for ref in reply.gone { try await catalog.removeReplica(ref.fileID, from: node) }
             return reply.gone.count
         } catch {

@@ -6,8 +6,12 @@ extension Master {
     /// A node's report: liveness, load and quota, and its holdings (matched against the catalog
     /// when it sends its whole inventory). Answers with removals the node owes and whether the
     /// master needs the whole inventory.
+    ///
+    /// A node whose data directory belongs to another swarm is refused before anything is
+    /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
         let now = Date()
+        let swarm = try await admit(report, at: now)
         let known = try await catalog.node(report.node)
         let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) }
 
@@ -15,20 +19,24 @@ extension Master {
             guard let known, known.alive, inventoryKnown else {
                 // First contact since the master started, or back from being down: its
                 // holdings must be matched before any of them counts again.
-                return NodeReportReply(sendInventory: true)
+                return NodeReportReply(swarm: swarm, sendInventory: true)
             }
             state.withLock { $0.lastSeen[report.node] = now }
             try await catalog.recordReport(node: report.node, quota: report.quota, load: report.load, at: now)
             var changed = known.quota != report.quota
                 || (known.load < settings.planner.maxLoad) != (report.load < settings.planner.maxLoad)
             for file in report.removed where try await forget(file, on: report.node) { changed = true }
-            var adopt: [FileRef] = []
+            var adopt: [AdoptedFile] = []
             for item in report.added {
-                if case .adopt(let ref) = try await match(item, on: report.node, holdings: nil) { adopt.append(ref) }
+                switch try await match(item, on: report.node, address: report.address, holdings: nil) {
+                case .adopt(let file): adopt.append(file)
+                case .unaccounted(let file): noteUnaccounted([file], on: report.node, replacing: false)
+                case .counted, .pending: break
+                }
                 changed = true
             }
             if changed { schedule.signal() }
-            return NodeReportReply(sendInventory: false, remove: try await owedRemovals(report.node), adopt: adopt)
+            return NodeReportReply(swarm: swarm, sendInventory: false, remove: try await owedRemovals(report.node), adopt: adopt)
         }
 
         // A whole inventory: register (not yet counting), match, then count.
@@ -36,7 +44,8 @@ extension Master {
             id: report.node, address: report.address, quota: report.quota, used: 0, load: report.load,
             lastReport: now, alive: known?.alive ?? false)
         try await catalog.registerNode(record)
-        let reply = try await reconcile(node: report.node, inventory: inventory)
+        var reply = try await reconcile(node: report.node, address: report.address, inventory: inventory)
+        reply.swarm = swarm
         if known?.alive != true { try await catalog.setNodeAlive(report.node, alive: true) }
         state.withLock { state in
             state.lastSeen[report.node] = now
@@ -49,6 +58,7 @@ extension Master {
         } else {
             logger.info("node \(report.node) sent its inventory: \(inventory.count) files")
         }
+        nodeReported(report.node)
         schedule.signal()
         deletions.signal()
         return reply
@@ -66,23 +76,59 @@ extension Master {
         schedule.signal()
     }
 
+    // MARK: Swarm
+
+    /// The swarm a reporting node may join: the catalog's. A node of another swarm is refused
+    /// and listed in `status`. A master rebuilding its catalog that does not know its swarm
+    /// yet takes the swarm of the first node that has one.
+    private func admit(_ report: NodeReport, at now: Date) async throws -> SwarmID {
+        var swarm = state.withLock { $0.swarm }
+        if swarm == nil {
+            guard let theirs = report.swarm else {
+                throw RouteError(
+                    .serviceUnavailable,
+                    "the master is rebuilding its catalog (--recover) and does not know its swarm yet: it waits for a node that belongs to one",
+                    code: "swarm_unknown")
+            }
+            try await catalog.setSwarmID(theirs)
+            state.withLock { $0.swarm = theirs }
+            logger.notice("recovery: the catalog takes the identity of swarm \(theirs), the swarm of node \(report.node) at \(report.address)")
+            swarm = theirs
+        }
+        guard let swarm else { preconditionFailure("set above") }
+        if let theirs = report.swarm, theirs != swarm {
+            let message = "node \(report.node) at \(report.address) belongs to swarm \(theirs), not to this master's swarm \(swarm): refused, and it deletes nothing. "
+                + "If this master's catalog was replaced or lost, restart it with --recover on an empty catalog or with the right --catalog"
+            let first = state.withLock { state in
+                let first = state.refused[report.node] == nil
+                state.refused[report.node] = RefusedNode(
+                    id: report.node, address: report.address, swarm: theirs, at: now.formatted(.iso8601))
+                return first
+            }
+            if first { logger.error("\(message)") }
+            throw RouteError(.conflict, message, code: "foreign_swarm")
+        }
+        state.withLock { _ = $0.refused.removeValue(forKey: report.node) }
+        return swarm
+    }
+
+    // MARK: Matching holdings
+
     /// Matches a whole inventory against the replicas the catalog records on the node.
-    private func reconcile(node: NodeID, inventory: [HeldFile]) async throws -> NodeReportReply {
+    private func reconcile(node: NodeID, address: String, inventory: [HeldFile]) async throws -> NodeReportReply {
         let holdings = try await catalog.holdings(on: node)
         var byID: [FileID: Holding] = [:]
         for holding in holdings { byID[holding.file.id] = holding }
         var matched = Set<FileID>()
-        var adopt: [FileRef] = []
-        var remove: [FileRef] = []
-        var unknown = 0
+        var adopt: [AdoptedFile] = []
+        var unaccounted: [UnaccountedFile] = []
         for item in inventory {
-            switch try await match(item, on: node, holdings: byID) {
-            case .counted(let id): matched.insert(id)
-            case .adopt(let ref):
-                matched.insert(ref.fileID)
-                adopt.append(ref)
-            case .stale(let ref): remove.append(ref)
-            case .unknown: unknown += 1
+            switch try await match(item, on: node, address: address, holdings: byID) {
+            case .counted(let id), .pending(let id): matched.insert(id)
+            case .adopt(let file):
+                matched.insert(file.fileID)
+                adopt.append(file)
+            case .unaccounted(let file): unaccounted.append(file)
             }
         }
         // Replicas the catalog records that the node no longer has (an eviction under way
@@ -91,50 +137,128 @@ extension Master {
         for holding in holdings where !matched.contains(holding.file.id) && !evicting.contains(holding.file.id) {
             try await catalog.removeReplica(holding.file.id, from: node)
         }
-        if unknown > 0 {
-            logger.notice("node \(node) holds \(unknown) files the catalog does not know; they are not counted")
+        noteUnaccounted(unaccounted, on: node, replacing: true)
+        if !unaccounted.isEmpty {
+            let bytes = unaccounted.reduce(Int64(0)) { $0 + $1.size }
+            logger.notice("node \(node) holds \(unaccounted.count) files (\(ByteSize.format(bytes))) the catalog cannot account for; they are kept, not counted (fsdfsd unaccounted lists them)")
         }
-        let owed = try await owedRemovals(node)
-        return NodeReportReply(sendInventory: false, remove: remove + owed.filter { !remove.contains($0) }, adopt: adopt)
+        return NodeReportReply(sendInventory: false, remove: try await owedRemovals(node), adopt: adopt)
     }
 
     enum Match {
+        /// The current version, recorded as such on the node.
         case counted(FileID)
-        case adopt(FileRef)
-        case stale(FileRef)
-        case unknown
+        /// The current version, which the node must record under this id.
+        case adopt(AdoptedFile)
+        /// A deleted or replaced version the catalog lists on this node: its removal is owed.
+        case pending(FileID)
+        /// Nothing the catalog can account for: kept on the node, not counted.
+        case unaccounted(UnaccountedFile)
     }
 
-    /// One held file against the catalog: the current version (counted), an old or deleted
-    /// version (to remove), or unknown.
-    private func match(_ item: HeldFile, on node: NodeID, holdings: [FileID: Holding]?) async throws -> Match {
-        if let current = try await catalog.file(at: item.path), current.sha256 == item.sha256, current.size == item.size {
+    /// One held file against the catalog. Only two answers lead to a removal, and both name
+    /// the exact version: the catalog lists the node as a holder of a tombstone with that id,
+    /// path and checksum (`pending`, removed through ``owedRemovals(_:)``). Anything else
+    /// the catalog does not know is unaccounted and kept.
+    private func match(
+        _ item: HeldFile, on node: NodeID, address: String, holdings: [FileID: Holding]?
+    ) async throws -> Match {
+        let current = try await catalog.file(at: item.path)
+        if let current, current.sha256 == item.sha256, current.size == item.size {
             let state: ReplicaState? = if let holdings { holdings[current.id]?.state } else {
                 try await catalog.replicas(of: current.id).first { $0.node == node }?.state
             }
             if state != .live { try await catalog.setReplica(current.id, on: node, state: .live) }
-            return item.fileID == current.id ? .counted(current.id) : .adopt(FileRef(fileID: current.id, path: item.path))
+            let recorded = item.fileID == current.id && item.version == current.version
+            return recorded ? .counted(current.id) : .adopt(AdoptedFile(current))
         }
-        if let id = item.fileID, try await catalog.file(id: id) != nil {
-            return .stale(FileRef(fileID: id, path: item.path))
+        if let id = item.fileID, let retired = try await catalog.file(id: id), retired.deleted,
+            retired.path == item.path, retired.sha256 == item.sha256
+        {
+            let listed: Bool = if let holdings { holdings[id] != nil } else {
+                try await catalog.replicas(of: id).contains { $0.node == node }
+            }
+            if listed { return .pending(id) }
         }
-        if let id = item.fileID {
-            // A version whose tombstone is already purged: nobody needs it.
-            return .stale(FileRef(fileID: id, path: item.path))
+        if state.withLock({ $0.recovering }) {
+            return try await recover(item, on: node, address: address, current: current)
         }
-        return .unknown
+        let reason: String = if let current {
+            "the catalog's current version of \(item.path) is another (version \(current.version), sha256 \(current.sha256.prefix(12)))"
+        } else if item.fileID != nil {
+            "\(item.path) is not in the catalog (version \(item.fileID!) unknown or already purged)"
+        } else {
+            "\(item.path) is not in the catalog"
+        }
+        return .unaccounted(unaccountedFile(item, on: node, address: address, reason: reason))
+    }
+
+    /// Recovery: takes a file the rebuilt catalog does not have yet, or a newer version of a
+    /// path than the one it took; the copies of the older version stop counting and stay on
+    /// their nodes, listed as unaccounted for the operator.
+    private func recover(
+        _ item: HeldFile, on node: NodeID, address: String, current: FileRecord?
+    ) async throws -> Match {
+        if let current {
+            let taken = state.withLock { $0.recovered[item.path] } ?? MasterState.RecoveredVersion(version: current.version, created: current.created)
+            guard taken.isOlder(than: item) else {
+                return .unaccounted(unaccountedFile(
+                    item, on: node, address: address,
+                    reason: "recovery: an older or conflicting version of \(item.path) than the one recovered (version \(current.version), sha256 \(current.sha256.prefix(12)))"))
+            }
+            var older: [(NodeID, UnaccountedFile)] = []
+            let addresses = Dictionary(uniqueKeysWithValues: try await catalog.nodes().map { ($0.id, $0.address) })
+            for replica in try await catalog.replicas(of: current.id) {
+                try await catalog.removeReplica(current.id, from: replica.node)
+                let held = HeldFile(
+                    path: current.path, fileID: current.id, size: current.size, sha256: current.sha256,
+                    version: current.version, created: current.created)
+                older.append((replica.node, unaccountedFile(
+                    held, on: replica.node, address: addresses[replica.node] ?? "?",
+                    reason: "recovery: an older version of \(item.path) than the one recovered (version \(item.version.map(String.init) ?? "?") on \(address))")))
+            }
+            for (holder, file) in older { noteUnaccounted([file], on: holder, replacing: false) }
+            logger.warning("recovery: nodes disagree about \(item.path); keeping the newest version (\(item.version.map(String.init) ?? "?") on \(address)), the \(older.count) older copies are kept on their nodes and listed by fsdfsd unaccounted")
+        }
+        let n = policies.replicas(for: item.path, size: item.size)
+        let file = try await catalog.putFile(NewFile(
+            path: item.path, size: item.size, sha256: item.sha256, n: n, created: item.created ?? Date(), version: item.version))
+        // The older version just retired has no replica left: drop its tombstone at once, so
+        // that nothing can ever take it for a removal owed by the nodes that hold it.
+        _ = try await catalog.purgeTombstones()
+        try await catalog.setReplica(file.id, on: node, state: .live)
+        state.withLock { $0.recovered[item.path] = MasterState.RecoveredVersion(version: item.version, created: item.created) }
+        return .adopt(AdoptedFile(file))
+    }
+
+    private func unaccountedFile(_ item: HeldFile, on node: NodeID, address: String, reason: String) -> UnaccountedFile {
+        UnaccountedFile(
+            node: node, address: address, path: item.path, size: item.size, sha256: item.sha256, fileID: item.fileID,
+            version: item.version, reason: reason)
+    }
+
+    /// Records unaccounted files of a node: all of them (a whole inventory) or a few more.
+    private func noteUnaccounted(_ files: [UnaccountedFile], on node: NodeID, replacing: Bool) {
+        state.withLock { state in
+            if replacing { state.unaccounted[node] = [:] }
+            for file in files { state.unaccounted[node, default: [:]][file.path] = file }
+        }
     }
 
     /// The node no longer holds `file`: stop counting it. Returns whether anything changed.
     private func forget(_ file: FileRef, on node: NodeID) async throws -> Bool {
+        state.withLock { state in
+            if state.unaccounted[node]?[file.path]?.fileID == file.fileID { state.unaccounted[node]?[file.path] = nil }
+        }
         guard try await catalog.replicas(of: file.fileID).contains(where: { $0.node == node }) else { return false }
         try await catalog.removeReplica(file.fileID, from: node)
         logger.notice("node \(node) no longer holds \(file.path) (version \(file.fileID))")
         return true
     }
 
-    /// Versions of deleted or replaced files the node must still remove.
+    /// Versions of deleted or replaced files the node must still remove; none in safe mode.
     func owedRemovals(_ node: NodeID) async throws -> [FileRef] {
-        try await catalog.pendingDeletions(on: node).map { FileRef(fileID: $0.id, path: $0.path) }
+        guard !inSafeMode else { return [] }
+        return try await catalog.pendingDeletions(on: node).map { FileRef(fileID: $0.id, path: $0.path) }
     }
 }

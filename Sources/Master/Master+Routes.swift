@@ -49,5 +49,13 @@ extension Master {
         router.get(.init(stringLiteral: Route.status)) { _, _ in
             ErrorResponse.json(try await self.status())
         }
+        router.get(.init(stringLiteral: Route.unaccounted)) { _, _ in
+            ErrorResponse.json(self.unaccounted())
+        }
+        router.post(.init(stringLiteral: Route.safeMode)) { request, context in
+            let command = try await request.decodeJSON(SafeModeCommand.self, context: context)
+            if command.leave { _ = self.leaveSafeMode() }
+            return ErrorResponse.json(try await self.safeModeStatus().map { [$0] } ?? [])
+        }
     }
 }

@@ -13,7 +13,7 @@ extension Master {
             let records = try await catalog.nodes()
             let nodes = records.map(PlannerNode.init)
             let inFlight = state.withLock { $0.inFlight(now: Date()) }
-            let planner = self.planner
+            let planner = currentPlanner
             let size = request.size
             let placed = try await catalog.withPlannerView { queries -> (UploadPlacement, [FileRecord])? in
                 guard let decision = try planner.placeUpload(size: size, n: n, queries: queries, nodes: nodes, inFlight: inFlight)
@@ -21,10 +21,10 @@ extension Master {
                 return (decision, try queries.records(of: decision.evicting))
             }
             guard let (decision, victims) = placed else {
-                throw RouteError(
-                    .insufficientStorage,
-                    "no node can take \(ByteSize.format(request.size)) without dropping another file below its replica count; add a node or raise a quota",
-                    code: "no_space")
+                let why = inSafeMode
+                    ? "no node has \(ByteSize.format(request.size)) free, and the master is in safe mode (it evicts nothing until the nodes have reported; see fsdfsd status)"
+                    : "no node can take \(ByteSize.format(request.size)) without dropping another file below its replica count; add a node or raise a quota"
+                throw RouteError(.insufficientStorage, why, code: "no_space")
             }
             let placeholder = state.withLock { state in
                 state.lastPlaceholder -= 1
@@ -84,7 +84,8 @@ extension Master {
         logger.info("stored \(file.path) version \(file.version) (\(ByteSize.format(file.size)), N=\(file.n)) on \(commit.node)")
         if file.version > 1 { deletions.signal() }
         schedule.signal()
-        return StoredReply(path: file.path, fileID: file.id, size: file.size, sha256: file.sha256, k: 1)
+        return StoredReply(
+            path: file.path, fileID: file.id, size: file.size, sha256: file.sha256, k: 1, version: file.version, created: file.created)
     }
 
     public func abortUpload(_ abort: UploadAbort) {

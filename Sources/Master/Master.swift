@@ -38,15 +38,28 @@ public final class Master: Sendable {
 
     public var policies: PolicySet { policyState.withLock { $0 } }
 
-    /// Starts the liveness clock of every node in the catalog: a node that does not report
-    /// within the down-after time of the master's start is declared down.
-    public func start() async throws {
+    /// The swarm of the catalog (nil while a recovering master has not learnt it yet).
+    public var swarm: SwarmID? { state.withLock { $0.swarm } }
+
+    /// The planner for a decision now: no evictions in safe mode.
+    var currentPlanner: Planner {
+        var planner = self.planner
+        if inSafeMode { planner.limits.allowEvictions = false }
+        return planner
+    }
+
+    /// Checks the swarm identity, decides on safe mode, and starts the liveness clock of every
+    /// node in the catalog: a node that does not report within the down-after time of the
+    /// master's start is declared down.
+    /// - Parameter dataSwarm: the swarm of the master's own data directory, if it joined one.
+    public func start(dataSwarm: SwarmID?) async throws {
         let now = Date()
         let nodes = try await catalog.nodes()
+        let totals = try await catalog.totals()
+        try await beginSafety(dataSwarm: dataSwarm, nodes: nodes, totals: totals, now: now)
         state.withLock { state in
             for node in nodes { state.lastSeen[node.id] = now }
         }
-        let totals = try await catalog.totals()
         logger.info("master on \(address): \(nodes.count) nodes known, \(totals.files) files, min(K−N) \(totals.minKn.map(String.init) ?? "n/a")")
         schedule.signal()
         deletions.signal()

@@ -12,11 +12,14 @@ public struct MasterSettings: Sendable, Equatable {
     public var missedReports: Int
     /// Planner knobs: copy slots, load limit, eviction floor.
     public var planner: PlannerLimits
+    /// Rebuild an empty catalog from the inventories of the nodes that join (`--recover`).
+    public var recover: Bool
 
     public init(
         catalog: CatalogLocation, policies: String? = nil, reportInterval: Double = 10,
-        missedReports: Int = 3, planner: PlannerLimits = PlannerLimits()
+        missedReports: Int = 3, planner: PlannerLimits = PlannerLimits(), recover: Bool = false
     ) {
+        self.recover = recover
         self.catalog = catalog
         self.policies = policies
         self.reportInterval = reportInterval

@@ -23,6 +23,42 @@ struct MasterState: Sendable {
         var evictions: [EvictionOrder] = []
     }
 
+    /// Why the master removes and evicts nothing for now (ARCHITECTURE.md section 11).
+    struct SafeMode: Sendable {
+        var reason: String
+        var since: Date
+        /// Nodes alive in the catalog at start that have not sent their inventory yet (or
+        /// been declared down); safe mode ends by itself when none is left.
+        var waitingFor: Set<NodeID>
+        /// Only the operator ends it (`fsdfsd safe-mode leave`): a catalog being rebuilt.
+        var untilOperator: Bool
+    }
+
+    /// The version of a path a catalog being rebuilt took, as the nodes numbered it.
+    struct RecoveredVersion: Sendable {
+        var version: Int64?
+        var created: Date?
+
+        /// Newer by the version the nodes recorded, then by creation time; a tie is not newer.
+        func isOlder(than other: HeldFile) -> Bool {
+            let mine = (version ?? -1, created?.timeIntervalSince1970 ?? -1)
+            let theirs = (other.version ?? -1, other.created?.timeIntervalSince1970 ?? -1)
+            return mine < theirs
+        }
+    }
+
+    /// The swarm of the catalog; nil while a recovering master waits for a node to tell it.
+    var swarm: SwarmID?
+    var safeMode: SafeMode?
+    /// Set from `--recover` until safe mode ends: unknown files are taken into the catalog.
+    var recovering = false
+    var recovered: [VirtualPath: RecoveredVersion] = [:]
+    /// Nodes refused for belonging to another swarm.
+    var refused: [NodeID: RefusedNode] = [:]
+    /// Files each node holds that the catalog cannot account for: from its last inventory and
+    /// the reports since. Kept on the nodes, listed by `fsdfsd unaccounted`.
+    var unaccounted: [NodeID: [VirtualPath: UnaccountedFile]] = [:]
+
     var copies: [FileID: ActiveCopy] = [:]
     var evictions: [Placement: Int64] = [:]
     /// (file, target) pairs not to try again before the date; failures double the wait.

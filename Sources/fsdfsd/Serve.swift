@@ -49,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Nodes at or above this load (1-minute load per core + active transfers) receive no copies.")
     var maxLoad: Double = 4.0
 
+    @Flag(help: "Rebuild an empty catalog from the inventories of the nodes that join (master only). The master stays in safe mode (no removals, no evictions) until `fsdfsd safe-mode leave`.")
+    var recover = false
+
     @Option(help: "Swarm password (prefer the FSDFS_SECRET environment variable: arguments are visible to other users).")
     var secret: String?
 
@@ -60,6 +63,9 @@ struct Serve: AsyncParsableCommand {
         guard missedReports >= 1 else { throw ValidationError("--missed-reports must be at least 1") }
         guard evictionFloor >= 0 else { throw ValidationError("--eviction-floor must be 0 or more") }
         guard maxCopies >= 1 else { throw ValidationError("--max-copies must be at least 1") }
+        if recover, let master, master != listen, master != (advertise ?? listen) {
+            throw ValidationError("--recover rebuilds the master's catalog: give it to the master, not to a node joining --master \(master)")
+        }
         _ = try Endpoint(listen, option: "--listen")
         if let advertise { _ = try Endpoint(advertise, option: "--advertise") }
         if let master { _ = try Endpoint(master, option: "--master") }
@@ -78,12 +84,14 @@ struct Serve: AsyncParsableCommand {
         let masterAddress = isMaster ? address : master!
 
         let nodeID: NodeID
+        let dataSwarm: SwarmID?
         let store: BlobStore
         let lock: DataDirectoryLock
         do {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             lock = try DataDirectoryLock(data: data)
             nodeID = try NodeIdentity.loadOrCreate(data: data)
+            dataSwarm = try SwarmMembership.load(data: data)
             store = try BlobStore(data: data, quota: try quota.map { try ByteSize.parse($0) } ?? Self.defaultQuota(data))
         } catch {
             throw CommandFailure("cannot use data directory \(data): \(error)")
@@ -105,7 +113,7 @@ struct Serve: AsyncParsableCommand {
         let client = SignedClient(http: http, key: key)
         let verifier = RequestVerifier(key: key)
         let node = StorageNode(
-            id: nodeID, address: address, master: masterAddress, store: store, client: client,
+            id: nodeID, swarm: dataSwarm, address: address, master: masterAddress, store: store, client: client,
             verifier: verifier, logger: logger)
 
         let router = makeNodeRouter()
@@ -119,7 +127,8 @@ struct Serve: AsyncParsableCommand {
             let settings = MasterSettings(
                 catalog: catalogAt, policies: policies, reportInterval: reportInterval,
                 missedReports: missedReports,
-                planner: PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor))
+                planner: PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor),
+                recover: recover)
             let role = Master(
                 catalog: catalog, settings: settings,
                 policies: policySet, address: address, client: client, logger: logger)
@@ -134,7 +143,7 @@ struct Serve: AsyncParsableCommand {
         services.append(app)
         if let masterRole {
             do {
-                try await masterRole.start()
+                try await masterRole.start(dataSwarm: dataSwarm)
             } catch {
                 await claimed?.release()
                 try? await http.shutdown()

@@ -57,6 +57,17 @@ struct Status: AsyncParsableCommand {
             out += line + "\n"
         }
         if let paused = replication.paused { out += "SCHEDULER PAUSED: \(paused)\n" }
+        if let safe = status.safeMode {
+            var line = "SAFE MODE since \(safe.since): \(safe.reason); no removals or evictions"
+            if !safe.waitingFor.isEmpty { line += "; waiting for \(safe.waitingFor.joined(separator: ", "))" }
+            out += line + ". End it with: fsdfsd safe-mode leave\n"
+        }
+        if let count = status.unaccountedFiles, count > 0 {
+            out += "unaccounted: \(count) files (\(formatBytes(status.unaccountedBytes ?? 0))) on the nodes are not in the catalog; kept, not counted (fsdfsd unaccounted)\n"
+        }
+        for node in status.refused ?? [] {
+            out += "REFUSED: \(node.address) (node \(node.id.rawValue.prefix(8))) belongs to swarm \(node.swarm.map { "\($0)" } ?? "?"), not to this master's; it deletes nothing\n"
+        }
         out += "\n"
         out += "STATE  ADDRESS               FILES      USED     QUOTA   LOAD  MAX K−N  ID\n"
         for node in status.nodes {

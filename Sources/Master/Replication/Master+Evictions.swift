@@ -26,7 +26,7 @@ extension Master {
         }
         do {
             let reply: RemoveReply = try await client.call(
-                .POST, first.address, Route.remove, body: RemoveCommand(files: orders.map(\.version)))
+                .POST, first.address, Route.remove, body: RemoveCommand(swarm: swarm, files: orders.map(\.version)))
             for ref in reply.gone {
                 try await catalog.removeReplica(ref.fileID, from: node)
                 logger.info("evicted \(ref.path) (version \(ref.fileID)) from \(node) to make room")

@@ -57,7 +57,7 @@ public struct Scheduler: Service {
             let nodes = records.map(PlannerNode.init)
             let addresses = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.address) })
             let inFlight = master.state.withLock { $0.inFlight(now: Date()) }
-            let planner = master.planner
+            let planner = master.currentPlanner
             let (actions, files) = try await master.catalog.withPlannerView { queries in
                 let actions = try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight)
                 return (actions, try queries.records(of: CopyOrder.files(of: actions)))
@@ -81,7 +81,11 @@ public struct Scheduler: Service {
         }
         do {
             try await master.evict(order.evictions)
-            let command = CopyCommand(fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: order.source)
+            // Older versions of the path the target still has to remove may be replaced by the copy.
+            let replaces = try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(\.id)
+            let command = CopyCommand(
+                fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: order.source,
+                version: file.version, created: file.created, replaces: replaces)
             let _: StoredReply = try await master.client.call(
                 .POST, order.target, Route.copy, body: command, timeout: SignedClient.transferTimeout(file.size) + .seconds(30))
             // The file may have been deleted or replaced while it was copied.

@@ -16,6 +16,8 @@ public struct DeletionPusher: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await master.deletions.wait(timeout: nil)
+                // Safe mode signals again when it ends.
+                if master.inSafeMode { continue }
                 do {
                     for node in try await master.catalog.nodes() where node.alive {
                         try await master.pushRemovals(to: node.id)

@@ -45,6 +45,7 @@ public struct LivenessMonitor: Service {
             }
             let seconds = Int(now.timeIntervalSince(last).rounded())
             master.logger.warning("node \(node) at \(record.address) is down: no report for \(seconds) s; its replicas no longer count")
+            master.nodeReported(node)
             master.schedule.signal()
         }
     }

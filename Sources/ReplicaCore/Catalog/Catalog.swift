@@ -17,6 +17,14 @@ import Foundation
 /// - Deleted files are tombstones: never scheduled, not in totals, listed by
 ///   ``pendingDeletions(on:)`` until every holder has confirmed the removal.
 public protocol Catalog: Sendable {
+    // MARK: Swarm
+
+    /// The id of the swarm this catalog belongs to, made when the catalog was created.
+    func swarmID() async throws -> SwarmID
+    /// Gives an empty catalog (no files, no nodes) the id of the swarm whose nodes it is
+    /// rebuilt from (`serve --recover`). Throws ``CatalogError/notEmpty(files:nodes:)`` otherwise.
+    func setSwarmID(_ id: SwarmID) async throws
+
     // MARK: Nodes
 
     /// Adds a node or updates its address, quota and load. A node that registers is alive.
@@ -148,6 +156,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case schemaTooNew(found: Int, supported: Int)
     case corrupt(String)
     case inUse(String)
+    case notEmpty(files: Int, nodes: Int)
 
     public var description: String {
         switch self {
@@ -159,6 +168,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             "the catalog was written by a newer fsdfs (schema \(found), this build knows \(supported)); upgrade fsdfsd"
         case .corrupt(let message): "the catalog holds a record fsdfs cannot read: \(message)"
         case .inUse(let message): message
+        case .notEmpty(let files, let nodes):
+            "the catalog is not empty (\(files) file versions, \(nodes) nodes): only a new catalog can take another swarm's identity"
         }
     }
 }

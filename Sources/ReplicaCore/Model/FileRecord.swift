@@ -67,8 +67,12 @@ public struct NewFile: Sendable, Equatable {
     public var sha256: String
     public var n: Int
     public var created: Date
+    /// The lowest version number it may get (a catalog rebuilt from the nodes keeps the
+    /// numbers they recorded); nil numbers on from the path's last version.
+    public var version: Int64?
 
-    public init(path: VirtualPath, size: Int64, sha256: String, n: Int, created: Date = Date()) {
+    public init(path: VirtualPath, size: Int64, sha256: String, n: Int, created: Date = Date(), version: Int64? = nil) {
+        self.version = version
         self.path = path
         self.size = size
         self.sha256 = sha256

@@ -18,6 +18,8 @@
 ///    fine for a large file. The freed space is reserved for F in the same decision.
 /// 4. Space of copies in flight is reserved on their targets; a file gets one copy at a time.
 /// 5. Nothing stops at K = N: spare space keeps receiving copies of the lowest-kn files.
+/// 6. With ``PlannerLimits/allowEvictions`` off (the master's safe mode) nothing is evicted:
+///    a file that needs room waits.
 public struct Planner: Sendable {
     public var limits: PlannerLimits
 

@@ -100,6 +100,8 @@ public struct PlannerLimits: Sendable, Equatable {
     public var maxActions: Int
     /// Files read from the catalog per query.
     public var batchSize: Int
+    /// Whether evictions may be planned at all (the master's safe mode turns them off).
+    public var allowEvictions = true
 
     public init(
         maxCopiesPerNode: Int = 2, maxLoad: Double = 4.0, evictionFloor: Int = 0,

@@ -90,6 +90,7 @@ struct PlanningPass {
     /// Whether any of `nodes` could evict something for a file of kn `kn` (an upper bound:
     /// evictions in this pass only lower kn).
     mutating func evictionConceivable(for kn: Int, on nodes: [NodeID]) throws -> Bool {
+        guard limits.allowEvictions else { return false }
         for node in nodes {
             if let top = try topKn(of: node), top - 1 >= limits.evictionFloor, top >= kn + 2 { return true }
         }
@@ -201,6 +202,7 @@ struct PlanningPass {
         on node: NodeID, toFit size: Int64, forKn kn: Int, excluding file: FileID?
     ) throws -> [FileState]? {
         let floor = limits.evictionFloor
+        guard limits.allowEvictions else { return nil }
         guard let top = try topKn(of: node), top - 1 >= floor, top >= kn + 2 else { return nil }
         var needed = size - slots[node]!.free
         var victims: [FileState] = []

@@ -128,11 +128,27 @@ public struct StatusReply: Sendable, Codable, Equatable {
     public var nodes: [NodeStatus]
     /// Replication work under way and its estimated end.
     public var replication: ReplicationStatus
+    /// The swarm of the master's catalog.
+    public var swarm: SwarmID?
+    /// Set while the master removes and evicts nothing (after a restart, during recovery).
+    public var safeMode: SafeModeStatus?
+    /// Nodes that reported and were refused because their data belongs to another swarm.
+    public var refused: [RefusedNode]?
+    /// Files nodes hold that the catalog cannot account for: kept, never removed
+    /// (`fsdfsd unaccounted` lists them).
+    public var unaccountedFiles: Int?
+    public var unaccountedBytes: Int64?
 
     public init(
         master: String, minKn: Int?, files: Int, bytes: Int64, underReplicated: Int,
-        nodes: [NodeStatus], replication: ReplicationStatus
+        nodes: [NodeStatus], replication: ReplicationStatus, swarm: SwarmID? = nil, safeMode: SafeModeStatus? = nil,
+        refused: [RefusedNode]? = nil, unaccountedFiles: Int? = nil, unaccountedBytes: Int64? = nil
     ) {
+        self.swarm = swarm
+        self.safeMode = safeMode
+        self.refused = refused
+        self.unaccountedFiles = unaccountedFiles
+        self.unaccountedBytes = unaccountedBytes
         self.master = master
         self.minKn = minKn
         self.files = files
@@ -145,6 +161,7 @@ public struct StatusReply: Sendable, Codable, Equatable {
     // minKn is written as null when there are no files (synthesised Codable would omit it).
     enum CodingKeys: String, CodingKey {
         case master, minKn, files, bytes, underReplicated, nodes, replication
+        case swarm, safeMode, refused, unaccountedFiles, unaccountedBytes
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -156,6 +173,11 @@ public struct StatusReply: Sendable, Codable, Equatable {
         try container.encode(underReplicated, forKey: .underReplicated)
         try container.encode(nodes, forKey: .nodes)
         try container.encode(replication, forKey: .replication)
+        try container.encodeIfPresent(swarm, forKey: .swarm)
+        try container.encodeIfPresent(safeMode, forKey: .safeMode)
+        try container.encodeIfPresent(refused, forKey: .refused)
+        try container.encodeIfPresent(unaccountedFiles, forKey: .unaccountedFiles)
+        try container.encodeIfPresent(unaccountedBytes, forKey: .unaccountedBytes)
     }
 }
 
@@ -169,11 +191,16 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var files: Int
     public var load: Double
     public var maxKn: Int?
+    /// Files on the node the catalog cannot account for (kept), and their bytes.
+    public var unaccountedFiles: Int?
+    public var unaccountedBytes: Int64?
 
     public init(
         id: NodeID, address: String, alive: Bool, quota: Int64, used: Int64, free: Int64,
-        files: Int, load: Double, maxKn: Int?
+        files: Int, load: Double, maxKn: Int?, unaccountedFiles: Int? = nil, unaccountedBytes: Int64? = nil
     ) {
+        self.unaccountedFiles = unaccountedFiles
+        self.unaccountedBytes = unaccountedBytes
         self.id = id
         self.address = address
         self.alive = alive
@@ -186,7 +213,7 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, address, alive, quota, used, free, files, load, maxKn
+        case id, address, alive, quota, used, free, files, load, maxKn, unaccountedFiles, unaccountedBytes
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -200,6 +227,8 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         try container.encode(files, forKey: .files)
         try container.encode(load, forKey: .load)
         try container.encode(maxKn, forKey: .maxKn)
+        try container.encodeIfPresent(unaccountedFiles, forKey: .unaccountedFiles)
+        try container.encodeIfPresent(unaccountedBytes, forKey: .unaccountedBytes)
     }
 }
 
@@ -223,4 +252,75 @@ public struct ReplicationStatus: Sendable, Codable, Equatable {
         self.etaSeconds = etaSeconds
         self.paused = paused
     }
+}
+
+/// Why the master removes and evicts nothing for now, and what it waits for.
+public struct SafeModeStatus: Sendable, Codable, Equatable {
+    public var reason: String
+    /// When safe mode began (ISO 8601).
+    public var since: String
+    /// Addresses of the nodes it still waits for; empty when only the operator ends it.
+    public var waitingFor: [String]
+    /// The master is rebuilding its catalog from the nodes (`serve --recover`).
+    public var recovering: Bool
+
+    public init(reason: String, since: String, waitingFor: [String], recovering: Bool) {
+        self.reason = reason
+        self.since = since
+        self.waitingFor = waitingFor
+        self.recovering = recovering
+    }
+}
+
+/// A node refused because its data directory belongs to another swarm.
+public struct RefusedNode: Sendable, Codable, Equatable {
+    public var id: NodeID
+    public var address: String
+    /// The swarm the node belongs to.
+    public var swarm: SwarmID?
+    /// Last refused (ISO 8601).
+    public var at: String
+
+    public init(id: NodeID, address: String, swarm: SwarmID?, at: String) {
+        self.id = id
+        self.address = address
+        self.swarm = swarm
+        self.at = at
+    }
+}
+
+/// A file a node holds that the catalog cannot account for. It is kept, never removed by
+/// default; `fsdfsd unaccounted` lists them.
+public struct UnaccountedFile: Sendable, Codable, Equatable {
+    public var node: NodeID
+    public var address: String
+    public var path: VirtualPath
+    public var size: Int64
+    public var sha256: String
+    /// The version the node recorded for it, if any.
+    public var fileID: FileID?
+    public var version: Int64?
+    /// Why it is not counted, in words.
+    public var reason: String
+
+    public init(
+        node: NodeID, address: String, path: VirtualPath, size: Int64, sha256: String, fileID: FileID?, version: Int64?,
+        reason: String
+    ) {
+        self.node = node
+        self.address = address
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.fileID = fileID
+        self.version = version
+        self.reason = reason
+    }
+}
+
+/// `POST /v1/safe-mode`: the operator ends safe mode (`fsdfsd safe-mode leave`).
+public struct SafeModeCommand: Sendable, Codable, Equatable {
+    public var leave: Bool
+
+    public init(leave: Bool) { self.leave = leave }
 }

@@ -10,12 +10,43 @@ public struct HeldFile: Sendable, Codable, Equatable {
     public var fileID: FileID?
     public var size: Int64
     public var sha256: String
+    /// The catalog's number and creation time of that version, when the node was told them:
+    /// a catalog rebuilt from the nodes keeps the newest version of a path.
+    public var version: Int64?
+    public var created: Date?
 
-    public init(path: VirtualPath, fileID: FileID?, size: Int64, sha256: String) {
+    public init(
+        path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, version: Int64? = nil, created: Date? = nil
+    ) {
         self.path = path
         self.fileID = fileID
         self.size = size
         self.sha256 = sha256
+        self.version = version
+        self.created = created
+    }
+}
+
+/// A version the master tells a node it holds (a file found on disk that matches the current
+/// version, or a file a rebuilt catalog took in): its catalog id, number and creation time.
+public struct AdoptedFile: Sendable, Codable, Equatable, Hashable {
+    public var fileID: FileID
+    public var path: VirtualPath
+    /// The checksum the master matched: the node records the version only if its copy still has it.
+    public var sha256: String?
+    public var version: Int64?
+    public var created: Date?
+
+    public init(fileID: FileID, path: VirtualPath, sha256: String?, version: Int64?, created: Date?) {
+        self.fileID = fileID
+        self.path = path
+        self.sha256 = sha256
+        self.version = version
+        self.created = created
+    }
+
+    public init(_ file: FileRecord) {
+        self.init(fileID: file.id, path: file.path, sha256: file.sha256, version: file.version, created: file.created)
     }
 }
 
@@ -34,6 +65,8 @@ public struct FileRef: Sendable, Codable, Equatable, Hashable {
 /// must hear about quickly (a quarantined replica).
 public struct NodeReport: Sendable, Codable, Equatable {
     public var node: NodeID
+    /// The swarm the node's data directory belongs to; nil until it has joined one.
+    public var swarm: SwarmID?
     public var address: String
     public var quota: Int64
     /// Bytes the node's store holds or has reserved.
@@ -48,10 +81,11 @@ public struct NodeReport: Sendable, Codable, Equatable {
     public var removed: [FileRef]
 
     public init(
-        node: NodeID, address: String, quota: Int64, used: Int64, load: Double,
+        node: NodeID, swarm: SwarmID? = nil, address: String, quota: Int64, used: Int64, load: Double,
         inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = []
     ) {
         self.node = node
+        self.swarm = swarm
         self.address = address
         self.quota = quota
         self.used = used
@@ -64,16 +98,21 @@ public struct NodeReport: Sendable, Codable, Equatable {
 
 /// The master's answer to a report.
 public struct NodeReportReply: Sendable, Codable, Equatable {
+    /// The swarm of the master's catalog. A node that has not joined a swarm yet joins this
+    /// one; a node of another swarm applies nothing of this reply.
+    public var swarm: SwarmID?
     /// The master does not know the node's holdings (first contact, master restart, or the
     /// node was declared down): send the whole inventory now.
     public var sendInventory: Bool
     /// Files of deleted or replaced versions the node must remove.
     public var remove: [FileRef]
-    /// Files found on disk with no version recorded that the master recognised (same path,
-    /// size and checksum as the current version).
-    public var adopt: [FileRef]
+    /// Files found on disk with no version recorded, or with another one, that the master
+    /// recognised (same path, size and checksum as the current version), or took into a
+    /// catalog it is rebuilding.
+    public var adopt: [AdoptedFile]
 
-    public init(sendInventory: Bool, remove: [FileRef] = [], adopt: [FileRef] = []) {
+    public init(swarm: SwarmID? = nil, sendInventory: Bool, remove: [FileRef] = [], adopt: [AdoptedFile] = []) {
+        self.swarm = swarm
         self.sendInventory = sendInventory
         self.remove = remove
         self.adopt = adopt
@@ -95,8 +134,21 @@ public struct CopyCommand: Sendable, Codable, Equatable {
     public var sha256: String
     /// Address of the node to pull from.
     public var source: String
+    /// The version's number and creation time, which the node records with it.
+    public var version: Int64?
+    public var created: Date?
+    /// Deleted or replaced versions of the path this copy may take the place of on the node;
+    /// any other file there (a newer version, a file the catalog cannot account for) is kept
+    /// and the copy refused with `version_conflict`.
+    public var replaces: [FileID]?
 
-    public init(fileID: FileID, path: VirtualPath, size: Int64, sha256: String, source: String) {
+    public init(
+        fileID: FileID, path: VirtualPath, size: Int64, sha256: String, source: String, version: Int64? = nil,
+        created: Date? = nil, replaces: [FileID] = []
+    ) {
+        self.replaces = replaces
+        self.version = version
+        self.created = created
         self.fileID = fileID
         self.path = path
         self.size = size
@@ -108,9 +160,14 @@ public struct CopyCommand: Sendable, Codable, Equatable {
 /// `POST /v1/remove` on a node: drop these versions (a version the node does not hold, or
 /// holds under another version, counts as gone).
 public struct RemoveCommand: Sendable, Codable, Equatable {
+    /// The swarm of the master's catalog: a node of another swarm (or of none yet) removes nothing.
+    public var swarm: SwarmID?
     public var files: [FileRef]
 
-    public init(files: [FileRef]) { self.files = files }
+    public init(swarm: SwarmID?, files: [FileRef]) {
+        self.swarm = swarm
+        self.files = files
+    }
 }
 
 public struct RemoveReply: Sendable, Codable, Equatable {
@@ -142,8 +199,15 @@ public struct StoredReply: Sendable, Codable, Equatable {
     public var sha256: String
     /// K of the file right after the store.
     public var k: Int
+    /// The version's number and creation time (from the master), which the node records.
+    public var version: Int64?
+    public var created: Date?
 
-    public init(path: VirtualPath, fileID: FileID, size: Int64, sha256: String, k: Int) {
+    public init(
+        path: VirtualPath, fileID: FileID, size: Int64, sha256: String, k: Int, version: Int64? = nil, created: Date? = nil
+    ) {
+        self.version = version
+        self.created = created
         self.path = path
         self.fileID = fileID
         self.size = size

@@ -20,6 +20,8 @@ public enum Route {
     public static let wherePath = "/v1/where"
     public static let status = "/v1/status"
     public static let nodes = "/v1/nodes"
+    public static let unaccounted = "/v1/unaccounted"
+    public static let safeMode = "/v1/safe-mode"
 
     /// `GET`/`PUT /v1/blob?path=…[&upload=…]`.
     public static func blob(_ path: VirtualPath, upload: String? = nil) -> String {

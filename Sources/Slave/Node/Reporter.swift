@@ -25,16 +25,30 @@ public struct Reporter: Service {
         await cancelWhenGracefulShutdown {
             var sendInventory = true
             var failures = 0
+            var refused = false
             var retry = Duration.milliseconds(100)
             while !Task.isCancelled {
                 do {
                     let reply = try await report(inventory: sendInventory)
-                    if failures > 0 { node.logger.notice("master \(node.master) reachable again") }
+                    guard try await node.accept(swarm: reply.swarm) else {
+                        throw NodeCallError.rejected(
+                            address: node.master, status: 409, reply: ErrorReply(error: "swarm \(reply.swarm.map { "\($0)" } ?? "unknown")", code: "foreign_swarm"))
+                    }
+                    if failures > 0 || refused { node.logger.notice("master \(node.master) reachable again") }
                     failures = 0
+                    refused = false
                     retry = .milliseconds(100)
                     sendInventory = reply.sendInventory
                     await apply(reply)
                     if reply.sendInventory { continue }
+                } catch let error as NodeCallError where error.code == "foreign_swarm" {
+                    if Task.isCancelled { break }
+                    // Said once, not at every report: the operator has to act.
+                    if !refused { node.logger.error("\(node.foreignSwarmMessage(master: node.master, theirs: nil))") }
+                    refused = true
+                    sendInventory = true
+                    await node.reportSoon.wait(timeout: interval)
+                    continue
                 } catch {
                     if Task.isCancelled { break }  // shutting down, not a failure
                     failures += 1
@@ -58,7 +72,7 @@ public struct Reporter: Service {
         let changes = node.takeChanges()
         let held = inventory ? await node.store.inventory().map(HeldFile.init) : nil
         let report = NodeReport(
-            node: node.id, address: node.address, quota: node.store.quota, used: await node.store.used(),
+            node: node.id, swarm: node.swarm, address: node.address, quota: node.store.quota, used: await node.store.used(),
             load: node.load(), inventory: held, added: inventory ? [] : changes.added, removed: changes.removed)
         do {
             return try await node.client.call(.POST, node.master, Route.report, body: report, timeout: .seconds(30))
@@ -75,7 +89,8 @@ public struct Reporter: Service {
         }
         for file in reply.adopt {
             do {
-                try await node.store.adopt(path: file.path, fileID: file.fileID)
+                try await node.store.adopt(
+                    path: file.path, fileID: file.fileID, version: file.version, created: file.created, expecting: file.sha256)
             } catch {
                 node.logger.error("could not record version \(file.fileID) of \(file.path): \(error)")
             }

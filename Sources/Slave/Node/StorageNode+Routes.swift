@@ -20,6 +20,11 @@ extension StorageNode {
         }
         router.post(.init(stringLiteral: Route.remove)) { request, context in
             let command = try await request.decodeJSON(RemoveCommand.self, context: context)
+            guard let swarm = self.swarm, command.swarm == swarm else {
+                let message = self.foreignSwarmMessage(master: self.master, theirs: command.swarm)
+                self.logger.error("\(message)")
+                throw RouteError(.conflict, message, code: "foreign_swarm")
+            }
             return ErrorResponse.json(RemoveReply(gone: await self.remove(command.files)))
         }
         router.post(.init(stringLiteral: Route.verify)) { request, context in
@@ -121,7 +126,7 @@ extension StorageNode {
             _ = try? await store.remove(path: path, fileID: nil)
             throw error
         }
-        try await store.adopt(path: path, fileID: stored.fileID)
+        try await store.adopt(path: path, fileID: stored.fileID, version: stored.version, created: stored.created)
         logger.info("stored upload \(path) (\(blob.size) B) as version \(stored.fileID)")
         return ErrorResponse.json(stored, status: .created)
     }
@@ -136,17 +141,33 @@ extension StorageNode {
     /// and stores it. A corrupt or failed transfer leaves nothing behind.
     func copy(_ command: CopyCommand) async throws -> StoredReply {
         if let held = await store.blob(at: command.path), held.sha256 == command.sha256, held.size == command.size {
-            if held.fileID != command.fileID { try await store.adopt(path: command.path, fileID: command.fileID) }
+            if held.fileID != command.fileID || held.version != command.version {
+                try await store.adopt(
+                    path: command.path, fileID: command.fileID, version: command.version, created: command.created,
+                    expecting: command.sha256)
+            }
             return StoredReply(path: command.path, fileID: command.fileID, size: held.size, sha256: held.sha256, k: 0)
         }
+        let replacing = BlobReplacement.only(Set(command.replaces ?? []))
+        if let held = await store.blob(at: command.path), case .only(let allowed) = replacing,
+            !(held.fileID.map(allowed.contains) ?? false)
+        {
+            throw BlobStoreError.versionConflict(path: command.path, held: held.fileID)
+        }
         let write = try await store.beginWrite(
-            path: command.path, fileID: command.fileID, size: command.size, expectedSHA256: command.sha256)
+            path: command.path, fileID: command.fileID, size: command.size, expectedSHA256: command.sha256,
+            replacing: replacing)
         do {
             let blob = try await transfer {
                 _ = try await client.download(
                     command.source, path: command.path, timeout: SignedClient.transferTimeout(command.size)
                 ) { chunk in try await write.write(chunk) }
                 return try await write.commit()
+            }
+            if command.version != nil {
+                try await store.adopt(
+                    path: command.path, fileID: command.fileID, version: command.version, created: command.created,
+                    expecting: command.sha256)
             }
             logger.info("copied \(command.path) (\(blob.size) B) from \(command.source)")
             return StoredReply(path: blob.path, fileID: command.fileID, size: blob.size, sha256: blob.sha256, k: 0)

@@ -26,11 +26,13 @@ public final class StorageNode: Sendable {
     }
 
     private let activity = Mutex(Activity())
+    private let membership: Mutex<SwarmID?>
 
     public init(
-        id: NodeID, address: String, master: String, store: BlobStore, client: SignedClient,
+        id: NodeID, swarm: SwarmID?, address: String, master: String, store: BlobStore, client: SignedClient,
         verifier: RequestVerifier, logger: Logger
     ) {
+        self.membership = Mutex(swarm)
         self.id = id
         self.address = address
         self.master = master
@@ -38,6 +40,32 @@ public final class StorageNode: Sendable {
         self.client = client
         self.verifier = verifier
         self.logger = logger
+    }
+
+    // MARK: Swarm
+
+    /// The swarm this node's data directory belongs to; nil until it joins one.
+    public var swarm: SwarmID? { membership.withLock { $0 } }
+
+    /// Whether the node may act on what a master of swarm `theirs` says: joins that swarm
+    /// first if the node belongs to none yet (recorded durably before anything is applied).
+    /// A master of another swarm (or one that does not say) is refused.
+    public func accept(swarm theirs: SwarmID?) async throws -> Bool {
+        guard let theirs else { return false }
+        if let mine = swarm { return mine == theirs }
+        try await SwarmMembership.store(theirs, data: store.dataPath)
+        membership.withLock { $0 = theirs }
+        logger.info("joined swarm \(theirs) of the master \(master)")
+        return true
+    }
+
+    /// The one line a node logs when a master of another swarm speaks to it.
+    public func foreignSwarmMessage(master: String, theirs: SwarmID?) -> String {
+        let mine = swarm.map { "\($0)" } ?? "none"
+        let other = theirs.map { "swarm \($0)" } ?? "another swarm"
+        return "refusing master \(master): its catalog belongs to \(other) but this node's data directory \(store.dataPath) belongs to swarm \(mine). "
+            + "The node keeps serving reads and deletes nothing. If the catalog was replaced or lost, start the master with --recover on an empty catalog, "
+            + "or point it at the right --catalog; to move this node to the other swarm, stop it and run `fsdfsd node leave-swarm --data \(store.dataPath)`"
     }
 
     // MARK: Load
@@ -96,6 +124,8 @@ public final class StorageNode: Sendable {
 
 extension HeldFile {
     public init(_ blob: StoredBlob) {
-        self.init(path: blob.path, fileID: blob.fileID, size: blob.size, sha256: blob.sha256)
+        self.init(
+            path: blob.path, fileID: blob.fileID, size: blob.size, sha256: blob.sha256, version: blob.version,
+            created: blob.created)
     }
 }

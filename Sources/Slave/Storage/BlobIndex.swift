@@ -11,12 +11,16 @@ struct IndexEntry: Sendable, Equatable {
     /// Modification time in nanoseconds since 1970, exactly as `stat` reported it.
     var mtimeNanoseconds: Int64
     var inode: UInt64
+    /// The catalog's version number and creation time of `fileID`, as the master gave them:
+    /// what a catalog rebuilt from the nodes (`serve --recover`) tells versions apart by.
+    var version: Int64? = nil
+    var created: Date? = nil
 
     var blob: StoredBlob {
         StoredBlob(
             path: path, fileID: fileID, size: size, sha256: sha256,
             modified: Date(timeIntervalSince1970: Double(mtimeNanoseconds) / 1_000_000_000),
-            inode: inode)
+            inode: inode, version: version, created: created)
     }
 
     /// Whether `stat` still reports what was indexed (so the content can be trusted unread).
@@ -49,13 +53,17 @@ final class BlobIndex: Sendable {
                     inode INTEGER NOT NULL
                 )
                 """)
+            // Added after the first release: indexes written before have no such columns.
+            let columns = Set(try Row.fetchAll(db, sql: "PRAGMA table_info(blobs)").map { $0["name"] as String })
+            if !columns.contains("version") { try db.execute(sql: "ALTER TABLE blobs ADD COLUMN version INTEGER") }
+            if !columns.contains("created") { try db.execute(sql: "ALTER TABLE blobs ADD COLUMN created REAL") }
         }
     }
 
     /// Every valid entry. Synchronous; rows whose path is no longer a valid virtual path are skipped.
     func loadAll() throws -> [IndexEntry] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT path, file_id, size, sha256, mtime_ns, inode FROM blobs")
+            try Row.fetchAll(db, sql: "SELECT path, file_id, size, sha256, mtime_ns, inode, version, created FROM blobs")
                 .compactMap(Self.entry(from:))
         }
     }
@@ -94,20 +102,25 @@ final class BlobIndex: Sendable {
     private static func upsert(_ entry: IndexEntry, in db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO blobs (path, file_id, size, sha256, mtime_ns, inode) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO blobs (path, file_id, size, sha256, mtime_ns, inode, version, created)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size,
-                    sha256 = excluded.sha256, mtime_ns = excluded.mtime_ns, inode = excluded.inode
+                    sha256 = excluded.sha256, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
+                    version = excluded.version, created = excluded.created
                 """,
             arguments: [entry.path.rawValue, entry.fileID?.rawValue, entry.size, entry.sha256,
-                        entry.mtimeNanoseconds, Int64(bitPattern: entry.inode)])
+                        entry.mtimeNanoseconds, Int64(bitPattern: entry.inode), entry.version,
+                        entry.created?.timeIntervalSince1970])
     }
 
     private static func entry(from row: Row) -> IndexEntry? {
         guard let path = try? VirtualPath(row["path"] as String) else { return nil }
         let fileID: Int64? = row["file_id"]
         let inode: Int64 = row["inode"]
+        let created: Double? = row["created"]
         return IndexEntry(
             path: path, fileID: fileID.map(FileID.init), size: row["size"], sha256: row["sha256"],
-            mtimeNanoseconds: row["mtime_ns"], inode: UInt64(bitPattern: inode))
+            mtimeNanoseconds: row["mtime_ns"], inode: UInt64(bitPattern: inode), version: row["version"],
+            created: created.map(Date.init(timeIntervalSince1970:)))
     }
 }

@@ -11,12 +11,14 @@ extension BlobStore {
     /// index entry is put back); the caller deletes the temp file. If only the final
     /// directory fsync fails, the new blob is in place and indexed and the error is thrown.
     func install(
-        temporary: FilePath, path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, info: FileInfo
+        temporary: FilePath, path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, info: FileInfo,
+        replacing: BlobReplacement = .any
     ) async throws -> StoredBlob {
         do {
             return try await namespace.withLock {
                 try await installHoldingLock(
-                    temporary: temporary, path: path, fileID: fileID, size: size, sha256: sha256, info: info)
+                    temporary: temporary, path: path, fileID: fileID, size: size, sha256: sha256, info: info,
+                    replacing: replacing)
             }
         } catch let error as InstallError {
             throw error.underlying
@@ -32,15 +34,21 @@ extension BlobStore {
     }
 
     private func installHoldingLock(
-        temporary: FilePath, path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, info: FileInfo
+        temporary: FilePath, path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, info: FileInfo,
+        replacing: BlobReplacement
     ) async throws -> StoredBlob {
+        let previous = ledger.withLock { $0.entries[path] }
+        if case .only(let allowed) = replacing, let previous, previous.sha256 != sha256,
+            !(previous.fileID.map(allowed.contains) ?? false)
+        {
+            throw BlobStoreError.versionConflict(path: path, held: previous.fileID)
+        }
         // rename(2) keeps the inode and the mtime, so the temp file's are the final file's.
         let entry = IndexEntry(
             path: path, fileID: fileID, size: size, sha256: sha256,
             mtimeNanoseconds: info.mtimeNanoseconds, inode: info.inode)
         let placement = try await directory.placement(of: path)
         let (created, mkdirError) = await directory.createParents(of: path, from: placement.existingParents)
-        let previous = ledger.withLock { $0.entries[path] }
         do {
             if let mkdirError { throw mkdirError }
             try await mapErrors("update index", index.location) { try await index.upsert(entry) }

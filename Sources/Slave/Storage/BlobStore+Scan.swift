@@ -87,7 +87,8 @@ extension BlobStore {
         }
         let entry = IndexEntry(
             path: path, fileID: old?.fileID, size: digest.size, sha256: digest.sha256,
-            mtimeNanoseconds: digest.info.mtimeNanoseconds, inode: digest.info.inode)
+            mtimeNanoseconds: digest.info.mtimeNanoseconds, inode: digest.info.inode,
+            version: old?.version, created: old?.created)
         state.found[path] = entry
         state.changed.append(entry)
         state.rehashed += 1

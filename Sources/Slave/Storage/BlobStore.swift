@@ -85,7 +85,7 @@ public final class BlobStore: Sendable {
     /// creates the temp file. Throws ``BlobStoreError/overQuota(needed:free:)`` without creating anything.
     /// - Parameter expectedSHA256: hex digest the content must have (any case), or `nil` to skip the check.
     public func beginWrite(
-        path: VirtualPath, fileID: FileID?, size: Int64, expectedSHA256: String?
+        path: VirtualPath, fileID: FileID?, size: Int64, expectedSHA256: String?, replacing: BlobReplacement = .any
     ) async throws -> BlobWrite {
         guard size >= 0 else { throw BlobStoreError.sizeMismatch(expected: size, received: 0) }
         _ = try await directory.placement(of: path)
@@ -111,7 +111,7 @@ public final class BlobStore: Sendable {
             }
             return BlobWrite(
                 store: self, path: path, fileID: fileID, size: size,
-                expectedSHA256: expectedSHA256?.lowercased(), temporary: temporary, handle: handle)
+                expectedSHA256: expectedSHA256?.lowercased(), replacing: replacing, temporary: temporary, handle: handle)
         } catch {
             release(size)
             throw error
@@ -138,11 +138,18 @@ public final class BlobStore: Sendable {
         }
     }
 
-    /// Sets the fileID of a blob that ``scan()`` found with fileID `nil` (the master recognised it).
-    public func adopt(path: VirtualPath, fileID: FileID) async throws {
+    /// Records which catalog version the blob at `path` is (a blob ``scan()`` found with fileID
+    /// `nil` that the master recognised, a stored upload or copy), with the version's number and
+    /// creation time when known. With `expecting`, only if the blob still has that checksum.
+    public func adopt(
+        path: VirtualPath, fileID: FileID, version: Int64? = nil, created: Date? = nil, expecting sha256: String? = nil
+    ) async throws {
         try await namespace.withLock {
             guard var entry = ledger.withLock({ $0.entries[path] }) else { throw BlobStoreError.notFound(path) }
+            if let sha256, entry.sha256 != sha256 { throw BlobStoreError.notFound(path) }
             entry.fileID = fileID
+            if let version { entry.version = version }
+            if let created { entry.created = created }
             try await mapErrors("update index", index.location) { try await index.upsert(entry) }
             ledger.withLock { $0.entries[path] = entry }
         }

@@ -17,6 +17,8 @@ public enum BlobStoreError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A directory is in the way of a file, a file in the way of a directory, or a component
     /// of the path is a symbolic link or a special file.
     case pathConflict(VirtualPath)
+    /// The path holds another version than the one a write may replace.
+    case versionConflict(path: VirtualPath, held: FileID?)
     /// A file system or index operation failed.
     case io(operation: String, path: String, message: String)
 
@@ -28,6 +30,7 @@ public enum BlobStoreError: Error, Equatable, Sendable, CustomStringConvertible 
         case .checksumMismatch: "checksum_mismatch"
         case .notFound: "not_found"
         case .pathConflict: "path_conflict"
+        case .versionConflict: "version_conflict"
         case .io: "io"
         }
     }
@@ -44,6 +47,8 @@ public enum BlobStoreError: Error, Equatable, Sendable, CustomStringConvertible 
             "'\(path)' is not stored on this node"
         case .pathConflict(let path):
             "'\(path)' conflicts with what is on disk: a file, directory or symbolic link is in the way"
+        case .versionConflict(let path, let held):
+            "'\(path)' holds \(held.map { "version \($0)" } ?? "a file of unknown version"), which this write may not replace; it is kept"
         case .io(let operation, let path, let message):
             "\(operation) failed for '\(path)': \(message)"
         }
@@ -84,7 +89,7 @@ extension BlobStoreError: HTTPReplyError {
         case .overQuota: .insufficientStorage
         case .sizeMismatch, .checksumMismatch: .unprocessableContent
         case .notFound: .notFound
-        case .pathConflict: .conflict
+        case .pathConflict, .versionConflict: .conflict
         case .io: .internalServerError
         }
     }

@@ -18,6 +18,8 @@ public final class BlobWrite: Sendable {
     public let size: Int64
     /// The digest the content must have (lowercase hex), if the sender gave one.
     public let expectedSHA256: String?
+    /// What the blob may take the place of.
+    public let replacing: BlobReplacement
 
     private enum Phase { case open, writing, committing, finished }
 
@@ -38,8 +40,9 @@ public final class BlobWrite: Sendable {
 
     init(
         store: BlobStore, path: VirtualPath, fileID: FileID?, size: Int64, expectedSHA256: String?,
-        temporary: FilePath, handle: WriteFileHandle
+        replacing: BlobReplacement, temporary: FilePath, handle: WriteFileHandle
     ) {
+        self.replacing = replacing
         self.store = store
         self.path = path
         self.fileID = fileID
@@ -137,7 +140,8 @@ public final class BlobWrite: Sendable {
             // From here on the store consumes the reservation, whatever happens.
             state.withLock { $0.holdsReservation = false }
             let blob = try await store.install(
-                temporary: temporary, path: path, fileID: fileID, size: size, sha256: digest, info: info)
+                temporary: temporary, path: path, fileID: fileID, size: size, sha256: digest, info: info,
+                replacing: replacing)
             state.withLock { $0.phase = .finished }
             return blob
         } catch {
@@ -187,4 +191,15 @@ public final class BlobWrite: Sendable {
         guard close || release else { return }
         _ = try? await FileSystem.shared.removeItem(at: temporary, strategy: .sequential, recursively: false)
     }
+}
+
+/// What a new blob may take the place of at its path: the rule that keeps versions from
+/// mixing (an older copy never overwrites a newer version, a copy never destroys a file the
+/// catalog cannot account for).
+public enum BlobReplacement: Sendable, Equatable {
+    /// Whatever the path holds: a client's upload the master granted for that path.
+    case any
+    /// Nothing, a blob with the same content, or one of these versions (which the master says
+    /// are deleted or replaced).
+    case only(Set<FileID>)
 }

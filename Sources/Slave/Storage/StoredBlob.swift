@@ -16,9 +16,17 @@ public struct StoredBlob: Sendable, Equatable, Codable {
     public var modified: Date
     /// Inode number of the file on disk.
     public var inode: UInt64
+    /// The catalog's version number and creation time of `fileID`, when the master gave them.
+    public var version: Int64?
+    public var created: Date?
 
     /// Creates a description of a stored file.
-    public init(path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, modified: Date, inode: UInt64) {
+    public init(
+        path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, modified: Date, inode: UInt64,
+        version: Int64? = nil, created: Date? = nil
+    ) {
+        self.version = version
+        self.created = created
         self.path = path
         self.fileID = fileID
         self.size = size

@@ -88,6 +88,55 @@ final class Cluster: Sendable {
         try await waitUntilServing(node)
     }
 
+    /// Starts a process in `node`'s place (same address) with its arguments changed: another
+    /// data directory, another `--catalog`, more options. With `wait` false it returns at once
+    /// (for a process expected to refuse to start).
+    @discardableResult
+    func relaunch(
+        _ node: NodeProcess, name: String? = nil, data: URL? = nil, catalog: String? = nil, extra: [String] = [],
+        wait: Bool = true
+    ) async throws -> NodeProcess {
+        var arguments = node.arguments
+        let name = name ?? node.name
+        let data = data ?? node.data
+        if let index = arguments.firstIndex(of: "--data") { arguments[index + 1] = data.path }
+        if let catalog {
+            if let index = arguments.firstIndex(of: "--catalog") {
+                arguments[index + 1] = catalog
+            } else {
+                arguments += ["--catalog", catalog]
+            }
+        }
+        arguments += extra
+        let process = NodeProcess(
+            name: name, address: node.address, data: data, log: root.appendingPathComponent("\(name).log"), arguments: arguments)
+        try process.start(environment: environment)
+        nodes.withLock { $0.append(process) }
+        if wait { try await waitUntilServing(process) }
+        return process
+    }
+
+    /// `put`s many files, a few at a time.
+    func putMany(_ files: [(local: URL, remote: String)], width: Int = 4) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var pending = files[...]
+            for _ in 0..<width {
+                guard let first = pending.popFirst() else { break }
+                group.addTask { try await self.put(first.local, first.remote) }
+            }
+            while try await group.next() != nil {
+                if let next = pending.popFirst() { group.addTask { try await self.put(next.local, next.remote) } }
+            }
+        }
+    }
+
+    /// `ls --json` of everything.
+    func list() async throws -> [ListEntry] {
+        let result = try await cli("ls", "--json")
+        guard result.status == 0 else { throw HarnessError("ls failed: \(result.stderr)") }
+        return try JSONDecoder().decode([ListEntry].self, from: Data(result.stdout.utf8))
+    }
+
     func waitUntilServing(_ node: NodeProcess) async throws {
         try await eventually("\(node.name) serving on \(node.address)", timeout: .seconds(60)) {
             guard node.isRunning else {

@@ -105,6 +105,9 @@ public final class MongoCatalog: Catalog {
             if found > Self.schemaVersion {
                 throw CatalogError.schemaTooNew(found: found, supported: Self.schemaVersion)
             }
+            _ = try session.findAndModify(
+                Meta.collection, ["_id": "swarm"], .operators(["$setOnInsert": ["id": .string(SwarmID.make().rawValue)]]),
+                upsert: true, returnNew: true)
             for (collection, indexes) in [(Files.collection, Files.indexes), (Tombstones.collection, Tombstones.indexes)] {
                 _ = try session.writeCommand(
                     ["createIndexes": .string(collection), "indexes": .array(indexes.map(BSON.document))],
@@ -115,6 +118,24 @@ public final class MongoCatalog: Catalog {
                 if let id = retired["_id"]?.int64Value { try Self.moveToTombstones(session, id: id) }
             }
             try Self.repairCounters(session)
+        }
+    }
+
+    public func swarmID() async throws -> SwarmID {
+        try await withSession { session in
+            guard let id = try session.findOne(Meta.collection, ["_id": "swarm"])?["id"]?.stringValue else {
+                throw CatalogError.corrupt("the catalog has no swarm id in \(Meta.collection)")
+            }
+            return SwarmID(id)
+        }
+    }
+
+    public func setSwarmID(_ id: SwarmID) async throws {
+        try await withSession { session in
+            let files = try session.count(Files.collection, [:]) + session.count(Tombstones.collection, [:])
+            let nodes = try session.count(Nodes.collection, [:])
+            guard files == 0, nodes == 0 else { throw CatalogError.notEmpty(files: files, nodes: nodes) }
+            _ = try session.update(Meta.collection, ["_id": "swarm"], .operators(["$set": ["id": .string(id.rawValue)]]), upsert: true)
         }
     }
 
@@ -193,11 +214,14 @@ public final class MongoCatalog: Catalog {
     public func setNodeAlive(_ node: NodeID, alive: Bool) async throws {
         try await gate.exclusive {
             try await withSession { session in
-                guard let before = try session.findAndModify(
-                    Nodes.collection, ["_id": .string(node.rawValue)],
-                    .operators(["$set": ["alive": .bool(alive)]]), returnNew: false)
+                // The files first, then the node: a failure between the two leaves the node
+                // document as it was, so the caller (which goes by it) tries again, and the
+                // second try redoes only the files still to change. Idempotent.
+                guard try session.findOne(Nodes.collection, ["_id": .string(node.rawValue)], projection: ["_id": 1]) != nil
                 else { throw CatalogError.unknownNode(node) }
-                if before["alive"]?.boolValue != alive { try Self.markHolder(session, node, up: alive) }
+                try Self.markHolder(session, node, up: alive)
+                _ = try session.update(
+                    Nodes.collection, ["_id": .string(node.rawValue)], .operators(["$set": ["alive": .bool(alive)]]))
             }
         }
     }
@@ -208,7 +232,7 @@ public final class MongoCatalog: Catalog {
         let id = BSON.string(node.rawValue)
         for collection in Files.withTombstones {
             _ = try session.update(
-                collection, ["replicas.node": id],
+                collection, ["replicas": ["$elemMatch": ["node": id, "up": ["$ne": .bool(up)]]]],
                 .pipeline([
                     ["$set": ["replicas": ["$map": [
                         "input": "$replicas",
@@ -257,7 +281,7 @@ public final class MongoCatalog: Catalog {
                 let previous = try Self.lastVersion(session, of: file.path)
                 try Self.retire(session, path: file.path)
                 let id = try Self.reserveIDs(session, count: 1)
-                let document = Files.newDocument(id: id, file: file, version: previous + 1, holders: [])
+                let document = Files.newDocument(id: id, file: file, version: max(previous + 1, file.version ?? 0), holders: [])
                 do {
                     try session.insert(Files.collection, [document])
                 } catch let error as MongoError where error.isDuplicateKey {

@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     /// The schema. Derived figures are kept by triggers, so every statement that changes a
     /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
@@ -128,6 +128,12 @@ extension SQLiteCatalog {
                         under = under - (OLD.k < OLD.n) WHERE id = 1;
                 END;
                 """)
+        }
+        // v2: the swarm's identity, made once when the catalog is created (or first opened by
+        // a build that knows it).
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('swarm', ?)", arguments: [SwarmID.make().rawValue])
         }
         return migrator
     }

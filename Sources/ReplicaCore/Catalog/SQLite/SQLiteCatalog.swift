@@ -41,6 +41,26 @@ public final class SQLiteCatalog: Catalog {
         try writer.write { db in try db.execute(sql: "PRAGMA user_version = \(schemaVersion)") }
     }
 
+    // MARK: Swarm
+
+    public func swarmID() async throws -> SwarmID {
+        try await writer.read { db in
+            guard let value = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'swarm'") else {
+                throw CatalogError.corrupt("the catalog has no swarm id")
+            }
+            return SwarmID(value)
+        }
+    }
+
+    public func setSwarmID(_ id: SwarmID) async throws {
+        try await writer.write { db in
+            let files = try Int.fetchOne(db, sql: "SELECT count(*) FROM files") ?? 0
+            let nodes = try Int.fetchOne(db, sql: "SELECT count(*) FROM nodes") ?? 0
+            guard files == 0, nodes == 0 else { throw CatalogError.notEmpty(files: files, nodes: nodes) }
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'swarm'", arguments: [id.rawValue])
+        }
+    }
+
     // MARK: Nodes
 
     public func registerNode(_ node: NodeRecord) async throws {
@@ -111,7 +131,7 @@ public final class SQLiteCatalog: Catalog {
                     INSERT INTO files (path, size, sha256, n, k, version, created, deleted)
                     VALUES (?, ?, ?, ?, 0, ?, ?, 0)
                     """,
-                arguments: [path, file.size, file.sha256, file.n, previous + 1,
+                arguments: [path, file.size, file.sha256, file.n, max(previous + 1, file.version ?? 0),
                             file.created.timeIntervalSince1970])
             let id = db.lastInsertedRowID
             return try Self.fetchFile(db, sql: "SELECT * FROM files WHERE id = ?", [id])!
@@ -138,7 +158,7 @@ public final class SQLiteCatalog: Catalog {
                 let previous = try Int64.fetchOne(version, arguments: [path]) ?? 0
                 if previous > 0 { try Self.tombstone(db, path: path) }
                 try insertFile.execute(arguments: [
-                    path, file.size, file.sha256, file.n, previous + 1, file.created.timeIntervalSince1970,
+                    path, file.size, file.sha256, file.n, max(previous + 1, file.version ?? 0), file.created.timeIntervalSince1970,
                 ])
                 let id = db.lastInsertedRowID
                 for holder in imported.holders {

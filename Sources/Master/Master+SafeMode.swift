@@ -1,0 +1,115 @@
+import Foundation
+import ReplicaCore
+import Transport
+
+/// Safe mode (ARCHITECTURE.md section 11, as HDFS does at start): a master that restarts, or
+/// rebuilds its catalog, removes and evicts nothing until it has heard what the nodes hold.
+/// Copies and uploads go on; deletes are recorded and carried out afterwards.
+extension Master {
+    /// Whether removals and evictions are held back.
+    public var inSafeMode: Bool { state.withLock { $0.safeMode != nil } }
+
+    /// Decides at start whether the master begins in safe mode, and takes the swarm identity.
+    /// - Parameter dataSwarm: the swarm of the master's own data directory, if it joined one.
+    func beginSafety(dataSwarm: SwarmID?, nodes: [NodeRecord], totals: CatalogTotals, now: Date) async throws {
+        var swarm = try await catalog.swarmID()
+        if settings.recover {
+            guard nodes.isEmpty, totals.files == 0 else {
+                throw MasterStartError(
+                    "--recover rebuilds an empty catalog from the nodes, but \(settings.catalog) already holds \(totals.files) files and \(nodes.count) nodes; "
+                        + "start without --recover, or give an empty --catalog")
+            }
+            if let dataSwarm {
+                try await catalog.setSwarmID(dataSwarm)
+                swarm = dataSwarm
+            }
+            let known = dataSwarm
+            state.withLock { state in
+                state.swarm = known
+                state.recovering = true
+                state.safeMode = MasterState.SafeMode(
+                    reason: "rebuilding the catalog from the inventories of the nodes that join (--recover)",
+                    since: now, waitingFor: [], untilOperator: true)
+            }
+            logger.notice("recovery: rebuilding the catalog from the nodes that join; safe mode until `fsdfsd safe-mode leave`")
+            return
+        }
+        if let dataSwarm, dataSwarm != swarm {
+            throw MasterStartError(
+                "this node's data directory belongs to swarm \(dataSwarm), but the catalog \(settings.catalog) belongs to swarm \(swarm): "
+                    + "the catalog was replaced, lost or mistyped. Point --catalog at the swarm's catalog, or rebuild it from the nodes "
+                    + "with --recover on an empty catalog")
+        }
+        let waiting = Set(nodes.filter(\.alive).map(\.id))
+        state.withLock { state in
+            state.swarm = swarm
+            if !waiting.isEmpty {
+                state.safeMode = MasterState.SafeMode(
+                    reason: "the master restarted: waiting for the nodes that were up to report what they hold",
+                    since: now, waitingFor: waiting, untilOperator: false)
+            }
+        }
+        if !waiting.isEmpty {
+            logger.notice("safe mode: no removals or evictions until the \(waiting.count) nodes that were up have reported (or are declared down)")
+        }
+    }
+
+    /// A node sent its inventory, or was declared down: safe mode stops waiting for it.
+    func nodeReported(_ node: NodeID) {
+        let ended = state.withLock { state -> Bool in
+            guard var safe = state.safeMode, safe.waitingFor.remove(node) != nil else { return false }
+            state.safeMode = safe
+            guard safe.waitingFor.isEmpty, !safe.untilOperator else { return false }
+            state.safeMode = nil
+            return true
+        }
+        if ended { safeModeEnded("every node that was up has reported or is down") }
+    }
+
+    /// The operator ends safe mode (`fsdfsd safe-mode leave`). Returns whether it was on.
+    public func leaveSafeMode() -> Bool {
+        let was = state.withLock { state -> Bool in
+            defer {
+                state.safeMode = nil
+                state.recovering = false
+                state.recovered = [:]
+            }
+            return state.safeMode != nil
+        }
+        if was { safeModeEnded("the operator ended it") }
+        return was
+    }
+
+    private func safeModeEnded(_ why: String) {
+        state.withLock { state in
+            state.recovering = false
+            state.recovered = [:]
+        }
+        logger.notice("safe mode ended (\(why)): removals and evictions resume")
+        schedule.signal()
+        deletions.signal()
+    }
+
+    /// Safe mode as `status` shows it.
+    func safeModeStatus() async throws -> SafeModeStatus? {
+        guard let safe = state.withLock({ $0.safeMode }) else { return nil }
+        let addresses = Dictionary(uniqueKeysWithValues: try await catalog.nodes().map { ($0.id, $0.address) })
+        let recovering = state.withLock { $0.recovering }
+        return SafeModeStatus(
+            reason: safe.reason, since: safe.since.formatted(.iso8601),
+            waitingFor: safe.waitingFor.map { addresses[$0] ?? $0.rawValue }.sorted(), recovering: recovering)
+    }
+
+    /// What the nodes hold that the catalog cannot account for.
+    public func unaccounted() -> [UnaccountedFile] {
+        state.withLock { state in state.unaccounted.values.flatMap(\.values) }
+            .sorted { ($0.path, $0.address) < ($1.path, $1.address) }
+    }
+}
+
+/// Why a master refused to start, in one line.
+public struct MasterStartError: Error, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) { self.description = description }
+}

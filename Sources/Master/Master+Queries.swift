@@ -13,7 +13,9 @@ extension Master {
             .filter { $0.state == .live && nodes[$0.node]?.alive == true }
             .compactMap { nodes[$0.node]?.address }
             .sorted()
-        return WhereReply(path: file.path, size: file.size, sha256: file.sha256, n: file.n, k: file.k, kn: file.kn, nodes: holders)
+        return WhereReply(
+            path: file.path, size: file.size, sha256: file.sha256, n: file.n, k: file.k, kn: file.kn, nodes: holders,
+            fileID: file.id, version: file.version)
     }
 
     /// `ls [PREFIX]`, one page.

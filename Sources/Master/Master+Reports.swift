@@ -257,8 +257,24 @@ extension Master {
     }
 
     /// Versions of deleted or replaced files the node must still remove; none in safe mode.
+    ///
+    /// Make before break: a version that a newer upload replaced is removed only once the
+    /// newer version has a counted copy. If the upload's copy never materialised (its node
+    /// lost it, a commit whose outcome was unknown), the older bytes stay on the nodes.
     func owedRemovals(_ node: NodeID) async throws -> [FileRef] {
         guard !inSafeMode else { return [] }
-        return try await catalog.pendingDeletions(on: node).map { FileRef(fileID: $0.id, path: $0.path) }
+        var owed: [FileRef] = []
+        var heldBack: [VirtualPath: Bool] = [:]
+        for file in try await catalog.pendingDeletions(on: node) {
+            let hold: Bool
+            if let known = heldBack[file.path] {
+                hold = known
+            } else {
+                hold = try await catalog.file(at: file.path).map { $0.k == 0 } ?? false
+                heldBack[file.path] = hold
+            }
+            if !hold { owed.append(FileRef(fileID: file.id, path: file.path)) }
+        }
+        return owed
     }
 }

@@ -20,8 +20,7 @@ extension Master {
             return ErrorResponse.json(try await self.grantUpload(upload))
         }
         router.post(.init(stringLiteral: Route.uploadCheck)) { request, context in
-            try self.checkUpload(try await request.decodeJSON(UploadCheck.self, context: context))
-            return ErrorResponse.json(Empty())
+            ErrorResponse.json(try await self.checkUpload(try await request.decodeJSON(UploadCheck.self, context: context)))
         }
         router.post(.init(stringLiteral: Route.uploadCommit)) { request, context in
             let commit = try await request.decodeJSON(UploadCommit.self, context: context)

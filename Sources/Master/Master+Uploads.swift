@@ -55,8 +55,9 @@ extension Master {
         return grant
     }
 
-    /// The receiving node asks whether an upload is really granted to it.
-    public func checkUpload(_ check: UploadCheck) throws {
+    /// The receiving node asks whether an upload is really granted to it, and which versions
+    /// of the path it may replace: the current one, and older ones it still has to remove.
+    public func checkUpload(_ check: UploadCheck) async throws -> UploadCheckReply {
         let reservation = state.withLock { $0.uploads[check.upload] }
         guard let reservation, reservation.expires > Date() else {
             throw RouteError(.forbidden, "upload \(check.upload) is unknown or expired: ask the master for a new one", code: "unknown_upload")
@@ -64,6 +65,9 @@ extension Master {
         guard reservation.path == check.path, reservation.size == check.size, reservation.node == check.node else {
             throw RouteError(.forbidden, "upload \(check.upload) was granted for another path, size or node", code: "upload_mismatch")
         }
+        var replaces = try await catalog.pendingDeletions(on: check.node).filter { $0.path == check.path }.map(\.id)
+        if let current = try await catalog.file(at: check.path) { replaces.append(current.id) }
+        return UploadCheckReply(replaces: replaces)
     }
 
     /// The receiving node stored and verified the bytes: record the new version with K = 1.
@@ -76,10 +80,19 @@ extension Master {
             return reservation
         }
         guard let reservation else {
-            throw RouteError(.forbidden, "upload \(commit.upload) is unknown, expired or already committed", code: "unknown_upload")
+            // Asked again (the reply was lost, or this master restarted): the catalog knows
+            // whether the upload was recorded, so the node gets a sure answer either way.
+            if let file = try await catalog.file(upload: commit.upload), file.sha256 == commit.sha256, file.size == commit.size {
+                if !file.deleted { try await catalog.setReplica(file.id, on: commit.node, state: .live) }
+                logger.info("upload \(commit.upload) of \(file.path) was already committed as version \(file.version)")
+                return StoredReply(
+                    path: file.path, fileID: file.id, size: file.size, sha256: file.sha256, k: max(file.k, 1), version: file.version,
+                    created: file.created)
+            }
+            throw RouteError(.forbidden, "upload \(commit.upload) is unknown or expired: it was not recorded", code: "unknown_upload")
         }
         let file = try await catalog.putFile(
-            NewFile(path: reservation.path, size: commit.size, sha256: commit.sha256, n: reservation.n))
+            NewFile(path: reservation.path, size: commit.size, sha256: commit.sha256, n: reservation.n, upload: commit.upload))
         try await catalog.setReplica(file.id, on: commit.node, state: .live)
         logger.info("stored \(file.path) version \(file.version) (\(ByteSize.format(file.size)), N=\(file.n)) on \(commit.node)")
         if file.version > 1 { deletions.signal() }

@@ -7,6 +7,8 @@ import ReplicaCore
 struct MasterState: Sendable {
     struct ActiveCopy: Sendable {
         var order: CopyOrder
+        /// Recorded in the catalog as `copying` on its target.
+        var recorded = false
         var plan: CopyPlan { order.plan }
         var started: Date
     }
@@ -79,7 +81,7 @@ struct MasterState: Sendable {
     /// The planner's view of the work under way.
     func inFlight(now: Date) -> InFlight {
         var copies = self.copies.values.map {
-            InFlightCopy(file: $0.plan.file, size: $0.plan.size, source: $0.plan.source, target: $0.plan.target)
+            InFlightCopy(file: $0.plan.file, size: $0.plan.size, source: $0.plan.source, target: $0.plan.target, recorded: $0.recorded)
         }
         for upload in uploads.values where upload.expires > now {
             copies.append(InFlightCopy(file: upload.placeholder, size: upload.size, source: nil, target: upload.node))

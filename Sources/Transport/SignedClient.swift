@@ -62,10 +62,10 @@ public struct SignedClient: Sendable {
     /// Streams a file from `address` to `write`; returns the reply's headers
     /// (``BlobHeaders``). Non-200 replies throw before any byte is delivered.
     public func download(
-        _ address: String, path: VirtualPath, timeout: TimeAmount,
+        _ address: String, path: VirtualPath, version: BlobVersion? = nil, timeout: TimeAmount,
         into write: (ByteBuffer) async throws -> Void
     ) async throws -> BlobHeaders {
-        let pathAndQuery = Route.blob(path)
+        let pathAndQuery = Route.blob(path, version: version)
         var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
         request.method = .GET
         sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)

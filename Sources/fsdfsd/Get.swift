@@ -34,14 +34,14 @@ struct Get: AsyncParsableCommand {
         try await options.withClient { client in
             let master = options.masterAddress
             var candidates: [String]
-            var expected: (sha256: String, size: Int64)?
+            var expected: (sha256: String, size: Int64, file: FileID?)?
             do {
                 let found: WhereReply = try await client.call(.GET, master, Route.whereIs(path), timeout: .seconds(10))
                 if found.nodes.isEmpty {
                     throw CommandFailure("\(path): no node holding a copy is up (K=\(found.k) of N=\(found.n))")
                 }
                 candidates = found.nodes
-                expected = (found.sha256, found.size)
+                expected = (found.sha256, found.size, found.fileID)
                 if let all: [String] = try? await client.call(.GET, master, Route.nodes, timeout: .seconds(5)) {
                     NodeCache.save(all, master: master)
                 }
@@ -77,37 +77,38 @@ struct Get: AsyncParsableCommand {
         }
     }
 
+    /// Downloads one copy into a partial file, verifies it, and only then puts it in place or,
+    /// for `-`, writes it to stdout: no byte reaches the output that the checksum does not
+    /// stand behind, and a failed attempt leaves nothing for the next one to append to.
     private func download(
         _ client: SignedClient, from node: String, path: VirtualPath, to destination: String,
-        expected: (sha256: String, size: Int64)?
+        expected: (sha256: String, size: Int64, file: FileID?)?
     ) async throws {
         let toStdout = destination == "-"
-        let partial = toStdout ? "" : Self.partialPath(for: destination)
+        let partial = toStdout
+            ? FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-get-\(UUID().uuidString).part").path
+            : Self.partialPath(for: destination)
+        defer { if toStdout { unlink(partial) } }
         var hasher = SHA256()
         var received: Int64 = 0
         let progress = Progress("get \(path)", total: expected?.size ?? 0)
         defer { progress.finish() }
+        let version = expected.map { BlobVersion(file: $0.file, sha256: $0.sha256) }
         let headers: BlobHeaders
         do {
-            if toStdout {
-                headers = try await client.download(node, path: path, timeout: SignedClient.transferTimeout(expected?.size ?? 0)) { chunk in
-                    chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                    received += Int64(chunk.readableBytes)
-                    FileHandle.standardOutput.write(Data(buffer: chunk))
-                }
-            } else {
-                headers = try await FileSystem.shared.withFileHandle(
+            headers = try await FileSystem.shared.withFileHandle(
                     forWritingAt: FilePath(partial), options: .newFile(replaceExisting: true)
-                ) { handle in
-                    let headers = try await client.download(node, path: path, timeout: SignedClient.transferTimeout(expected?.size ?? 0)) { chunk in
-                        chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                        try await handle.write(contentsOf: chunk, toAbsoluteOffset: received)
-                        received += Int64(chunk.readableBytes)
-                        progress.advance(chunk.readableBytes)
-                    }
-                    try await handle.synchronize()
-                    return headers
+            ) { handle in
+                let headers = try await client.download(
+                    node, path: path, version: version, timeout: SignedClient.transferTimeout(expected?.size ?? 0)
+                ) { chunk in
+                    chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                    try await handle.write(contentsOf: chunk, toAbsoluteOffset: received)
+                    received += Int64(chunk.readableBytes)
+                    progress.advance(chunk.readableBytes)
                 }
+                try await handle.synchronize()
+                return headers
             }
         } catch {
             if !toStdout { unlink(partial) }
@@ -123,7 +124,11 @@ struct Get: AsyncParsableCommand {
             if !toStdout { unlink(partial) }
             throw DownloadError("received \(received) bytes instead of \(size); discarded")
         }
-        if !toStdout {
+        if toStdout {
+            try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(partial)) { handle in
+                for try await chunk in handle.readChunks() { FileHandle.standardOutput.write(Data(buffer: chunk)) }
+            }
+        } else {
             guard rename(partial, destination) == 0 else {
                 let reason = String(cString: strerror(errno))
                 unlink(partial)

@@ -40,7 +40,8 @@ public struct Scheduler: Service {
                     if master.pausedReason != nil { timeout = min(timeout ?? Self.probeInterval, Self.probeInterval) }
                     await master.schedule.wait(timeout: timeout)
                 }
-                // Copies under way are abandoned; the catalog only ever recorded finished ones.
+                // Copies under way are abandoned: the catalog records them as copying, and the
+                // nodes' next inventories say which landed.
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -67,6 +68,12 @@ public struct Scheduler: Service {
                 try await master.reserveEvictions(order.evictions)
                 master.state.withLock { $0.copies[order.plan.file] = MasterState.ActiveCopy(order: order, started: Date()) }
             }
+            // Recorded before the command goes out, so that a master restart finds the copy
+            // and the node's next inventory settles it (counted, or forgotten).
+            for order in orders {
+                try await master.catalog.setReplica(order.plan.file, on: order.plan.target, state: .copying)
+                master.state.withLock { $0.copies[order.plan.file]?.recorded = true }
+            }
             return orders
         }
     }
@@ -86,13 +93,24 @@ public struct Scheduler: Service {
             let command = CopyCommand(
                 fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: order.source,
                 version: file.version, created: file.created, replaces: replaces)
-            let _: StoredReply = try await master.client.call(
-                .POST, order.target, Route.copy, body: command, timeout: SignedClient.transferTimeout(file.size) + .seconds(30))
-            // The file may have been deleted or replaced while it was copied.
+            do {
+                let _: StoredReply = try await master.client.call(
+                    .POST, order.target, Route.copy, body: command, timeout: SignedClient.transferTimeout(file.size) + .seconds(30))
+            } catch let error as NodeCallError {
+                if case .rejected = error {
+                    // The node answered: it does not hold the copy.
+                    try? await master.catalog.removeReplica(file.id, from: plan.target)
+                } else {
+                    // No answer: the node's next inventory says whether the copy landed.
+                    master.state.withLock { _ = $0.inventoryKnown.remove(plan.target) }
+                }
+                throw error
+            }
+            // The file may have been deleted or replaced while it was copied: its tombstone
+            // then lists the copy as pending deletion already.
             if let now = try await master.catalog.file(id: file.id), !now.deleted {
                 try await master.catalog.setReplica(file.id, on: plan.target, state: .live)
             } else {
-                try await master.catalog.setReplica(file.id, on: plan.target, state: .evicting)
                 master.deletions.signal()
             }
             master.state.withLock { state in

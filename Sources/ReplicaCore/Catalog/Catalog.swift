@@ -51,6 +51,8 @@ public protocol Catalog: Sendable {
     func file(at path: VirtualPath) async throws -> FileRecord?
     /// Any version by id, including tombstones.
     func file(id: FileID) async throws -> FileRecord?
+    /// The version an upload stored (``NewFile/upload``), including tombstones.
+    func file(upload: String) async throws -> FileRecord?
     /// Writes a tombstone for the current version of `path`; its replicas stop counting and
     /// become pending deletions. Returns the tombstoned record, or nil when there was none.
     func deleteFile(at path: VirtualPath) async throws -> FileRecord?

@@ -70,8 +70,15 @@ public struct NewFile: Sendable, Equatable {
     /// The lowest version number it may get (a catalog rebuilt from the nodes keeps the
     /// numbers they recorded); nil numbers on from the path's last version.
     public var version: Int64?
+    /// The upload that stored it, so that a node asking again whether its commit went through
+    /// (the reply was lost, the master restarted) gets a sure answer.
+    public var upload: String?
 
-    public init(path: VirtualPath, size: Int64, sha256: String, n: Int, created: Date = Date(), version: Int64? = nil) {
+    public init(
+        path: VirtualPath, size: Int64, sha256: String, n: Int, created: Date = Date(), version: Int64? = nil,
+        upload: String? = nil
+    ) {
+        self.upload = upload
         self.version = version
         self.path = path
         self.size = size

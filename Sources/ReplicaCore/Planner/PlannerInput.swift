@@ -23,8 +23,8 @@ public struct PlannerNode: Sendable, Equatable {
 
 /// A copy the master has commanded and not yet seen finish, or an upload under way.
 ///
-/// The copy is not in the catalog until it completes (then it is recorded `live`), so the
-/// planner reserves its size on the target itself.
+/// An upload is not in the catalog until it commits, so the planner reserves its size on the
+/// target itself; a copy the catalog records as `copying` is already in the target's `used`.
 public struct InFlightCopy: Sendable, Hashable {
     public var file: FileID
     public var size: Int64
@@ -32,8 +32,12 @@ public struct InFlightCopy: Sendable, Hashable {
     /// but takes none of the target's copy slots.
     public var source: NodeID?
     public var target: NodeID
+    /// The catalog already records the copy on its target (state `copying`): its bytes are
+    /// in the target's `used`, and the planner must not reserve them a second time.
+    public var recorded: Bool
 
-    public init(file: FileID, size: Int64, source: NodeID?, target: NodeID) {
+    public init(file: FileID, size: Int64, source: NodeID?, target: NodeID, recorded: Bool = false) {
+        self.recorded = recorded
         self.file = file
         self.size = size
         self.source = source

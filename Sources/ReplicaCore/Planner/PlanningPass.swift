@@ -39,7 +39,7 @@ struct PlanningPass {
             filesInFlight.insert(copy.file)
             copyEndpoints[copy.file, default: []].insert(copy.target)
             if let source = copy.source { copyEndpoints[copy.file, default: []].insert(source) }
-            slots[copy.target]?.free -= copy.size
+            if !copy.recorded { slots[copy.target]?.free -= copy.size }
             if let source = copy.source {
                 slots[copy.target]?.incoming += 1
                 slots[source]?.outgoing += 1

@@ -46,6 +46,15 @@ public struct UploadCheck: Sendable, Codable, Equatable {
 }
 
 /// `POST /v1/uploads/commit` from the receiving node, once the bytes are verified and stored.
+/// The master's answer to an ``UploadCheck``: the versions of the path the upload may take
+/// the place of on the node (the current one, older ones it still has to remove). Anything
+/// else at the path is kept and the upload refused (`version_conflict`).
+public struct UploadCheckReply: Sendable, Codable, Equatable {
+    public var replaces: [FileID]?
+
+    public init(replaces: [FileID]) { self.replaces = replaces }
+}
+
 public struct UploadCommit: Sendable, Codable, Equatable {
     public var upload: String
     public var node: NodeID
@@ -77,8 +86,16 @@ public struct WhereReply: Sendable, Codable, Equatable {
     public var kn: Int
     /// Addresses of alive nodes holding a verified copy.
     public var nodes: [String]
+    /// The version: its catalog id and number (reads name it to the nodes).
+    public var fileID: FileID?
+    public var version: Int64?
 
-    public init(path: VirtualPath, size: Int64, sha256: String, n: Int, k: Int, kn: Int, nodes: [String]) {
+    public init(
+        path: VirtualPath, size: Int64, sha256: String, n: Int, k: Int, kn: Int, nodes: [String], fileID: FileID? = nil,
+        version: Int64? = nil
+    ) {
+        self.fileID = fileID
+        self.version = version
         self.path = path
         self.size = size
         self.sha256 = sha256

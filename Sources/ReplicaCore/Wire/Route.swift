@@ -23,10 +23,15 @@ public enum Route {
     public static let unaccounted = "/v1/unaccounted"
     public static let safeMode = "/v1/safe-mode"
 
-    /// `GET`/`PUT /v1/blob?path=…[&upload=…]`.
-    public static func blob(_ path: VirtualPath, upload: String? = nil) -> String {
+    /// `GET`/`PUT /v1/blob?path=…[&upload=…]`. A read names the version it wants
+    /// (`file=ID&sha256=…`): a node never serves another version under that name.
+    public static func blob(_ path: VirtualPath, upload: String? = nil, version: BlobVersion? = nil) -> String {
         var query = "path=\(encode(path.rawValue))"
         if let upload { query += "&upload=\(encode(upload))" }
+        if let version {
+            if let file = version.file { query += "&file=\(file.rawValue)" }
+            query += "&sha256=\(encode(version.sha256))"
+        }
         return "\(blobPath)?\(query)"
     }
 
@@ -55,5 +60,16 @@ public enum Route {
             }
         }
         return out
+    }
+}
+
+/// The version a read asks for: its catalog id when known, and its checksum.
+public struct BlobVersion: Sendable, Equatable {
+    public var file: FileID?
+    public var sha256: String
+
+    public init(file: FileID?, sha256: String) {
+        self.file = file
+        self.sha256 = sha256
     }
 }

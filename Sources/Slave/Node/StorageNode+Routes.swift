@@ -46,6 +46,15 @@ extension StorageNode {
         guard let blob = await store.blob(at: path) else {
             throw RouteError(.notFound, "\(path) is not held by this node", code: "not_found")
         }
+        // A read that names a version gets that version or nothing: the id this node recorded,
+        // or failing that the same checksum.
+        let query = request.uri.queryParameters
+        let wantedFile = query.get("file").flatMap(Int64.init).map(FileID.init)
+        if let wanted = query.get("sha256"), blob.sha256 != wanted.lowercased(),
+            wantedFile == nil || blob.fileID != wantedFile
+        {
+            throw RouteError(.notFound, "this node holds another version of \(path)", code: "not_found")
+        }
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
         headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
         if let fileID = blob.fileID { headers[HTTPField.Name(BlobHeaders.fileID)!] = String(fileID.rawValue) }
@@ -83,28 +92,37 @@ extension StorageNode {
         guard let size = request.headers[.contentLength].flatMap(Int64.init), size >= 0 else {
             throw RouteError(.lengthRequired, "an upload needs a Content-Length", code: "length_required")
         }
-        // The master must have granted this upload to this node, for this path and size.
+        // The master must have granted this upload to this node, for this path and size; it
+        // says which versions of the path the upload may replace.
         let check = UploadCheck(upload: upload, path: path, size: size, node: id)
+        let granted: UploadCheckReply
         do {
-            let _: Empty = try await client.call(.POST, master, Route.uploadCheck, body: check)
+            granted = try await client.call(.POST, master, Route.uploadCheck, body: check)
         } catch NodeCallError.rejected(_, let status, let reply) where status == 403 {
             throw RouteError(.forbidden, reply.error, code: reply.code)
         }
+        let replacing = BlobReplacement.only(Set(granted.replaces ?? []))
 
         let write: BlobWrite
         do {
-            write = try await store.beginWrite(path: path, fileID: nil, size: size, expectedSHA256: pending.declaredBodySHA256)
+            if let held = await store.blob(at: path), !(held.fileID.map { granted.replaces?.contains($0) ?? false } ?? false) {
+                throw BlobStoreError.versionConflict(path: path, held: held.fileID)
+            }
+            write = try await store.beginWrite(
+                path: path, fileID: nil, size: size, expectedSHA256: pending.declaredBodySHA256, replacing: replacing)
         } catch {
             await abortUpload(upload)
             throw error
         }
         let blob: StoredBlob
+        let replaced: ReplacedBlob?
         do {
-            blob = try await transfer {
+            (blob, replaced) = try await transfer {
                 for try await chunk in request.body { try await write.write(chunk) }
                 // Records the nonce (a replay is refused here); commit checks the bytes match.
                 try verifier.complete(pending, actualBodySHA256: pending.declaredBodySHA256, now: Date())
-                return try await write.commit()
+                // The version it replaces is kept aside until the master has recorded the upload.
+                return try await write.commit(keepingPrevious: true)
             }
         } catch {
             await write.abort()
@@ -117,18 +135,75 @@ extension StorageNode {
             }
             throw error
         }
-        let stored: StoredReply
-        do {
-            stored = try await client.call(
-                .POST, master, Route.uploadCommit,
-                body: UploadCommit(upload: upload, node: id, sha256: blob.sha256, size: blob.size))
-        } catch {
-            _ = try? await store.remove(path: path, fileID: nil)
+        let commit = UploadCommit(upload: upload, node: id, sha256: blob.sha256, size: blob.size)
+        switch await commitUpload(commit) {
+        case .recorded(let stored):
+            if let replaced { await store.discard(replaced) }
+            do {
+                try await store.adopt(
+                    path: path, fileID: stored.fileID, version: stored.version, created: stored.created, expecting: blob.sha256)
+            } catch {
+                // Replaced meanwhile (a later upload): this version is not here after all.
+                noteRemoved(FileRef(fileID: stored.fileID, path: path))
+                throw error
+            }
+            logger.info("stored upload \(path) (\(blob.size) B) as version \(stored.fileID)")
+            return ErrorResponse.json(stored, status: .created)
+        case .refused(let error), .unknown(let error):
+            // Not recorded, or no sure answer: what the path held before is put back, so a
+            // put that fails has replaced nothing.
+            do {
+                if let replaced {
+                    try await store.restore(replaced)
+                } else {
+                    _ = try await store.remove(path: path, fileID: nil, inode: blob.inode)
+                }
+            } catch {
+                logger.error("could not put back what \(path) held before a failed upload: \(error)")
+            }
+            if case .unknown = commitUploadOutcome(error) {
+                throw RouteError(
+                    .gatewayTimeout,
+                    "the master did not answer whether it recorded the upload of \(path) (\(error)); the node kept what the path held before. Check with `fsdfsd where \(path)` and put again if needed",
+                    code: "outcome_unknown")
+            }
             throw error
         }
-        try await store.adopt(path: path, fileID: stored.fileID, version: stored.version, created: stored.created)
-        logger.info("stored upload \(path) (\(blob.size) B) as version \(stored.fileID)")
-        return ErrorResponse.json(stored, status: .created)
+    }
+
+    private enum CommitOutcome {
+        case recorded(StoredReply)
+        case refused(any Error)
+        case unknown(any Error)
+    }
+
+    /// Asks the master to record the upload, asking again (the same upload, so at most one
+    /// version is recorded) while it cannot be reached or answers 5xx, for up to 30 s.
+    private func commitUpload(_ commit: UploadCommit) async -> CommitOutcome {
+        let deadline = ContinuousClock.now + .seconds(30)
+        var wait = Duration.milliseconds(250)
+        while true {
+            do {
+                let stored: StoredReply = try await client.call(.POST, master, Route.uploadCommit, body: commit)
+                return .recorded(stored)
+            } catch {
+                guard case .unknown = commitUploadOutcome(error), ContinuousClock.now + wait < deadline,
+                      !Task.isCancelled
+                else { return commitUploadOutcome(error) }
+                logger.notice("commit of upload \(commit.upload) not answered (\(error)); asking again in \(wait)")
+                try? await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(4))
+            }
+        }
+    }
+
+    /// A 4xx answer says the master did not (and will not) record the upload; anything else
+    /// leaves it open.
+    private func commitUploadOutcome(_ error: any Error) -> CommitOutcome {
+        if let error = error as? NodeCallError, let status = error.status, (400..<500).contains(status) {
+            return .refused(error)
+        }
+        return .unknown(error)
     }
 
     private func abortUpload(_ upload: String) async {
@@ -154,13 +229,22 @@ extension StorageNode {
         {
             throw BlobStoreError.versionConflict(path: command.path, held: held.fileID)
         }
+        return try await copying(command.fileID) { cancelled in
+            try await pull(command, replacing: replacing, cancelled: cancelled)
+        }
+    }
+
+    private func pull(
+        _ command: CopyCommand, replacing: BlobReplacement, cancelled: @escaping @Sendable () -> Bool
+    ) async throws -> StoredReply {
         let write = try await store.beginWrite(
             path: command.path, fileID: command.fileID, size: command.size, expectedSHA256: command.sha256,
-            replacing: replacing)
+            replacing: replacing, cancelled: cancelled)
         do {
             let blob = try await transfer {
                 _ = try await client.download(
-                    command.source, path: command.path, timeout: SignedClient.transferTimeout(command.size)
+                    command.source, path: command.path, version: BlobVersion(file: command.fileID, sha256: command.sha256),
+                    timeout: SignedClient.transferTimeout(command.size)
                 ) { chunk in try await write.write(chunk) }
                 return try await write.commit()
             }
@@ -169,6 +253,10 @@ extension StorageNode {
                     path: command.path, fileID: command.fileID, version: command.version, created: command.created,
                     expecting: command.sha256)
             }
+            // Also told in the next report: a copy the master stopped waiting for (a timeout, a
+            // master restart) is then counted, or removed if its version went meanwhile.
+            noteAdded(HeldFile(path: blob.path, fileID: command.fileID, size: blob.size, sha256: blob.sha256,
+                               version: command.version, created: command.created))
             logger.info("copied \(command.path) (\(blob.size) B) from \(command.source)")
             return StoredReply(path: blob.path, fileID: command.fileID, size: blob.size, sha256: blob.sha256, k: 0)
         } catch {
@@ -192,6 +280,8 @@ extension StorageNode {
     func remove(_ files: [FileRef]) async -> [FileRef] {
         var gone: [FileRef] = []
         for file in files {
+            // First: a copy of this version ending meanwhile must not keep it.
+            cancelCopy(of: file.fileID)
             do {
                 if try await store.remove(path: file.path, fileID: file.fileID) {
                     logger.info("removed \(file.path) (version \(file.fileID))")

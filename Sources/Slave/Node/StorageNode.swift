@@ -26,6 +26,9 @@ public final class StorageNode: Sendable {
     }
 
     private let activity = Mutex(Activity())
+    /// Versions being copied here, and whether the master removed them meanwhile (then the
+    /// copy is dropped instead of kept).
+    private let copiesUnderWay = Mutex<[FileID: Bool]>([:])
     private let membership: Mutex<SwarmID?>
 
     public init(
@@ -86,6 +89,22 @@ public final class StorageNode: Sendable {
         let cores = Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
         let perCore = getloadavg(&averages, 1) == 1 ? averages[0] / cores : 0
         return perCore + Double(activeTransfers)
+    }
+
+    // MARK: Copies under way
+
+    /// Runs a copy of `file` that a removal of the same version cancels.
+    func copying<T>(_ file: FileID, _ body: (_ cancelled: @escaping @Sendable () -> Bool) async throws -> T) async rethrows -> T {
+        copiesUnderWay.withLock { $0[file] = false }
+        defer { copiesUnderWay.withLock { _ = $0.removeValue(forKey: file) } }
+        return try await body { self.copiesUnderWay.withLock { $0[file] ?? false } }
+    }
+
+    /// The master removed `file`: a copy of it under way is dropped when it ends.
+    func cancelCopy(of file: FileID) {
+        copiesUnderWay.withLock { copies in
+            if copies[file] != nil { copies[file] = true }
+        }
     }
 
     // MARK: Changes for the next report

@@ -1,3 +1,4 @@
+import Foundation
 import ReplicaCore
 import _NIOFileSystem
 
@@ -12,13 +13,13 @@ extension BlobStore {
     /// directory fsync fails, the new blob is in place and indexed and the error is thrown.
     func install(
         temporary: FilePath, path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, info: FileInfo,
-        replacing: BlobReplacement = .any
-    ) async throws -> StoredBlob {
+        replacing: BlobReplacement = .any, keepingPrevious: Bool = false, cancelled: (@Sendable () -> Bool)? = nil
+    ) async throws -> (StoredBlob, ReplacedBlob?) {
         do {
             return try await namespace.withLock {
                 try await installHoldingLock(
                     temporary: temporary, path: path, fileID: fileID, size: size, sha256: sha256, info: info,
-                    replacing: replacing)
+                    replacing: replacing, keepingPrevious: keepingPrevious, cancelled: cancelled)
             }
         } catch let error as InstallError {
             throw error.underlying
@@ -35,8 +36,9 @@ extension BlobStore {
 
     private func installHoldingLock(
         temporary: FilePath, path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, info: FileInfo,
-        replacing: BlobReplacement
-    ) async throws -> StoredBlob {
+        replacing: BlobReplacement, keepingPrevious: Bool, cancelled: (@Sendable () -> Bool)?
+    ) async throws -> (StoredBlob, ReplacedBlob?) {
+        if cancelled?() == true { throw BlobStoreError.cancelled(path) }
         let previous = ledger.withLock { $0.entries[path] }
         if case .only(let allowed) = replacing, let previous, previous.sha256 != sha256,
             !(previous.fileID.map(allowed.contains) ?? false)
@@ -49,8 +51,14 @@ extension BlobStore {
             mtimeNanoseconds: info.mtimeNanoseconds, inode: info.inode)
         let placement = try await directory.placement(of: path)
         let (created, mkdirError) = await directory.createParents(of: path, from: placement.existingParents)
+        var kept: FilePath?
         do {
             if let mkdirError { throw mkdirError }
+            if keepingPrevious, previous != nil {
+                let link = directory.temporary.appending("\(UUID().uuidString.lowercased()).prev")
+                try await directory.hardLink(directory.location(of: path), to: link)
+                kept = link
+            }
             try await mapErrors("update index", index.location) { try await index.upsert(entry) }
             do {
                 try await directory.rename(temporary, to: directory.location(of: path))
@@ -59,6 +67,7 @@ extension BlobStore {
                 throw error
             }
         } catch {
+            if let kept { _ = try? await directory.fileSystem.removeItem(at: kept, strategy: .sequential, recursively: false) }
             if created > 0 { await directory.pruneParents(of: path, downTo: placement.existingParents) }
             throw error
         }
@@ -76,8 +85,50 @@ extension BlobStore {
                 level -= 1
             }
         } catch {
+            if let kept { _ = try? await directory.fileSystem.removeItem(at: kept, strategy: .sequential, recursively: false) }
             throw InstallError(underlying: error)
         }
-        return entry.blob
+        var replaced: ReplacedBlob?
+        if let previous, let kept { replaced = ReplacedBlob(entry: previous, link: kept, replacement: entry) }
+        return (entry.blob, replaced)
     }
+
+    /// Puts back the blob an upload replaced (the master did not record the upload). Only if
+    /// the path still holds that upload: a later change is never undone (the kept copy is then
+    /// dropped).
+    public func restore(_ replaced: ReplacedBlob) async throws {
+        let path = replaced.entry.path
+        try await namespace.withLock {
+            guard let current = ledger.withLock({ $0.entries[path] }), current.inode == replaced.replacement.inode else {
+                await discard(replaced)
+                return
+            }
+            try await directory.rename(replaced.link, to: directory.location(of: path))
+            try await mapErrors("update index", index.location) { try await index.upsert(replaced.entry) }
+            ledger.withLock { ledger in
+                ledger.entries[path] = replaced.entry
+                ledger.committed += replaced.entry.size - current.size
+            }
+            try await directory.synchronize(directory: directory.location(of: path).removingLastComponent())
+        }
+    }
+
+    /// Drops the kept copy of a replaced blob (the upload that replaced it counts).
+    public func discard(_ replaced: ReplacedBlob) async {
+        _ = try? await directory.fileSystem.removeItem(at: replaced.link, strategy: .sequential, recursively: false)
+    }
+}
+
+/// A blob an upload replaced, kept aside under a second name in `.fsdfs/tmp` until the master
+/// says whether the upload counts: then dropped, or put back (``BlobStore/restore(_:)``). A
+/// node that stops meanwhile clears `.fsdfs/tmp` at start; its inventory then shows the new
+/// file, which the master matches or keeps as unaccounted.
+public struct ReplacedBlob: Sendable {
+    let entry: IndexEntry
+    let link: FilePath
+    /// What took its place.
+    let replacement: IndexEntry
+
+    /// The version that was replaced.
+    public var fileID: FileID? { entry.fileID }
 }

@@ -85,7 +85,8 @@ public final class BlobStore: Sendable {
     /// creates the temp file. Throws ``BlobStoreError/overQuota(needed:free:)`` without creating anything.
     /// - Parameter expectedSHA256: hex digest the content must have (any case), or `nil` to skip the check.
     public func beginWrite(
-        path: VirtualPath, fileID: FileID?, size: Int64, expectedSHA256: String?, replacing: BlobReplacement = .any
+        path: VirtualPath, fileID: FileID?, size: Int64, expectedSHA256: String?, replacing: BlobReplacement = .any,
+        cancelled: (@Sendable () -> Bool)? = nil
     ) async throws -> BlobWrite {
         guard size >= 0 else { throw BlobStoreError.sizeMismatch(expected: size, received: 0) }
         _ = try await directory.placement(of: path)
@@ -111,7 +112,8 @@ public final class BlobStore: Sendable {
             }
             return BlobWrite(
                 store: self, path: path, fileID: fileID, size: size,
-                expectedSHA256: expectedSHA256?.lowercased(), replacing: replacing, temporary: temporary, handle: handle)
+                expectedSHA256: expectedSHA256?.lowercased(), replacing: replacing, cancelled: cancelled,
+                temporary: temporary, handle: handle)
         } catch {
             release(size)
             throw error
@@ -121,9 +123,12 @@ public final class BlobStore: Sendable {
     /// Removes the blob at `path` only if its recorded fileID equals `fileID` (another version
     /// may have replaced it), then prunes the directories left empty up to the data root.
     /// - Returns: whether it removed anything.
-    public func remove(path: VirtualPath, fileID: FileID?) async throws -> Bool {
+    /// With `inode`, only the blob with that inode (one this node just stored).
+    public func remove(path: VirtualPath, fileID: FileID?, inode: UInt64? = nil) async throws -> Bool {
         try await namespace.withLock {
-            guard let entry = ledger.withLock({ $0.entries[path] }), entry.fileID == fileID else { return false }
+            guard let entry = ledger.withLock({ $0.entries[path] }), entry.fileID == fileID,
+                  inode.map({ $0 == entry.inode }) ?? true
+            else { return false }
             let placement = try await directory.placement(of: path)
             if placement.existing != nil {
                 let file = directory.location(of: path)

@@ -19,6 +19,8 @@ public enum BlobStoreError: Error, Equatable, Sendable, CustomStringConvertible 
     case pathConflict(VirtualPath)
     /// The path holds another version than the one a write may replace.
     case versionConflict(path: VirtualPath, held: FileID?)
+    /// The version was removed while it was being written: it is not kept.
+    case cancelled(VirtualPath)
     /// A file system or index operation failed.
     case io(operation: String, path: String, message: String)
 
@@ -31,6 +33,7 @@ public enum BlobStoreError: Error, Equatable, Sendable, CustomStringConvertible 
         case .notFound: "not_found"
         case .pathConflict: "path_conflict"
         case .versionConflict: "version_conflict"
+        case .cancelled: "cancelled"
         case .io: "io"
         }
     }
@@ -49,6 +52,8 @@ public enum BlobStoreError: Error, Equatable, Sendable, CustomStringConvertible 
             "'\(path)' conflicts with what is on disk: a file, directory or symbolic link is in the way"
         case .versionConflict(let path, let held):
             "'\(path)' holds \(held.map { "version \($0)" } ?? "a file of unknown version"), which this write may not replace; it is kept"
+        case .cancelled(let path):
+            "'\(path)' was removed while it was being written; the write is dropped"
         case .io(let operation, let path, let message):
             "\(operation) failed for '\(path)': \(message)"
         }
@@ -90,6 +95,7 @@ extension BlobStoreError: HTTPReplyError {
         case .sizeMismatch, .checksumMismatch: .unprocessableContent
         case .notFound: .notFound
         case .pathConflict, .versionConflict: .conflict
+        case .cancelled: .gone
         case .io: .internalServerError
         }
     }

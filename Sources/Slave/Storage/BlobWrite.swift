@@ -20,6 +20,8 @@ public final class BlobWrite: Sendable {
     public let expectedSHA256: String?
     /// What the blob may take the place of.
     public let replacing: BlobReplacement
+    /// Asked under the namespace lock just before the blob takes its place: true drops it.
+    let cancelled: (@Sendable () -> Bool)?
 
     private enum Phase { case open, writing, committing, finished }
 
@@ -40,8 +42,9 @@ public final class BlobWrite: Sendable {
 
     init(
         store: BlobStore, path: VirtualPath, fileID: FileID?, size: Int64, expectedSHA256: String?,
-        replacing: BlobReplacement, temporary: FilePath, handle: WriteFileHandle
+        replacing: BlobReplacement, cancelled: (@Sendable () -> Bool)?, temporary: FilePath, handle: WriteFileHandle
     ) {
+        self.cancelled = cancelled
         self.replacing = replacing
         self.store = store
         self.path = path
@@ -117,6 +120,12 @@ public final class BlobWrite: Sendable {
     /// and the error is thrown (one exception: if only the final fsync of the directory
     /// fails, the new blob is already in place and indexed, and that error is thrown).
     public func commit() async throws -> StoredBlob {
+        try await commit(keepingPrevious: false).blob
+    }
+
+    /// ``commit()``, keeping the blob it replaces aside (``ReplacedBlob``) until the caller
+    /// drops it or puts it back.
+    public func commit(keepingPrevious: Bool) async throws -> (blob: StoredBlob, replaced: ReplacedBlob?) {
         let (written, digest) = try state.withLock { (state: inout State) throws(BlobStoreError) in
             guard state.phase == .open else {
                 throw .io(operation: "commit", path: path.rawValue, message: state.phase == .finished
@@ -139,11 +148,11 @@ public final class BlobWrite: Sendable {
             try await mapErrors("close", temporary.string) { try await handle.close() }
             // From here on the store consumes the reservation, whatever happens.
             state.withLock { $0.holdsReservation = false }
-            let blob = try await store.install(
+            let (blob, replaced) = try await store.install(
                 temporary: temporary, path: path, fileID: fileID, size: size, sha256: digest, info: info,
-                replacing: replacing)
+                replacing: replacing, keepingPrevious: keepingPrevious, cancelled: cancelled)
             state.withLock { $0.phase = .finished }
-            return blob
+            return (blob, replaced)
         } catch {
             let cleanup = state.withLock { Self.finish(&$0) }
             await cleanUp(close: cleanup.close, release: cleanup.release)

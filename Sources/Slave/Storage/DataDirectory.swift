@@ -126,6 +126,20 @@ struct DataDirectory: Sendable {
         }
     }
 
+    /// `link(2)`: a second name for the file at `source` (same inode, same mtime). Runs on
+    /// NIO's blocking pool.
+    func hardLink(_ source: FilePath, to destination: FilePath) async throws {
+        let from = source.string, to = destination.string
+        try await mapErrors("link", to) {
+            try await NIOThreadPool.singleton.runIfActive {
+                if link(from, to) != 0 {
+                    throw BlobStoreError.io(
+                        operation: "link", path: to, message: "from '\(from)': \(Errno(rawValue: errno))")
+                }
+            }
+        }
+    }
+
     /// `fsync(2)` of a directory, so that a rename or mkdir in it is durable.
     func synchronize(directory: FilePath) async throws {
         try await mapErrors("fsync", directory.string) {

@@ -34,6 +34,8 @@ enum Files {
         ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
         // Versions retired but not yet moved to `tombstones` (a move cut short by a crash).
         ["key": ["deleted": 1], "name": "retired", "partialFilterExpression": ["deleted": true]],
+        // The version an upload stored, for a node asking again whether its commit went through.
+        ["key": ["upload": 1], "name": "upload", "sparse": true],
     ]
 
     /// Update stages that recompute `k` (live replicas on nodes that are up), `live` (nodes
@@ -60,7 +62,7 @@ enum Files {
 
     static func newDocument(id: Int64, file: NewFile, version: Int64, holders: [(node: NodeID, up: Bool)]) -> BSONDocument {
         let k = holders.filter(\.up).count
-        return [
+        var document: BSONDocument = [
             "_id": .int64(id),
             "path": .string(file.path.rawValue),
             "size": .int64(file.size),
@@ -74,6 +76,8 @@ enum Files {
             "replicas": .array(holders.map { ["node": .string($0.node.rawValue), "state": .int32(live), "up": .bool($0.up)] }),
             "live": .array(holders.map { .string($0.node.rawValue) }),
         ]
+        if let upload = file.upload { document["upload"] = .string(upload) }
+        return document
     }
 
     static func record(_ document: BSONDocument) throws -> FileRecord {
@@ -126,6 +130,7 @@ enum Tombstones {
         ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
         // The highest retired version of a path: a new version numbers on from it.
         ["key": ["path": 1, "version": -1], "name": .string(pathVersionIndex)],
+        ["key": ["upload": 1], "name": "upload", "sparse": true],
     ]
 }
 

@@ -363,6 +363,13 @@ public final class MongoCatalog: Catalog {
         }
     }
 
+    public func file(upload: String) async throws -> FileRecord? {
+        try await withSession { session in
+            try (session.findOne(Files.collection, ["upload": .string(upload)])
+                ?? session.findOne(Tombstones.collection, ["upload": .string(upload)])).map(Files.record)
+        }
+    }
+
     public func deleteFile(at path: VirtualPath) async throws -> FileRecord? {
         try await withSession { session in try Self.retire(session, path: path) }
     }

@@ -134,6 +134,9 @@ extension SQLiteCatalog {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('swarm', ?)", arguments: [SwarmID.make().rawValue])
+            // The upload that stored each version: a node whose commit reply was lost asks again.
+            try db.execute(sql: "ALTER TABLE files ADD COLUMN upload TEXT")
+            try db.execute(sql: "CREATE UNIQUE INDEX files_by_upload ON files(upload) WHERE upload IS NOT NULL")
         }
         return migrator
     }

@@ -119,6 +119,12 @@ public final class SQLiteCatalog: Catalog {
 
     // MARK: Files
 
+    public func file(upload: String) async throws -> FileRecord? {
+        try await writer.read { db in
+            try Self.fetchFile(db, sql: "SELECT * FROM files WHERE upload = ?", [upload])
+        }
+    }
+
     public func putFile(_ file: NewFile) async throws -> FileRecord {
         guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
         return try await writer.write { db in
@@ -128,11 +134,11 @@ public final class SQLiteCatalog: Catalog {
             try Self.tombstone(db, path: path)
             try db.execute(
                 sql: """
-                    INSERT INTO files (path, size, sha256, n, k, version, created, deleted)
-                    VALUES (?, ?, ?, ?, 0, ?, ?, 0)
+                    INSERT INTO files (path, size, sha256, n, k, version, created, deleted, upload)
+                    VALUES (?, ?, ?, ?, 0, ?, ?, 0, ?)
                     """,
                 arguments: [path, file.size, file.sha256, file.n, max(previous + 1, file.version ?? 0),
-                            file.created.timeIntervalSince1970])
+                            file.created.timeIntervalSince1970, file.upload])
             let id = db.lastInsertedRowID
             return try Self.fetchFile(db, sql: "SELECT * FROM files WHERE id = ?", [id])!
         }

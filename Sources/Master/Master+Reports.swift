@@ -29,9 +29,11 @@ extension Master {
             var adopt: [AdoptedFile] = []
             for item in report.added {
                 switch try await match(item, on: report.node, address: report.address, holdings: nil) {
-                case .adopt(let file): adopt.append(file)
+                case .adopt(let file):
+                    adopt.append(file)
+                    noteAccounted(item.path, on: report.node)
                 case .unaccounted(let file): noteUnaccounted([file], on: report.node, replacing: false)
-                case .counted, .pending: break
+                case .counted, .pending: noteAccounted(item.path, on: report.node)
                 }
                 changed = true
             }
@@ -243,6 +245,11 @@ extension Master {
             if replacing { state.unaccounted[node] = [:] }
             for file in files { state.unaccounted[node, default: [:]][file.path] = file }
         }
+    }
+
+    /// What the node holds at `path` is accounted for now.
+    private func noteAccounted(_ path: VirtualPath, on node: NodeID) {
+        state.withLock { _ = $0.unaccounted[node]?.removeValue(forKey: path) }
     }
 
     /// The node no longer holds `file`: stop counting it. Returns whether anything changed.

@@ -155,6 +155,9 @@ extension StorageNode {
             do {
                 if let replaced {
                     try await store.restore(replaced)
+                    // The master may have matched the node's inventory meanwhile (a restart):
+                    // it hears that the old version is back.
+                    noteAdded(HeldFile(replaced.blob))
                 } else {
                     _ = try await store.remove(path: path, fileID: nil, inode: blob.inode)
                 }

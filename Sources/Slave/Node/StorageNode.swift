@@ -113,6 +113,7 @@ public final class StorageNode: Sendable {
     /// was unreachable, for instance).
     public func noteAdded(_ file: HeldFile) {
         activity.withLock { $0.added.append(file) }
+        reportSoon.signal()
     }
 
     /// A file is gone (quarantined, removed by the operator); the master must stop counting it.

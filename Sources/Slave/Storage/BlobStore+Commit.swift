@@ -129,6 +129,6 @@ public struct ReplacedBlob: Sendable {
     /// What took its place.
     let replacement: IndexEntry
 
-    /// The version that was replaced.
-    public var fileID: FileID? { entry.fileID }
+    /// The blob that was replaced.
+    public var blob: StoredBlob { entry.blob }
 }

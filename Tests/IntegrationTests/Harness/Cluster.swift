@@ -202,6 +202,11 @@ final class Cluster: Sendable {
         guard result.status == 0 else { throw HarnessError("put \(remote) failed: \(result.stderr)") }
     }
 
+    /// Every node's log so far, one after the other.
+    func logs() -> String {
+        nodes.withLock { $0 }.map { $0.logText() }.joined(separator: "\n")
+    }
+
     // MARK: Teardown
 
     /// Stops every process and removes the directory; on failure the logs are printed first.

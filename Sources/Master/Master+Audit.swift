@@ -171,8 +171,9 @@ extension Master {
         var after: VirtualPath?
         repeat {
             let command = DiskAuditCommand(deep: deep, after: after, limit: Self.auditPageSize, listUnindexed: after == nil)
+            // A plain page is stats; a deep one hashes up to AuditLimits.maxHashedBytesPerPage.
             let reply: DiskAuditReply = try await client.call(
-                .POST, node.address, Route.diskAudit, body: command, timeout: .seconds(60))
+                .POST, node.address, Route.diskAudit, body: command, timeout: .seconds(deep ? 60 : 30))
             guard reply.node == node.id else {
                 throw RouteError(.badGateway, "\(node.address) answers as node \(reply.node), not \(node.id)", code: "wrong_node")
             }

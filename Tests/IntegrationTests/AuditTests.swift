@@ -73,5 +73,41 @@ extension Integration {
                 #expect(try await cluster.whereIs("docs/b.bin")?.k == 3)
             }
         }
+
+        @Test("A node that is down is not audited, which makes the audit fail; deletions it owes are informational; back, all is clean")
+        func downNodeIsNotAudited() async throws {
+            try await withCluster { cluster in
+                try await cluster.start("master", asMaster: true)
+                let slave = try await cluster.start("slave")
+                try await cluster.waitForNodes(2)
+                try await cluster.put(try cluster.localFile("k", size: 2000, seed: 1), "keep.bin")
+                try await cluster.put(try cluster.localFile("g", size: 3000, seed: 2), "gone.bin")
+                try await eventually("two copies of each") {
+                    let keep = try await cluster.whereIs("keep.bin"), gone = try await cluster.whereIs("gone.bin")
+                    return keep?.k == 2 && gone?.k == 2
+                }
+                try await cluster.expectAuditClean()
+
+                await slave.crash()
+                try await eventually("slave down") { try await cluster.node(slave)?.alive == false }
+                #expect(try await cluster.cli("rm", "gone.bin").status == 0)
+                let (status, reply) = try await cluster.audit()
+                #expect(status == 1)
+                #expect(!reply.clean)
+                #expect(reply.nodesNotAudited.map(\.address) == [slave.address])
+                #expect(reply.nodesNotAudited.first?.reason.hasPrefix("down") == true)
+                #expect(reply.differences.isEmpty, "its copies no longer count, so K is right: \(reply.differences)")
+                #expect(reply.pendingDeletions == 1)
+                let text = try await cluster.cli("audit")
+                #expect(text.status == 1)
+                #expect(text.stdout.contains("NOT AUDITED") && text.stdout.contains(slave.address), "\(text.stdout)")
+                #expect(text.stdout.contains("1 version(s) pending deletion"), "\(text.stdout)")
+
+                try await cluster.restart(slave)
+                try await cluster.expectAuditClean()
+                #expect(!FileManager.default.fileExists(atPath: slave.file("gone.bin").path))
+                #expect(try await cluster.audit().reply.pendingDeletions == 0)
+            }
+        }
     }
 }

@@ -56,5 +56,9 @@ extension Master {
             if command.leave { _ = self.leaveSafeMode() }
             return ErrorResponse.json(try await self.safeModeStatus().map { [$0] } ?? [])
         }
+        router.get(.init(stringLiteral: Route.auditPath)) { request, _ in
+            let deep = request.uri.queryParameters.get("deep").map { $0 == "1" || $0 == "true" } ?? false
+            return ErrorResponse.json(try await self.audit(deep: deep))
+        }
     }
 }

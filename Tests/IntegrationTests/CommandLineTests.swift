@@ -57,6 +57,7 @@ extension Integration {
                     (["rm", "missing.txt"], [:], "no such file"),
                     (["put", "/nonexistent/local", "x"], [:], "no such file"),
                     (["status", "--master", "127.0.0.1:1"], [:], "cannot reach the master"),
+                    (["audit", "--master", "127.0.0.1:1"], [:], "cannot reach the master"),
                     (["status"], ["FSDFS_SECRET": "a-different-password"], "signature"),
                     (["serve", "--data", cluster.root.appendingPathComponent("n").path, "--quota", "lots"], [:], "--quota"),
                     (["serve", "--data", cluster.root.appendingPathComponent("n").path, "--listen", "127.0.0.1:0"], [:], "port 0"),
@@ -69,6 +70,17 @@ extension Integration {
                     let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.contains("See 'fsdfsd") && !$0.isEmpty }
                     #expect(lines.count == 1, "\(arguments): \(result.stderr)")
                 }
+            }
+        }
+
+        @Test("audit against an unreachable master: one line on stderr and exit 2, not the 1 of an unclean audit")
+        func auditWithoutAMaster() async throws {
+            try await withCluster { cluster in
+                let result = try await cluster.cli(arguments: ["audit", "--json"], environment: ["FSDFS_MASTER": "127.0.0.1:1"])
+                #expect(result.status == 2)
+                #expect(result.stdout.isEmpty)
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+                #expect(result.stderr.contains("cannot reach the master at 127.0.0.1:1"), "\(result.stderr)")
             }
         }
 

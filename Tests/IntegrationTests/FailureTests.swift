@@ -32,6 +32,7 @@ extension Integration {
                 let after = try FileManager.default.attributesOfItem(atPath: slave.file("dir/f.bin").path)
                 #expect(after[.systemFileNumber] as? Int == before[.systemFileNumber] as? Int, "same inode: not re-downloaded")
                 #expect(after[.modificationDate] as? Date == before[.modificationDate] as? Date, "same mtime: not re-written")
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -55,6 +56,7 @@ extension Integration {
                 try await eventually("the copy counts again") { try await cluster.whereIs("f.bin")?.k == 2 }
                 #expect(try FileManager.default.attributesOfItem(atPath: slave.file("f.bin").path)[.systemFileNumber] as? Int == inode)
                 #expect(!slave.logText().dropFirst(logBefore).contains("copied f.bin"))
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -83,6 +85,7 @@ extension Integration {
                 try await cluster.put(try cluster.localFile("g", size: 1000, seed: 9), "old/report.pdf")
                 try await eventually("re-uploaded file replicated") { try await cluster.whereIs("old/report.pdf")?.k == 2 }
                 #expect(try await cluster.whereIs("old/report.pdf")?.size == 1000)
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -138,6 +141,7 @@ extension Integration {
                 let entries = try JSONDecoder().decode([ListEntry].self, from: Data(ls.stdout.utf8))
                 #expect(entries.map(\.path.rawValue) == ["files/f1", "files/f2", "files/f3"])
                 #expect(entries.map(\.k) == [2, 2, 2])
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -185,6 +189,7 @@ extension Integration {
                 for node in [master, slave, third] where FileManager.default.fileExists(atPath: node.file("precious.bin").path) {
                     #expect(try Data(contentsOf: node.file("precious.bin")) == original, "\(node.name) holds the good bytes")
                 }
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -208,6 +213,7 @@ extension Integration {
                 #expect(master.logText().contains("policy.toml:3"))
                 #expect(try await cluster.whereIs("videos/a.mp4")?.n == 4)
                 #expect(master.isRunning)
+                try await cluster.expectAuditClean()
             }
         }
     }

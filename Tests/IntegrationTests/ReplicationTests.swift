@@ -36,6 +36,7 @@ extension Integration {
                 // Nothing partial is left next to the download.
                 let leftovers = try FileManager.default.contentsOfDirectory(atPath: cluster.root.path).filter { $0.contains("fsdfs-part") }
                 #expect(leftovers.isEmpty)
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -54,6 +55,7 @@ extension Integration {
                 let status = try await cluster.status()
                 #expect(status.minKn == 2)
                 #expect(status.underReplicated == 0)
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -90,6 +92,7 @@ extension Integration {
                 let status = try await cluster.status()
                 #expect(status.minKn == 0)
                 #expect(try await cluster.whereIs("f1")?.k == 2)
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -115,6 +118,7 @@ extension Integration {
                 let out = cluster.root.appendingPathComponent("doc.out")
                 #expect(try await cluster.cli("get", "doc.txt", out.path).status == 0)
                 #expect(try Data(contentsOf: out) == Data(contentsOf: second))
+                try await cluster.expectAuditClean()
             }
         }
 

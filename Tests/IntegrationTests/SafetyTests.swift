@@ -101,6 +101,7 @@ extension Integration {
                 }
                 try Self.expectOnDisk(slave, files)
                 try Self.expectOnDisk(recovering, files)
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -159,6 +160,7 @@ extension Integration {
                 }
                 #expect(try Data(contentsOf: b.file("c/x")) == Data(contentsOf: first))
                 #expect(try await cluster.status().unaccountedFiles == 1)
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -193,6 +195,7 @@ extension Integration {
                 try await eventually("removed from the slave when it is back") {
                     !FileManager.default.fileExists(atPath: slave.file("gone/soon").path)
                 }
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -216,6 +219,7 @@ extension Integration {
                 #expect(text.stdout.contains("unaccounted: 1 files"), "\(text.stdout)")
                 #expect(try await cluster.node(slave)?.unaccountedFiles == 1)
                 #expect(FileManager.default.fileExists(atPath: stray.path))
+                try await cluster.expectAuditClean()
             }
         }
     }

@@ -8,6 +8,7 @@ public enum Route {
     public static let remove = "/v1/remove"
     public static let verify = "/v1/verify"
     public static let health = "/v1/health"
+    public static let diskAudit = "/v1/disk-audit"
 
     // The master.
     public static let report = "/v1/nodes/report"
@@ -22,6 +23,7 @@ public enum Route {
     public static let nodes = "/v1/nodes"
     public static let unaccounted = "/v1/unaccounted"
     public static let safeMode = "/v1/safe-mode"
+    public static let auditPath = "/v1/audit"
 
     /// `GET`/`PUT /v1/blob?path=…[&upload=…]`. A read names the version it wants
     /// (`file=ID&sha256=…`): a node never serves another version under that name.
@@ -44,6 +46,9 @@ public enum Route {
         if let after { query += "&after=\(encode(after.rawValue))" }
         return "\(filesPath)?\(query)"
     }
+
+    /// `GET /v1/audit[?deep=1]` on the master.
+    public static func audit(deep: Bool) -> String { deep ? "\(auditPath)?deep=1" : auditPath }
 
     /// Percent-encodes everything but unreserved characters, so the signed request target is
     /// the same bytes on both sides.

@@ -6,7 +6,7 @@ import ReplicaCore
 import Transport
 
 extension StorageNode {
-    /// The routes every node serves: files (read, upload), copy, remove, verify, health.
+    /// The routes every node serves: files (read, upload), copy, remove, verify, disk audit, health.
     public func addRoutes(to router: Router<NodeRequestContext>) {
         router.get(.init(stringLiteral: Route.blobPath)) { request, _ in
             try await self.serveBlob(request)
@@ -30,6 +30,10 @@ extension StorageNode {
         router.post(.init(stringLiteral: Route.verify)) { request, context in
             let command = try await request.decodeJSON(VerifyCommand.self, context: context)
             return ErrorResponse.json(VerifyReply(intact: try await self.verify(command.path)))
+        }
+        router.post(.init(stringLiteral: Route.diskAudit)) { request, context in
+            let command = try await request.decodeJSON(DiskAuditCommand.self, context: context)
+            return ErrorResponse.json(try await self.diskAudit(command))
         }
         router.get(.init(stringLiteral: Route.health)) { _, _ in
             ErrorResponse.json(NodeHealth(node: self.id, address: self.address, master: self.master,

@@ -29,6 +29,8 @@ public final class BlobStore: Sendable {
     let ledger: Mutex<Ledger>
     /// Held around every change of the namespace (commit, remove, quarantine, adopt, scan).
     let namespace = AsyncLock()
+    /// Held by an audit (``audit(deep:after:limit:)``, ``unindexedFiles()``): one at a time.
+    let audits = AsyncLock()
 
     /// The data directory, absolute.
     public var dataPath: String { directory.root.string }

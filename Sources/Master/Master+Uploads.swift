@@ -5,13 +5,14 @@ import Transport
 extension Master {
     /// Chooses the node for an upload under the planner's rules (the new file has kn = −N,
     /// so it may evict over-replicated files), carries out those evictions, and reserves the
-    /// space until the node commits or the reservation lapses.
+    /// space until the node commits or the reservation lapses. Only fresh nodes are chosen,
+    /// and none the client lists in ``UploadRequest/exclude`` (it could not connect to them).
     public func grantUpload(_ request: UploadRequest) async throws -> UploadGrant {
         guard request.size >= 0 else { throw RouteError(.badRequest, "size must not be negative", code: "bad_request") }
         let n = policies.replicas(for: request.path, size: request.size)
         let grant = try await placement.withLock { () async throws -> UploadGrant in
             let records = try await catalog.nodes()
-            let nodes = records.map(PlannerNode.init)
+            let nodes = plannerNodes(records, now: Date(), unreachable: Set(request.exclude ?? []))
             let inFlight = state.withLock { $0.inFlight(now: Date()) }
             let planner = currentPlanner
             let size = request.size

@@ -136,15 +136,16 @@ public struct SignedClient: Sendable {
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {
             switch error {
-            case .connectTimeout: return "connection timed out"
+            case .connectTimeout: return NodeCallError.connectionTimedOut
             case .readTimeout: return "no answer in time"
             case .deadlineExceeded: return "no answer in time"
             case .remoteConnectionClosed: return "connection closed by the node"
             default: return error.shortDescription
             }
         }
+        if let error = error as? ChannelError, case .connectTimeout = error { return NodeCallError.connectionTimedOut }
         let text = "\(error)"
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return NodeCallError.connectionRefused }
         return text
     }
 }
@@ -199,5 +200,18 @@ public enum NodeCallError: Error, Sendable, CustomStringConvertible {
     public var status: Int? {
         if case .rejected(_, let status, _) = self { return status }
         return nil
+    }
+
+    /// The message of an ``unreachable(address:message:)`` whose connection was refused.
+    public static let connectionRefused = "connection refused"
+    /// The message of an ``unreachable(address:message:)`` whose connection was not
+    /// established in time.
+    public static let connectionTimedOut = "connection timed out"
+
+    /// The request never reached the node: no connection was made, so the node took none of
+    /// it (unlike a connection that broke later, after the node may have acted on it).
+    public var neverConnected: Bool {
+        guard case .unreachable(_, let message) = self else { return false }
+        return message == Self.connectionRefused || message == Self.connectionTimedOut
     }
 }

@@ -8,7 +8,16 @@ import Transport
 
 /// `fsdfsd put LOCALFILE REMOTEPATH`: stores a file; returns once one node holds a verified
 /// copy (K = 1). Replication to N copies continues in the background.
+///
+/// A granted node may have died since its last report. When the upload cannot even connect to
+/// it (refused, or no connection in time), the node took none of the bytes: `put` gives the
+/// grant back and asks the master for another node, excluding the ones it could not reach, up
+/// to ``maxAttempts`` grants in all. A failure after connecting is not retried, since the node
+/// may have stored and committed the file.
 struct Put: AsyncParsableCommand {
+    /// Grants tried before giving up on nodes that cannot be reached.
+    static let maxAttempts = 3
+
     static let configuration = CommandConfiguration(
         abstract: "Store a local file at a path of the store (replaces an existing file).")
 
@@ -37,17 +46,40 @@ struct Put: AsyncParsableCommand {
         let size = info.size
         let sha256 = try await hash(size: size)
         let stored = try await clientCommand(options) { client, master -> StoredReply in
-            let grant: UploadGrant = try await client.call(.POST, master, Route.uploads, body: UploadRequest(path: path, size: size))
-            let progress = Progress("put \(path)", total: size)
-            defer { progress.finish() }
-            return try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(localFile)) { handle in
-                let chunks = ProgressChunks(base: handle.readChunks(chunkLength: .kibibytes(256)), progress: progress)
-                return try await client.upload(
-                    grant.address, Route.blob(path, upload: grant.upload), length: size, sha256: sha256,
-                    chunks: chunks, timeout: SignedClient.transferTimeout(size))
+            var unreachable: [(node: NodeID, error: NodeCallError)] = []
+            while true {
+                let request = UploadRequest(path: path, size: size, exclude: unreachable.isEmpty ? nil : unreachable.map(\.node))
+                let grant: UploadGrant = try await client.call(.POST, master, Route.uploads, body: request)
+                do {
+                    return try await upload(grant, path: path, size: size, sha256: sha256, client: client)
+                } catch let error as NodeCallError where error.neverConnected {
+                    unreachable.append((grant.node, error))
+                    // Give the reservation back at once rather than let it hold the space until it lapses.
+                    let _: Empty? = try? await client.call(
+                        .POST, master, Route.uploadAbort, body: UploadAbort(upload: grant.upload), timeout: .seconds(5))
+                    if unreachable.count >= Self.maxAttempts {
+                        let tried = unreachable.map(\.error.description).joined(separator: "; ")
+                        throw CommandFailure("cannot store \(path): none of the \(unreachable.count) nodes granted could be reached (\(tried))")
+                    }
+                    FileHandle.standardError.write(Data("put: \(error); asking the master for another node\n".utf8))
+                }
             }
         }
         print("stored \(stored.path) (\(formatBytes(stored.size)), sha256 \(stored.sha256.prefix(12))…): K=\(stored.k), replication continues")
+    }
+
+    /// Streams the local file to the granted node.
+    private func upload(
+        _ grant: UploadGrant, path: VirtualPath, size: Int64, sha256: String, client: SignedClient
+    ) async throws -> StoredReply {
+        let progress = Progress("put \(path)", total: size)
+        defer { progress.finish() }
+        return try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(localFile)) { handle in
+            let chunks = ProgressChunks(base: handle.readChunks(chunkLength: .kibibytes(256)), progress: progress)
+            return try await client.upload(
+                grant.address, Route.blob(path, upload: grant.upload), length: size, sha256: sha256,
+                chunks: chunks, timeout: SignedClient.transferTimeout(size))
+        }
     }
 
     /// SHA-256 of the local file, which signs the upload and is checked by the node.

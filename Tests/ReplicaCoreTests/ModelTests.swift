@@ -159,3 +159,17 @@ struct ByteSizeTests {
         _ = try VirtualPath("a/" + String(repeating: "x", count: 255))
     }
 }
+
+@Suite("UploadRequest")
+struct UploadRequestTests {
+    @Test("exclude is optional on the wire: old clients' requests decode, and new ones without it encode as before")
+    func excludeIsAdditive() throws {
+        let old = try JSONDecoder().decode(UploadRequest.self, from: Data(#"{"path":"a/b","size":3}"#.utf8))
+        #expect(old == UploadRequest(path: try VirtualPath("a/b"), size: 3))
+        #expect(old.exclude == nil)
+        let plain = try JSONSerialization.jsonObject(with: JSONEncoder().encode(old)) as? [String: Any]
+        #expect(plain?.keys.sorted() == ["path", "size"])
+        let retry = UploadRequest(path: try VirtualPath("a/b"), size: 3, exclude: ["n1"])
+        #expect(try JSONDecoder().decode(UploadRequest.self, from: JSONEncoder().encode(retry)) == retry)
+    }
+}

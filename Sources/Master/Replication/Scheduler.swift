@@ -55,7 +55,7 @@ public struct Scheduler: Service {
     func planPass() async throws -> [CopyOrder] {
         try await master.placement.withLock {
             let records = try await master.catalog.nodes()
-            let nodes = records.map(PlannerNode.init)
+            let nodes = master.plannerNodes(records, now: Date())
             let addresses = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.address) })
             let inFlight = master.state.withLock { $0.inFlight(now: Date()) }
             let planner = master.currentPlanner

@@ -15,10 +15,14 @@ public struct LivenessMonitor: Service {
     public func run() async throws {
         let tick = Duration.milliseconds(Int64(min(1000, master.settings.reportInterval * 250)))
         await cancelWhenGracefulShutdown {
+            var silent: Set<NodeID> = []
             while !Task.isCancelled {
                 do {
                     // Reports fail while the catalog is away: silence then says nothing about a node.
-                    if master.pausedReason == nil { try await check() }
+                    if master.pausedReason == nil {
+                        try await check()
+                        await noteSilence(&silent)
+                    }
                 } catch {
                     if !master.noteCatalogFailure(error) { master.logger.error("liveness check failed: \(error)") }
                 }
@@ -48,5 +52,35 @@ public struct LivenessMonitor: Service {
             master.nodeReported(node)
             master.schedule.signal()
         }
+    }
+
+    /// Nodes that missed a report but are not down yet are *silent*: no copies or uploads go
+    /// to them and their copies do not count for evictions (``MasterSettings/freshFor``).
+    /// Says so when a node falls silent and when it reports again, and wakes the scheduler both
+    /// times: the planner's freshness changed, and a return may allow what the silence held back.
+    func noteSilence(_ announced: inout Set<NodeID>) async {
+        let now = Date()
+        let window = master.settings.freshFor
+        let (silent, reporting) = master.state.withLock { state in
+            let silent = state.lastSeen.filter { node, last in
+                state.inventoryKnown.contains(node) && now.timeIntervalSince(last) > window
+            }
+            return (silent, Set(state.lastSeen.keys))
+        }
+        let newly = Set(silent.keys).subtracting(announced)
+        // Those no longer in `lastSeen` were declared down, which has its own message.
+        let back = announced.subtracting(silent.keys).intersection(reporting)
+        announced = Set(silent.keys)
+        for node in newly.sorted() {
+            let address = (try? await master.catalog.node(node))?.address ?? "an unknown address"
+            let seconds = Int(now.timeIntervalSince(silent[node]!).rounded())
+            master.logger.notice(
+                "node \(node) at \(address) missed a report (silent for \(seconds) s): no copies or uploads go there and its copies no longer count for evictions")
+        }
+        for node in back.sorted() {
+            let address = (try? await master.catalog.node(node))?.address ?? "an unknown address"
+            master.logger.notice("node \(node) at \(address) reports again")
+        }
+        if !newly.isEmpty || !back.isEmpty { master.schedule.signal() }
     }
 }

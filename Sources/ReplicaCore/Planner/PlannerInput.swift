@@ -7,17 +7,28 @@ public struct PlannerNode: Sendable, Equatable {
     public var used: Int64
     /// 1-minute load average per core plus active transfers.
     public var load: Double
+    /// Heard from within the last report interval (plus a margin the master chooses). An
+    /// alive node that is not fresh may have died moments ago without being declared down
+    /// yet: it receives no copy or upload, is a copy source only when no fresh one holds the
+    /// file, and its replicas do not count when an eviction checks the floor. The planner
+    /// has no clock; the master sets this from the report times it keeps.
+    public var fresh: Bool
 
-    public init(id: NodeID, alive: Bool, quota: Int64, used: Int64, load: Double) {
+    public init(id: NodeID, alive: Bool, quota: Int64, used: Int64, load: Double, fresh: Bool = true) {
         self.id = id
         self.alive = alive
         self.quota = quota
         self.used = used
         self.load = load
+        self.fresh = fresh
     }
 
     public init(_ record: NodeRecord) {
-        self.init(id: record.id, alive: record.alive, quota: record.quota, used: record.used, load: record.load)
+        self.init(record, fresh: true)
+    }
+
+    public init(_ record: NodeRecord, fresh: Bool) {
+        self.init(id: record.id, alive: record.alive, quota: record.quota, used: record.used, load: record.load, fresh: fresh)
     }
 }
 

@@ -3,6 +3,8 @@
 struct PlanningPass {
     struct Slot {
         var alive: Bool
+        /// Heard from within the last report interval: may receive, counts for evictions.
+        var fresh: Bool
         var free: Int64
         var load: Double
         var incoming = 0
@@ -24,6 +26,9 @@ struct PlanningPass {
     var evicted: Set<Placement> = []
     /// Highest stored kn of a live replica per node, read once per pass: an upper bound.
     var topKn: [NodeID: Int?] = [:]
+    /// Nodes that are alive and fresh holding a live replica of each file checked as an
+    /// eviction victim in this pass, read once per file.
+    var freshHolders: [FileID: Set<NodeID>] = [:]
     private var openCache: [NodeID]?
 
     init(limits: PlannerLimits, nodes: [PlannerNode], inFlight: InFlight, queries: any PlannerQueries) {
@@ -33,7 +38,7 @@ struct PlanningPass {
         order = nodes.map(\.id).sorted()
         aliveCount = nodes.filter(\.alive).count
         for node in nodes {
-            slots[node.id] = Slot(alive: node.alive, free: node.quota - node.used, load: node.load)
+            slots[node.id] = Slot(alive: node.alive, fresh: node.fresh, free: node.quota - node.used, load: node.load)
         }
         for copy in inFlight.copies {
             filesInFlight.insert(copy.file)
@@ -52,12 +57,12 @@ struct PlanningPass {
 
     // MARK: Targets
 
-    /// Nodes that can receive a copy now: alive, a free slot, load below the limit.
+    /// Nodes that can receive a copy now: alive and fresh, a free slot, load below the limit.
     mutating func openTargets() -> [NodeID] {
         if let openCache { return openCache }
         let open = order.filter { id in
             let slot = slots[id]!
-            return slot.alive && slot.incoming < limits.maxCopiesPerNode && slot.load < limits.maxLoad
+            return slot.alive && slot.fresh && slot.incoming < limits.maxCopiesPerNode && slot.load < limits.maxLoad
         }
         openCache = open
         return open
@@ -137,9 +142,10 @@ struct PlanningPass {
             }
         }
         guard let target else { return nil }
+        // Fresh sources first: a silent one may be dead and the copy would only time out.
         let source = sources.min { a, b in
             let x = slots[a]!, y = slots[b]!
-            return (x.outgoing, x.load, a.rawValue) < (y.outgoing, y.load, b.rawValue)
+            return (x.fresh ? 0 : 1, x.outgoing, x.load, a.rawValue) < (y.fresh ? 0 : 1, y.outgoing, y.load, b.rawValue)
         }!
         book(file: file, on: target, evicting: evicting)
         slots[target]!.incoming += 1
@@ -153,7 +159,7 @@ struct PlanningPass {
     // MARK: Uploads
 
     mutating func placeUpload(size: Int64, kn: Int) throws -> UploadPlacement? {
-        let alive = order.filter { slots[$0]!.alive }
+        let alive = order.filter { slots[$0]!.alive && slots[$0]!.fresh }
         if let best = alive.filter({ slots[$0]!.free >= size }).min(by: { preferred($0, $1) }) {
             return UploadPlacement(target: best, evicting: [])
         }
@@ -196,8 +202,10 @@ struct PlanningPass {
     /// The highest-kn files on `node` whose eviction frees room for `size` bytes under the
     /// rules, or nil when the rules do not allow enough.
     ///
-    /// Both rules use the kn the catalog will have after this pass's evictions. A file with a
-    /// copy in flight may be evicted, but never from that copy's source or target.
+    /// Both rules use the kn the catalog will have after this pass's evictions. For the floor,
+    /// kn(G) counts only G's live replicas on fresh nodes (``freshKn(of:)``): a copy on a node
+    /// that has gone silent may already be gone. A file with a copy in flight may be evicted,
+    /// but never from that copy's source or target.
     mutating func evictions(
         on node: NodeID, toFit size: Int64, forKn kn: Int, excluding file: FileID?
     ) throws -> [FileState]? {
@@ -228,6 +236,13 @@ struct PlanningPass {
             guard candidate.id != file,
                   !(copyEndpoints[candidate.id]?.contains(node) ?? false)
             else { continue }
+            // Read last, as it costs a query: with silent holders not counted, G would drop
+            // below the floor. Fresh kn only falls during a pass, so G stays out for this pass.
+            if try freshKn(of: candidate) - 1 < floor {
+                index -= 1
+                victimBuffers[node]!.items.remove(at: index)
+                continue
+            }
             victims.append(candidate)
             needed -= candidate.size
         }
@@ -239,6 +254,22 @@ struct PlanningPass {
             victims.remove(at: index)
         }
         return victims
+    }
+
+    /// kn of `file` counting only its live replicas on alive, fresh nodes, less those this
+    /// pass evicts: at most the catalog's kn, lower while a holder is silent.
+    mutating func freshKn(of file: FileState) throws -> Int {
+        let holders: Set<NodeID>
+        if let known = freshHolders[file.id] {
+            holders = known
+        } else {
+            holders = Set(try queries.replicas(of: file.id).filter { replica in
+                guard replica.state == .live, let slot = slots[replica.node] else { return false }
+                return slot.alive && slot.fresh
+            }.map(\.node))
+            freshHolders[file.id] = holders
+        }
+        return holders.filter { !evicted.contains(Placement(file: file.id, node: $0)) }.count - file.n
     }
 
     /// Books a placement: the evicted files lose one replica, their space goes to `file`.

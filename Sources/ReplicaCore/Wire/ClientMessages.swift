@@ -4,10 +4,14 @@ import Foundation
 public struct UploadRequest: Sendable, Codable, Equatable {
     public var path: VirtualPath
     public var size: Int64
+    /// Nodes the client could not connect to with an earlier grant: the master places the
+    /// upload elsewhere. Absent (nil) from clients that never retry.
+    public var exclude: [NodeID]?
 
-    public init(path: VirtualPath, size: Int64) {
+    public init(path: VirtualPath, size: Int64, exclude: [NodeID]? = nil) {
         self.path = path
         self.size = size
+        self.exclude = exclude
     }
 }
 

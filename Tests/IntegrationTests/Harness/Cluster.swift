@@ -53,11 +53,13 @@ final class Cluster: Sendable {
     }
 
     /// Starts a node; the first one started without `master: false` semantics is the master.
+    /// `address` is a free one from ``freeAddresses(_:)`` when a test needs to know the order
+    /// of addresses beforehand, a new free one otherwise.
     @discardableResult
     func start(
-        _ name: String, quota: String = "100M", asMaster: Bool = false, extra: [String] = []
+        _ name: String, quota: String = "100M", asMaster: Bool = false, extra: [String] = [], address: String? = nil
     ) async throws -> NodeProcess {
-        let address = "127.0.0.1:\(try await Self.freePort())"
+        let address = if let address { address } else { "127.0.0.1:\(try await Self.freePort())" }
         let data = root.appendingPathComponent(name)
         var arguments = [
             "serve", "--data", data.path, "--listen", address, "--quota", quota,
@@ -223,6 +225,14 @@ final class Cluster: Sendable {
         }
         try? await http.shutdown()
         try? FileManager.default.removeItem(at: root)
+    }
+
+    /// `count` distinct free loopback addresses, in the order the master sorts addresses
+    /// (`where` lists holders in that order, and `get` tries them in turn).
+    static func freeAddresses(_ count: Int) async throws -> [String] {
+        var addresses: Set<String> = []
+        while addresses.count < count { addresses.insert("127.0.0.1:\(try await freePort())") }
+        return addresses.sorted()
     }
 
     /// A free TCP port on loopback, from the kernel.

@@ -8,6 +8,10 @@ final class ClusterSimulator {
     struct Node {
         var quota: Int64
         var alive = true
+        /// Alive in the catalog but no longer reporting: the window between a node dying and
+        /// the master declaring it down. It neither sends nor receives bytes.
+        var silent = false
+        var reachable: Bool { alive && !silent }
         /// Complete files on the disk.
         var disk: [FileID: Int64] = [:]
         /// Copies being written (temp files).
@@ -18,6 +22,8 @@ final class ClusterSimulator {
     enum Event {
         case upload(path: String, size: Int64, n: Int)
         case copyDone(InFlightCopy)
+        /// The node stops answering; the catalog still counts it until `nodeDown`.
+        case nodeSilent(NodeID)
         case nodeDown(NodeID)
         case nodeUp(NodeID)
         case delete(path: String)
@@ -98,7 +104,7 @@ final class ClusterSimulator {
     }
 
     func plannerNodes() async throws -> [PlannerNode] {
-        try await catalog.nodes().map(PlannerNode.init)
+        try await catalog.nodes().map { PlannerNode($0, fresh: nodes[$0.id]?.silent != true) }
     }
 
     func currentPlan() async throws -> [ReplicationAction] {
@@ -122,8 +128,8 @@ final class ClusterSimulator {
             }
             try await evict(plan.evicting, from: plan.target, for: "copy of \(plan.file)")
             plannedChanges += 1
-            guard var target = nodes[plan.target], target.alive, target.disk[plan.file] == nil else {
-                violations.append("planned a copy to \(plan.target), which is down or already holds \(plan.file)")
+            guard var target = nodes[plan.target], target.reachable, target.disk[plan.file] == nil else {
+                violations.append("planned a copy to \(plan.target), which is down, silent or already holds \(plan.file)")
                 continue
             }
             target.incoming[plan.file] = plan.size
@@ -160,6 +166,13 @@ final class ClusterSimulator {
                 violations.append("evicted \(file) from \(node) for \(reason): kn \(record.kn) < floor \(floor)")
             }
             nodes[node]?.disk[file] = nil
+            // Make before break: the copies that really answer must keep the file at the floor.
+            if let record = try await catalog.file(id: file) {
+                let reachable = nodes.values.filter { $0.reachable && $0.disk[file] != nil }.count
+                if reachable - record.n < floor {
+                    violations.append("evicted \(file) from \(node) for \(reason): \(reachable) reachable copies left for N = \(record.n)")
+                }
+            }
             try await catalog.removeReplica(file, from: node)
             evictedAt[Placement(file: file, node: node)] = plannedChanges + 1
         }
@@ -190,6 +203,9 @@ final class ClusterSimulator {
                 return
             }
             trace.append("  placed on \(placement.target) evicting \(placement.evicting)")
+            if self.nodes[placement.target]?.reachable != true {
+                violations.append("upload of \(path) placed on \(placement.target), which is down or silent")
+            }
             try await evict(placement.evicting, from: placement.target, for: "upload of \(path)")
             plannedChanges += 1
             // A new version retires the old one; alive holders remove it at once.
@@ -205,18 +221,24 @@ final class ClusterSimulator {
             plannedChanges += 1
             copies.removeAll { $0 == copy }
             nodes[copy.target]?.incoming[copy.file] = nil
-            let sourceOK = copy.source.map { nodes[$0]?.alive == true && nodes[$0]?.disk[copy.file] != nil } ?? false
+            let sourceOK = copy.source.map { nodes[$0]?.reachable == true && nodes[$0]?.disk[copy.file] != nil } ?? false
             let current = try await catalog.file(id: copy.file)
-            guard nodes[copy.target]?.alive == true, sourceOK, current?.deleted == false else {
+            guard nodes[copy.target]?.reachable == true, sourceOK, current?.deleted == false else {
                 trace.append("  failed")
                 return
             }
             nodes[copy.target]!.disk[copy.file] = copy.size
             try await catalog.setReplica(copy.file, on: copy.target, state: .live)
 
+        case .nodeSilent(let id):
+            epoch += 1
+            plannedChanges += 1
+            nodes[id]?.silent = true
+
         case .nodeDown(let id):
             epoch += 1
             plannedChanges += 1
+            nodes[id]?.silent = false
             nodes[id]?.alive = false
             try await catalog.setNodeAlive(id, alive: false)
 

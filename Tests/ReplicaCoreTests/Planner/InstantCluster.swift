@@ -6,6 +6,8 @@ import ReplicaCore
 struct InstantCluster {
     let catalog: SQLiteCatalog
     var planner: Planner
+    /// Alive nodes not heard from within the last report interval (``PlannerNode/fresh`` false).
+    var silent: Set<NodeID> = []
 
     init(limits: PlannerLimits = PlannerLimits()) throws {
         catalog = try SQLiteCatalog()
@@ -17,7 +19,7 @@ struct InstantCluster {
     }
 
     func plannerNodes() async throws -> [PlannerNode] {
-        try await catalog.nodes().map(PlannerNode.init)
+        try await catalog.nodes().map { PlannerNode($0, fresh: !silent.contains($0.id)) }
     }
 
     /// Uploads a file the way `put` does: the planner picks the node (evicting if the rules

@@ -182,4 +182,79 @@ struct PlannerExactCaseTests {
         #expect(try await cluster.holders("a") == ["x", "y", "z"])
         #expect(try await cluster.holders("b") == ["y"])
     }
+
+    // MARK: Make before break: freshness
+
+    /// n1 and n2 hold G (N = 1, K = 2, so kn 1) and are full; n3 holds F (N = 2, K = 1) and
+    /// is full. F's copy can only go to n1 or n2 by evicting G, which the rules allow while
+    /// both of G's holders are fresh.
+    static func clusterWithGTwice() async throws -> (InstantCluster, g: FileRecord, f: FileRecord) {
+        let cluster = try InstantCluster()
+        for id in ["n1", "n2", "n3"] { try await cluster.addNode(NodeID(id), quota: 10) }
+        try await cluster.catalog.importFiles([
+            ImportedFile(file: Fixture.newFile("g", size: 10, n: 1), holders: ["n1", "n2"]),
+            ImportedFile(file: Fixture.newFile("f", size: 10, n: 2), holders: ["n3"]),
+        ])
+        let g = try #require(try await cluster.catalog.file(at: Fixture.path("g")))
+        let f = try #require(try await cluster.catalog.file(at: Fixture.path("f")))
+        #expect(g.kn == 1)
+        #expect(f.kn == -1)
+        return (cluster, g, f)
+    }
+
+    @Test("N = 1, K = 2 with one holder silent: G's one fresh copy is not evicted, for a copy or an upload")
+    func evictionCountsOnlyFreshCopies() async throws {
+        var (cluster, _, _) = try await Self.clusterWithGTwice()
+        cluster.silent = ["n2"]
+        // Counting only fresh copies, G has kn 0 on n1: evicting it would go below the floor.
+        #expect(try await cluster.plan().isEmpty, "no eviction of G's copy on n1 while n2 is silent")
+        #expect(try await cluster.upload("u", size: 10, n: 1) == nil, "the upload may not evict G either")
+        #expect(try await cluster.holders("g") == ["n1", "n2"])
+        #expect(try await cluster.kn("g") == 1, "the catalog's K is unchanged: K is the truth")
+    }
+
+    @Test("N = 1, K = 2 with both holders fresh: G's extra copy is evicted for F")
+    func evictionWithBothHoldersFresh() async throws {
+        let (cluster, g, f) = try await Self.clusterWithGTwice()
+        let actions = try await cluster.plan()
+        #expect(actions == [
+            .evict(EvictionPlan(file: g.id, node: "n1", size: 10, makingRoomFor: f.id)),
+            .copy(CopyPlan(file: f.id, size: 10, source: "n3", target: "n1", evicting: [g.id])),
+        ])
+        #expect(try await cluster.upload("u", size: 10, n: 1) != nil, "an upload may evict it too")
+    }
+
+    @Test("A silent node is never a copy or upload target, even with the most free space")
+    func silentNodeIsNoTarget() async throws {
+        var cluster = try InstantCluster()
+        try await cluster.addNode("src", quota: 10)
+        try await cluster.addNode("silent", quota: 1_000)
+        try await cluster.addNode("small", quota: 10)
+        try await cluster.catalog.importFiles([ImportedFile(file: Fixture.newFile("f", size: 10, n: 3), holders: ["src"])])
+        let f = try #require(try await cluster.catalog.file(at: Fixture.path("f")))
+        cluster.silent = ["silent"]
+        #expect(try await cluster.plan() == [.copy(CopyPlan(file: f.id, size: 10, source: "src", target: "small"))])
+        try #require(try await cluster.upload("u", size: 10, n: 1) != nil)
+        #expect(try await cluster.holders("u") == ["small"])
+        // Every fresh node is full now: the upload is refused rather than sent to the silent one.
+        #expect(try await cluster.upload("v", size: 10, n: 1) == nil)
+        cluster.silent = []
+        try #require(try await cluster.upload("v", size: 10, n: 1) != nil)
+        #expect(try await cluster.holders("v") == ["silent"])
+    }
+
+    @Test("A silent holder is a copy source only when no fresh holder has the file")
+    func freshSourcesFirst() async throws {
+        var cluster = try InstantCluster()
+        for id in ["a", "b", "c"] { try await cluster.addNode(NodeID(id), quota: 100) }
+        try await cluster.catalog.importFiles([ImportedFile(file: Fixture.newFile("f", size: 10, n: 3), holders: ["a", "b"])])
+        let f = try #require(try await cluster.catalog.file(at: Fixture.path("f")))
+        // By id, a would be the source.
+        #expect(try await cluster.plan() == [.copy(CopyPlan(file: f.id, size: 10, source: "a", target: "c"))])
+        cluster.silent = ["a"]
+        #expect(try await cluster.plan() == [.copy(CopyPlan(file: f.id, size: 10, source: "b", target: "c"))])
+        cluster.silent = ["a", "b"]
+        #expect(try await cluster.plan() == [.copy(CopyPlan(file: f.id, size: 10, source: "a", target: "c"))],
+                "a silent source is still better than none")
+    }
 }

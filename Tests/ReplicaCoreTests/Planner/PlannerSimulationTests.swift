@@ -41,6 +41,8 @@ struct PlannerSimulationTests {
                 let node = NodeID("node-\(rng.next() % UInt64(nodeCount))")
                 let down = Double(rng.next() % 50)
                 let outage = 1 + Double(rng.next() % 30)
+                // Silent for a while first, as a dead node is until it misses enough reports.
+                sim.schedule(.nodeSilent(node), at: down - 3)
                 sim.schedule(.nodeDown(node), at: down)
                 sim.schedule(.nodeUp(node), at: down + outage)
             }

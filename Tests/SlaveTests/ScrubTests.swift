@@ -1,0 +1,122 @@
+import Foundation
+import NIOCore
+import ReplicaCore
+@testable import Slave
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@Suite("Scrubbing")
+struct ScrubTests {
+    /// Flips one byte in the middle of the file in place (same inode, same size) and puts back
+    /// its exact access and modification times, so only a re-hash can tell.
+    static func flipByteKeepingTimes(_ path: String) throws {
+        var before = stat()
+        #expect(stat(path, &before) == 0)
+        var bytes = try fileBytes(path)
+        bytes[bytes.count / 2] ^= 0x01
+        try overwriteInPlace(path, with: bytes)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        var after = stat()
+        #expect(stat(path, &after) == 0)
+        #expect(after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec)
+        #expect(after.st_ino == before.st_ino && after.st_size == before.st_size)
+    }
+
+    /// Scrubs every blob of the inventory as a pass does, with no pacing.
+    static func scrubAll(_ store: BlobStore) async throws -> [String: ScrubOutcome] {
+        var outcomes: [String: ScrubOutcome] = [:]
+        for blob in await store.inventory() {
+            outcomes[blob.path.rawValue] = try await store.scrub(blob) { _ in }
+        }
+        return outcomes
+    }
+
+    @Test func aPassDropsADeletedFileQuarantinesABitFlippedOneAndKeepsTheIntactOnes() async throws {
+        try await withTestDirectory { root in
+            let data = root + "/data"
+            let store = try BlobStore(data: data, quota: 1 << 20)
+            try await put(store, "x/gone", payload(700, seed: 1), fileID: 1)
+            try await put(store, "x/rotten", payload(900, seed: 2), fileID: 2)
+            let kept = try await put(store, "x/kept", payload(500, seed: 3), fileID: 3)
+            let other = try await put(store, "y/other", payload(300, seed: 4), fileID: 4)
+
+            try FileManager.default.removeItem(atPath: data + "/x/gone")
+            try Self.flipByteKeepingTimes(data + "/x/rotten")
+            let flipped = try fileBytes(data + "/x/rotten")
+            // Nothing notices by itself: the inventory still lists both.
+            #expect(await store.inventory().count == 4)
+
+            let outcomes = try await Self.scrubAll(store)
+            #expect(outcomes["x/gone"] == .missing)
+            guard case .corrupt? = outcomes["x/rotten"] else {
+                Issue.record("x/rotten: \(String(describing: outcomes["x/rotten"]))")
+                return
+            }
+            #expect(outcomes["x/kept"] == .intact && outcomes["y/other"] == .intact)
+
+            #expect(await store.inventory() == [kept, other])
+            #expect(await store.used() == 800)
+            #expect(!exists(data + "/x/rotten"))
+            let quarantined = allFiles(under: data + "/.fsdfs/quarantine")
+            #expect(quarantined.count == 1 && quarantined.first?.hasSuffix("/x/rotten") == true)
+            #expect(try fileBytes(data + "/.fsdfs/quarantine/" + quarantined[0]) == flipped)
+            #expect(try fileBytes(data + "/x/kept") == payload(500, seed: 3))
+
+            // The index agrees: a reopened store lists the same before any scan.
+            #expect(try await BlobStore(data: data, quota: 1 << 20).inventory() == [kept, other])
+            // A second pass finds nothing more.
+            #expect(try await Self.scrubAll(store).values.allSatisfy { $0 == .intact })
+        }
+    }
+
+    @Test func aBlobReplacedOrRemovedAfterItWasListedIsLeftAlone() async throws {
+        try await withTestDirectory { root in
+            let data = root + "/data"
+            let store = try BlobStore(data: data, quota: 1 << 20)
+            let old = try await put(store, "replaced", payload(400, seed: 5), fileID: 5)
+            let removed = try await put(store, "removed", payload(400, seed: 6), fileID: 6)
+            let listed = await store.inventory()
+
+            let new = try await put(store, "replaced", payload(450, seed: 7), fileID: 7)
+            #expect(try await store.remove(path: removed.path, fileID: removed.fileID))
+
+            #expect(try await store.scrub(old) { _ in } == .changed)
+            #expect(try await store.scrub(removed) { _ in } == .changed)
+            #expect(listed.count == 2)
+            #expect(await store.inventory() == [new])
+            #expect(try fileBytes(data + "/replaced") == payload(450, seed: 7))
+            #expect(!exists(data + "/.fsdfs/quarantine"))
+        }
+    }
+
+    @Test func aDirectoryInPlaceOfAFileCountsAsMissingAndIsLeftWhereItIs() async throws {
+        try await withTestDirectory { root in
+            let data = root + "/data"
+            let store = try BlobStore(data: data, quota: 1 << 20)
+            let blob = try await put(store, "d/f", payload(100, seed: 8), fileID: 8)
+            try FileManager.default.removeItem(atPath: data + "/d/f")
+            try FileManager.default.createDirectory(atPath: data + "/d/f/inner", withIntermediateDirectories: true)
+
+            #expect(try await store.scrub(blob) { _ in } == .missing)
+            #expect(await store.inventory().isEmpty)
+            #expect(exists(data + "/d/f/inner"))
+        }
+    }
+
+    @Test func theScrubReadsEveryByteThroughItsPace() async throws {
+        try await withTestDirectory { root in
+            let store = try BlobStore(data: root + "/data", quota: 1 << 20)
+            let blob = try await put(store, "big", payload(100_000, seed: 9), fileID: 9)
+            var paced = 0
+            #expect(try await store.scrub(blob, chunkSize: 8192) { paced += $0 } == .intact)
+            #expect(paced == 100_000)
+        }
+    }
+
+}

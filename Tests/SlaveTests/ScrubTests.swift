@@ -119,4 +119,87 @@ struct ScrubTests {
         }
     }
 
+    // MARK: Rate limit
+
+    @Test func theLimiterMakesASteadyReaderTakeBytesOverRate() {
+        let rate: Int64 = 1 << 20
+        var limiter = ScrubRateLimiter(bytesPerSecond: rate)
+        var now = ContinuousClock.now
+        let start = now
+        // 4 MiB in 256 KiB chunks, each read taking 10 ms, then the wait asked for.
+        for _ in 0..<16 {
+            now += .milliseconds(10)
+            now += limiter.delay(afterReading: 256 << 10, at: now)
+        }
+        let elapsed = now - start
+        // At most the slack early, never more than one chunk's worth late.
+        #expect(elapsed >= .seconds(4) - ScrubRateLimiter.slack)
+        #expect(elapsed <= .seconds(4) + .milliseconds(260))
+    }
+
+    @Test func theLimiterSavesUpNoMoreThanItsSlackWhileIdle() {
+        var limiter = ScrubRateLimiter(bytesPerSecond: 1 << 20)
+        let now = ContinuousClock.now
+        #expect(limiter.delay(afterReading: 1 << 20, at: now) == .seconds(1) - ScrubRateLimiter.slack)
+        // An hour later: one second's worth of bytes still costs about a second.
+        let later = now + .seconds(3600)
+        #expect(limiter.delay(afterReading: 1 << 20, at: later) == .seconds(1) - ScrubRateLimiter.slack)
+        // Reading again at once: it must wait for both.
+        let wait = limiter.delay(afterReading: 1 << 20, at: later)
+        #expect(wait == .seconds(2) - ScrubRateLimiter.slack)
+        // A reader slower than the rate never waits.
+        var slow = ScrubRateLimiter(bytesPerSecond: 1 << 20)
+        #expect(slow.delay(afterReading: 1024, at: now) == .zero)
+        #expect(slow.delay(afterReading: 1024, at: now + .seconds(1)) == .zero)
+    }
+
+    // MARK: Pass bookkeeping
+
+    @Test func passesAreDueAnIntervalAfterTheLastEndedOrAtOnceWhenRequested() {
+        let control = ScrubControl()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(control.timeUntilDue(interval: .seconds(600), now: now) == .zero, "never scrubbed: due now")
+
+        let first = control.begin(files: 2, bytes: 300, now: now)
+        control.finish(size: 100, outcome: .corrupt(reason: "test"))
+        #expect(control.status().current?.bytesDone == 100 && control.status().current?.corrupt == 1)
+        control.finish(size: 200, outcome: .missing)
+        let ended = control.end(now: now + 5)
+        #expect(first == 1)
+        #expect(ended.lastPass == ScrubPass(
+            number: 1, started: now.timeIntervalSince1970, ended: now.timeIntervalSince1970 + 5,
+            filesDone: 2, filesTotal: 2, bytesDone: 300, bytesTotal: 300, corrupt: 1, missing: 1))
+        #expect(ended.corrupt == 1 && ended.missing == 1 && ended.current == nil)
+        #expect(control.timeUntilDue(interval: .seconds(600), now: now + 65) == .seconds(540))
+
+        // Restored after a restart: still not due.
+        let restarted = ScrubControl()
+        restarted.restore(ended)
+        #expect(restarted.timeUntilDue(interval: .seconds(600), now: now + 65) == .seconds(540))
+        #expect(restarted.timeUntilDue(interval: .seconds(600), now: now + 700) == .zero)
+
+        // Requested: due at once, numbered after the last; a pass under way is cut short.
+        #expect(restarted.requestPass() == ScrubStarted(pass: 2, restarted: false))
+        #expect(restarted.timeUntilDue(interval: .seconds(600), now: now + 65) == .zero)
+        #expect(restarted.begin(files: 0, bytes: 0, now: now + 66) == 2)
+        #expect(!restarted.passRequested)
+        #expect(restarted.requestPass() == ScrubStarted(pass: 3, restarted: true))
+        #expect(restarted.passRequested)
+        _ = restarted.abandon()
+        #expect(restarted.begin(files: 0, bytes: 0, now: now + 67) == 3)
+    }
+
+    @Test func theJournalKeepsTheLastPassAcrossRestarts() async throws {
+        try await withTestDirectory { root in
+            let store = try BlobStore(data: root + "/data", quota: 1 << 20)
+            let journal = ScrubJournal(directory: store.directory)
+            #expect(await journal.load().status == ScrubStatus())
+            let pass = ScrubPass(number: 4, started: 10, ended: 20, filesDone: 1, filesTotal: 1, bytesDone: 5, bytesTotal: 5)
+            try await journal.save(ScrubStatus(lastPass: pass, current: pass, corrupt: 2, missing: 3))
+            let loaded = await journal.load()
+            #expect(loaded.problem == nil)
+            #expect(loaded.status == ScrubStatus(lastPass: pass, current: nil, corrupt: 2, missing: 3))
+            #expect(contents(root + "/data/.fsdfs/tmp").isEmpty)
+        }
+    }
 }

@@ -6,7 +6,7 @@ import ReplicaCore
 import Transport
 
 extension StorageNode {
-    /// The routes every node serves: files (read, upload), copy, remove, verify, health.
+    /// The routes every node serves: files (read, upload), copy, remove, verify, scrub, health.
     public func addRoutes(to router: Router<NodeRequestContext>) {
         router.get(.init(stringLiteral: Route.blobPath)) { request, _ in
             try await self.serveBlob(request)
@@ -25,6 +25,14 @@ extension StorageNode {
         router.post(.init(stringLiteral: Route.verify)) { request, context in
             let command = try await request.decodeJSON(VerifyCommand.self, context: context)
             return ErrorResponse.json(VerifyReply(intact: try await self.verify(command.path)))
+        }
+        router.post(.init(stringLiteral: Route.scrub)) { _, _ in
+            let started = self.scrubbing.requestPass()
+            self.logger.info("scrub pass \(started.pass) requested\(started.restarted ? "; the pass under way is cut short" : "")")
+            return ErrorResponse.json(started)
+        }
+        router.get(.init(stringLiteral: Route.scrub)) { _, _ in
+            ErrorResponse.json(self.scrubbing.status())
         }
         router.get(.init(stringLiteral: Route.health)) { _, _ in
             ErrorResponse.json(NodeHealth(node: self.id, address: self.address, master: self.master,

@@ -1,8 +1,12 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
 import NIOCore
 import ReplicaCore
 @testable import Slave
 import Testing
+import Transport
 
 #if canImport(Glibc)
 import Glibc
@@ -200,6 +204,51 @@ struct ScrubTests {
             #expect(loaded.problem == nil)
             #expect(loaded.status == ScrubStatus(lastPass: pass, current: nil, corrupt: 2, missing: 3))
             #expect(contents(root + "/data/.fsdfs/tmp").isEmpty)
+        }
+    }
+
+    // MARK: Routes
+
+    @Test func aReadThatFindsTheFileMissingAnswers404AndReportsIt() async throws {
+        try await withTestDirectory { root in
+            let data = root + "/data"
+            let store = try BlobStore(data: data, quota: 1 << 20)
+            try await put(store, "x/a", payload(200, seed: 10), fileID: 11)
+            try FileManager.default.removeItem(atPath: data + "/x/a")
+
+            let key = try SwarmKey(password: "scrub-tests")
+            let http = SignedClient.makeHTTPClient()
+            let node = StorageNode(
+                id: NodeID("node-1"), address: "127.0.0.1:1", master: "127.0.0.1:1", store: store,
+                client: SignedClient(http: http, key: key), verifier: RequestVerifier(key: key),
+                logger: Logger(label: "scrub-tests"))
+            let router = makeNodeRouter()
+            router.middlewares.add(ErrorMiddleware())
+            node.addRoutes(to: router)
+            do {
+                try await Application(router: router).test(.router) { client in
+                    try await client.execute(uri: Route.blob(try vp("x/a")), method: .get) { response in
+                        #expect(response.status == .notFound)
+                        #expect(String(buffer: response.body).contains("missing"))
+                    }
+                    try await client.execute(uri: Route.scrub, method: .post) { response in
+                        #expect(response.status == .ok)
+                        let started = try JSONDecoder().decode(ScrubStarted.self, from: Data(response.body.readableBytesView))
+                        #expect(started == ScrubStarted(pass: 1, restarted: false))
+                    }
+                    try await client.execute(uri: Route.scrub, method: .get) { response in
+                        let status = try JSONDecoder().decode(ScrubStatus.self, from: Data(response.body.readableBytesView))
+                        #expect(status == ScrubStatus())
+                    }
+                }
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+            try await http.shutdown()
+            #expect(await store.inventory().isEmpty)
+            #expect(node.takeChanges().removed == [FileRef(fileID: FileID(11), path: try vp("x/a"))])
+            #expect(node.scrubbing.passRequested)
         }
     }
 }

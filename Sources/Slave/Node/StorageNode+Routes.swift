@@ -43,11 +43,18 @@ extension StorageNode {
     // MARK: Reads
 
     /// `GET /v1/blob?path=…`: streams a file this node holds, verifying its checksum on the way;
-    /// a corrupt file is quarantined and the transfer aborted, so a peer never stores it.
+    /// a corrupt file is quarantined and the transfer aborted, so a peer never stores it. A file
+    /// found missing from the disk is dropped and answered 404. Either is reported to the
+    /// master at once, so the replica stops counting.
     func serveBlob(_ request: Request) async throws -> Response {
         let path = try request.pathParameter()
         guard let blob = await store.blob(at: path) else {
             throw RouteError(.notFound, "\(path) is not held by this node", code: "not_found")
+        }
+        if try await store.dropIfMissing(blob) {
+            logger.error("\(path) is missing from the disk; it no longer counts")
+            if let fileID = blob.fileID { noteRemoved(FileRef(fileID: fileID, path: path)) }
+            throw RouteError(.notFound, "\(path) is missing from this node's disk", code: "not_found")
         }
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
         headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
@@ -62,6 +69,11 @@ extension StorageNode {
                 } catch let error as BlobStoreError {
                     if case .checksumMismatch = error, let fileID = blob.fileID {
                         self.logger.error("corrupt replica quarantined while serving it: \(path)")
+                        self.noteRemoved(FileRef(fileID: fileID, path: path))
+                    }
+                    // Vanished since the check above (the store dropped it), or removed on purpose.
+                    if case .notFound = error, let fileID = blob.fileID, await self.store.blob(at: path) == nil {
+                        self.logger.error("\(path) vanished from the disk while serving it")
                         self.noteRemoved(FileRef(fileID: fileID, path: path))
                     }
                     throw error

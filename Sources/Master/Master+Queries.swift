@@ -46,12 +46,13 @@ extension Master {
         let now = Date()
         let totals = try await catalog.totals()
         let figures = try await catalog.nodeFigures()
+        let scrubs = state.withLock { $0.scrub }
         let nodes = try await catalog.nodes().map { node in
             let figure = figures[node.id]
             return NodeStatus(
                 id: node.id, address: node.address, alive: node.alive, quota: node.quota,
                 used: figure?.used ?? node.used, free: node.free, files: figure?.files ?? 0,
-                load: (node.load * 100).rounded() / 100, maxKn: figure?.maxKn)
+                load: (node.load * 100).rounded() / 100, maxKn: figure?.maxKn, scrub: scrubs[node.id])
         }
         let atRisk = try await catalog.underReplicated(limit: 100_000)
         let backlog = atRisk.reduce(Int64(0)) { $0 + $1.size * Int64(max(0, $1.n - $1.k)) }

@@ -8,6 +8,7 @@ extension Master {
     /// master needs the whole inventory.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
         let now = Date()
+        if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }
         let known = try await catalog.node(report.node)
         let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) }
 

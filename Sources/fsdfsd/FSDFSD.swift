@@ -12,7 +12,7 @@ struct FSDFSD: AsyncParsableCommand {
             Use the store:    fsdfsd put FILE PATH · get PATH · ls · where PATH · rm PATH · status --watch
             """,
         version: "0.1.0 (libmongoc \(MongoDriver.version))",
-        subcommands: [Serve.self, Put.self, Get.self, Remove.self, List.self, Where.self, Status.self, CheckPolicies.self]
+        subcommands: [Serve.self, Put.self, Get.self, Remove.self, List.self, Where.self, Status.self, Scrub.self, CheckPolicies.self]
     )
 
     static func main() async {

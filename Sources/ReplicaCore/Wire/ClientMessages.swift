@@ -169,10 +169,12 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var files: Int
     public var load: Double
     public var maxKn: Int?
+    /// The node's background scrubber, as it last reported it (addition; omitted when unknown).
+    public var scrub: ScrubStatus?
 
     public init(
         id: NodeID, address: String, alive: Bool, quota: Int64, used: Int64, free: Int64,
-        files: Int, load: Double, maxKn: Int?
+        files: Int, load: Double, maxKn: Int?, scrub: ScrubStatus? = nil
     ) {
         self.id = id
         self.address = address
@@ -183,10 +185,11 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         self.files = files
         self.load = load
         self.maxKn = maxKn
+        self.scrub = scrub
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, address, alive, quota, used, free, files, load, maxKn
+        case id, address, alive, quota, used, free, files, load, maxKn, scrub
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -200,6 +203,7 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         try container.encode(files, forKey: .files)
         try container.encode(load, forKey: .load)
         try container.encode(maxKn, forKey: .maxKn)
+        try container.encodeIfPresent(scrub, forKey: .scrub)
     }
 }
 

@@ -123,6 +123,21 @@ struct ScrubTests {
         }
     }
 
+    struct Stop: Error {}
+
+    @Test func anErrorFromThePaceStopsTheScrubAndChangesNothing() async throws {
+        try await withTestDirectory { root in
+            let data = root + "/data"
+            let store = try BlobStore(data: data, quota: 1 << 20)
+            let blob = try await put(store, "f", payload(50_000, seed: 12), fileID: 12)
+            await #expect(throws: Stop.self) {
+                _ = try await store.scrub(blob, chunkSize: 8192) { _ in throw Stop() }
+            }
+            #expect(await store.inventory() == [blob])
+            #expect(try fileBytes(data + "/f") == payload(50_000, seed: 12))
+        }
+    }
+
     // MARK: Rate limit
 
     @Test func theLimiterMakesASteadyReaderTakeBytesOverRate() {

@@ -49,6 +49,7 @@ extension Master {
         let totals = try await catalog.totals()
         let figures = try await catalog.nodeFigures()
         let unaccounted = state.withLock { $0.unaccounted }
+        let scrubs = state.withLock { $0.scrub }
         let nodes = try await catalog.nodes().map { node in
             let figure = figures[node.id]
             let extra = unaccounted[node.id]?.values
@@ -56,7 +57,8 @@ extension Master {
                 id: node.id, address: node.address, alive: node.alive, quota: node.quota,
                 used: figure?.used ?? node.used, free: node.free, files: figure?.files ?? 0,
                 load: (node.load * 100).rounded() / 100, maxKn: figure?.maxKn,
-                unaccountedFiles: extra?.count ?? 0, unaccountedBytes: extra?.reduce(0) { $0 + $1.size } ?? 0)
+                unaccountedFiles: extra?.count ?? 0, unaccountedBytes: extra?.reduce(0) { $0 + $1.size } ?? 0,
+                scrub: scrubs[node.id])
         }
         let strays = unaccounted.values.flatMap(\.values)
         let refused = state.withLock { $0.refused.values.sorted { $0.address < $1.address } }

@@ -12,6 +12,7 @@ extension Master {
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
         let now = Date()
         let swarm = try await admit(report, at: now)
+        if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }
         let known = try await catalog.node(report.node)
         let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) }
 

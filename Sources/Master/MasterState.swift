@@ -77,6 +77,8 @@ struct MasterState: Sendable {
     var lastStatus: StatusReply?
     /// Finished copies of the last minutes, for the replication rate and ETA.
     var finished: [(at: Date, bytes: Int64)] = []
+    /// Each node's scrubber, as it last reported it.
+    var scrub: [NodeID: ScrubStatus] = [:]
 
     /// The planner's view of the work under way.
     func inFlight(now: Date) -> InFlight {

@@ -51,6 +51,11 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(help: "Rebuild an empty catalog from the inventories of the nodes that join (master only). The master stays in safe mode (no removals, no evictions) until `fsdfsd safe-mode leave`.")
     var recover = false
+    @Option(help: "Bytes per second the background scrubber may read (bytes or K/M/G/T, powers of 1024).")
+    var scrubRate: String = "64M"
+
+    @Option(help: "Seconds from the end of one full scrub pass to the start of the next.")
+    var scrubInterval: Double = 604_800
 
     @Option(help: "Swarm password (prefer the FSDFS_SECRET environment variable: arguments are visible to other users).")
     var secret: String?
@@ -69,6 +74,10 @@ struct Serve: AsyncParsableCommand {
         _ = try Endpoint(listen, option: "--listen")
         if let advertise { _ = try Endpoint(advertise, option: "--advertise") }
         if let master { _ = try Endpoint(master, option: "--master") }
+        guard let rate = try? ByteSize.parse(scrubRate), rate > 0 else {
+            throw ValidationError("--scrub-rate \(scrubRate) is not a size above 0: use bytes per second or a K/M/G/T suffix, e.g. 64M")
+        }
+        guard scrubInterval > 0 else { throw ValidationError("--scrub-interval must be above 0 seconds, e.g. 604800 (a week)") }
         if let quota, (try? ByteSize.parse(quota)) == nil {
             throw ValidationError("--quota \(quota) is not a size: use bytes or a K/M/G/T suffix, e.g. 500G")
         }
@@ -154,6 +163,8 @@ struct Serve: AsyncParsableCommand {
             services.append(DeletionPusher(master: masterRole))
             if let policies { services.append(PolicyReloader(master: masterRole, directory: policies)) }
         }
+        services.append(Scrubber(node: node, configuration: .init(
+            bytesPerSecond: try ByteSize.parse(scrubRate), interval: .milliseconds(Int64(scrubInterval * 1000)))))
         // Last, so it stops first: a leaving node tells its master while its server still runs.
         services.append(Reporter(node: node, interval: .milliseconds(Int64(reportInterval * 1000)), leavesOnShutdown: !isMaster))
 

@@ -69,11 +69,11 @@ struct Status: AsyncParsableCommand {
             out += "REFUSED: \(node.address) (node \(node.id.rawValue.prefix(8))) belongs to swarm \(node.swarm.map { "\($0)" } ?? "?"), not to this master's; it deletes nothing\n"
         }
         out += "\n"
-        out += "STATE  ADDRESS               FILES      USED     QUOTA   LOAD  MAX K−N  ID\n"
+        out += "STATE  ADDRESS               FILES      USED     QUOTA   LOAD  MAX K−N  ID        SCRUB\n"
         for node in status.nodes {
             let state = node.alive ? "up" : "DOWN"
             let maxKn = node.maxKn.map { $0 > 0 ? "+\($0)" : "\($0)" } ?? "-"
-            out += "\(state.rightPadded(5))  \(node.address.rightPadded(20))  \(String(node.files).leftPadded(5))  \(formatBytes(node.used).leftPadded(8))  \(formatBytes(node.quota).leftPadded(8))  \(String(format: "%5.2f", node.load))  \(maxKn.leftPadded(7))  \(node.id.rawValue.prefix(8))\n"
+            out += "\(state.rightPadded(5))  \(node.address.rightPadded(20))  \(String(node.files).leftPadded(5))  \(formatBytes(node.used).leftPadded(8))  \(formatBytes(node.quota).leftPadded(8))  \(String(format: "%5.2f", node.load))  \(maxKn.leftPadded(7))  \(node.id.rawValue.prefix(8))  \(describeScrub(node.scrub))\n"
         }
         return out
     }

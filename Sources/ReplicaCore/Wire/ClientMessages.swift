@@ -216,9 +216,13 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     public var unaccountedFiles: Int?
     public var unaccountedBytes: Int64?
 
+    /// The node's background scrubber, as it last reported it (addition; omitted when unknown).
+    public var scrub: ScrubStatus?
+
     public init(
         id: NodeID, address: String, alive: Bool, quota: Int64, used: Int64, free: Int64,
-        files: Int, load: Double, maxKn: Int?, unaccountedFiles: Int? = nil, unaccountedBytes: Int64? = nil
+        files: Int, load: Double, maxKn: Int?, unaccountedFiles: Int? = nil, unaccountedBytes: Int64? = nil,
+        scrub: ScrubStatus? = nil
     ) {
         self.unaccountedFiles = unaccountedFiles
         self.unaccountedBytes = unaccountedBytes
@@ -231,10 +235,11 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         self.files = files
         self.load = load
         self.maxKn = maxKn
+        self.scrub = scrub
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, address, alive, quota, used, free, files, load, maxKn, unaccountedFiles, unaccountedBytes
+        case id, address, alive, quota, used, free, files, load, maxKn, unaccountedFiles, unaccountedBytes, scrub
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -250,6 +255,7 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         try container.encode(maxKn, forKey: .maxKn)
         try container.encodeIfPresent(unaccountedFiles, forKey: .unaccountedFiles)
         try container.encodeIfPresent(unaccountedBytes, forKey: .unaccountedBytes)
+        try container.encodeIfPresent(scrub, forKey: .scrub)
     }
 }
 

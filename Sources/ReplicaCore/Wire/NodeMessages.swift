@@ -79,10 +79,12 @@ public struct NodeReport: Sendable, Codable, Equatable {
     public var added: [HeldFile]
     /// Files gone since the last report: removed, evicted, replaced or quarantined.
     public var removed: [FileRef]
+    /// The node's background scrubber (absent from nodes that predate it).
+    public var scrub: ScrubStatus?
 
     public init(
         node: NodeID, swarm: SwarmID? = nil, address: String, quota: Int64, used: Int64, load: Double,
-        inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = []
+        inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = [], scrub: ScrubStatus? = nil
     ) {
         self.node = node
         self.swarm = swarm
@@ -93,6 +95,7 @@ public struct NodeReport: Sendable, Codable, Equatable {
         self.inventory = inventory
         self.added = added
         self.removed = removed
+        self.scrub = scrub
     }
 }
 
@@ -189,6 +192,73 @@ public struct VerifyReply: Sendable, Codable, Equatable {
     public var intact: Bool
 
     public init(intact: Bool) { self.intact = intact }
+}
+
+/// What a node's background scrubber has done: its last full pass, the pass under way, and
+/// the damaged replicas it has found. Carried in ``NodeReport``, shown by `status`, and the
+/// reply of `GET /v1/scrub` on the node. Times are seconds since 1970.
+public struct ScrubStatus: Sendable, Codable, Equatable {
+    /// The last full pass that ran to its end; nil before the first.
+    public var lastPass: ScrubPass?
+    /// The pass under way; nil while the scrubber waits for the next one.
+    public var current: ScrubPass?
+    /// Replicas found corrupt (or unreadable) and quarantined, over every pass of this node.
+    public var corrupt: Int
+    /// Replicas found missing from the disk, over every pass of this node.
+    public var missing: Int
+
+    public init(lastPass: ScrubPass? = nil, current: ScrubPass? = nil, corrupt: Int = 0, missing: Int = 0) {
+        self.lastPass = lastPass
+        self.current = current
+        self.corrupt = corrupt
+        self.missing = missing
+    }
+}
+
+/// One pass of the scrubber over the node's inventory as it was when the pass started.
+public struct ScrubPass: Sendable, Codable, Equatable {
+    /// Numbers the node's passes from 1 (kept across restarts).
+    public var number: Int
+    /// When it started, seconds since 1970.
+    public var started: Double
+    /// When it ended, seconds since 1970; nil while it runs.
+    public var ended: Double?
+    public var filesDone: Int
+    public var filesTotal: Int
+    public var bytesDone: Int64
+    public var bytesTotal: Int64
+    /// Replicas this pass found corrupt or unreadable (quarantined).
+    public var corrupt: Int
+    /// Replicas this pass found missing from the disk.
+    public var missing: Int
+
+    public init(
+        number: Int, started: Double, ended: Double? = nil, filesDone: Int = 0, filesTotal: Int,
+        bytesDone: Int64 = 0, bytesTotal: Int64, corrupt: Int = 0, missing: Int = 0
+    ) {
+        self.number = number
+        self.started = started
+        self.ended = ended
+        self.filesDone = filesDone
+        self.filesTotal = filesTotal
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+        self.corrupt = corrupt
+        self.missing = missing
+    }
+}
+
+/// The reply to `POST /v1/scrub` on a node: the full pass it started.
+public struct ScrubStarted: Sendable, Codable, Equatable {
+    /// The number of the pass started; it has ended once `ScrubStatus.lastPass.number` reaches it.
+    public var pass: Int
+    /// Whether a pass that was under way was cut short for it.
+    public var restarted: Bool
+
+    public init(pass: Int, restarted: Bool) {
+        self.pass = pass
+        self.restarted = restarted
+    }
 }
 
 /// A successful store on a node (upload or copy).

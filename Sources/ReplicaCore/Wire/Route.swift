@@ -9,6 +9,8 @@ public enum Route {
     public static let verify = "/v1/verify"
     public static let health = "/v1/health"
     public static let diskAudit = "/v1/disk-audit"
+    /// `POST` starts a full scrub pass now; `GET` answers the scrubber's ``ScrubStatus``.
+    public static let scrub = "/v1/scrub"
 
     // The master.
     public static let report = "/v1/nodes/report"

@@ -73,7 +73,8 @@ public struct Reporter: Service {
         let held = inventory ? await node.store.inventory().map(HeldFile.init) : nil
         let report = NodeReport(
             node: node.id, swarm: node.swarm, address: node.address, quota: node.store.quota, used: await node.store.used(),
-            load: node.load(), inventory: held, added: inventory ? [] : changes.added, removed: changes.removed)
+            load: node.load(), inventory: held, added: inventory ? [] : changes.added, removed: changes.removed,
+            scrub: node.scrubbing.status())
         do {
             return try await node.client.call(.POST, node.master, Route.report, body: report, timeout: .seconds(30))
         } catch {

@@ -6,7 +6,7 @@ import ReplicaCore
 import Transport
 
 extension StorageNode {
-    /// The routes every node serves: files (read, upload), copy, remove, verify, disk audit, health.
+    /// The routes every node serves: files (read, upload), copy, remove, verify, disk audit, scrub, health.
     public func addRoutes(to router: Router<NodeRequestContext>) {
         router.get(.init(stringLiteral: Route.blobPath)) { request, _ in
             try await self.serveBlob(request)
@@ -35,6 +35,14 @@ extension StorageNode {
             let command = try await request.decodeJSON(DiskAuditCommand.self, context: context)
             return ErrorResponse.json(try await self.diskAudit(command))
         }
+        router.post(.init(stringLiteral: Route.scrub)) { _, _ in
+            let started = self.scrubbing.requestPass()
+            self.logger.info("scrub pass \(started.pass) requested\(started.restarted ? "; the pass under way is cut short" : "")")
+            return ErrorResponse.json(started)
+        }
+        router.get(.init(stringLiteral: Route.scrub)) { _, _ in
+            ErrorResponse.json(self.scrubbing.status())
+        }
         router.get(.init(stringLiteral: Route.health)) { _, _ in
             ErrorResponse.json(NodeHealth(node: self.id, address: self.address, master: self.master,
                                           quota: self.store.quota, used: await self.store.used()))
@@ -44,7 +52,9 @@ extension StorageNode {
     // MARK: Reads
 
     /// `GET /v1/blob?path=…`: streams a file this node holds, verifying its checksum on the way;
-    /// a corrupt file is quarantined and the transfer aborted, so a peer never stores it.
+    /// a corrupt file is quarantined and the transfer aborted, so a peer never stores it. A file
+    /// found missing from the disk is dropped and answered 404. Either is reported to the
+    /// master at once, so the replica stops counting.
     func serveBlob(_ request: Request) async throws -> Response {
         let path = try request.pathParameter()
         guard let blob = await store.blob(at: path) else {
@@ -59,6 +69,11 @@ extension StorageNode {
         {
             throw RouteError(.notFound, "this node holds another version of \(path)", code: "not_found")
         }
+        if try await store.dropIfMissing(blob) {
+            logger.error("\(path) is missing from the disk; it no longer counts")
+            if let fileID = blob.fileID { noteRemoved(FileRef(fileID: fileID, path: path)) }
+            throw RouteError(.notFound, "\(path) is missing from this node's disk", code: "not_found")
+        }
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
         headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
         if let fileID = blob.fileID { headers[HTTPField.Name(BlobHeaders.fileID)!] = String(fileID.rawValue) }
@@ -72,6 +87,11 @@ extension StorageNode {
                 } catch let error as BlobStoreError {
                     if case .checksumMismatch = error, let fileID = blob.fileID {
                         self.logger.error("corrupt replica quarantined while serving it: \(path)")
+                        self.noteRemoved(FileRef(fileID: fileID, path: path))
+                    }
+                    // Vanished since the check above (the store dropped it), or removed on purpose.
+                    if case .notFound = error, let fileID = blob.fileID, await self.store.blob(at: path) == nil {
+                        self.logger.error("\(path) vanished from the disk while serving it")
                         self.noteRemoved(FileRef(fileID: fileID, path: path))
                     }
                     throw error

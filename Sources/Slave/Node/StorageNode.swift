@@ -18,6 +18,8 @@ public final class StorageNode: Sendable {
     public let logger: Logger
     /// Signalled when something the master should hear soon has happened.
     public let reportSoon = Wakeup()
+    /// The background scrubber's status and requests for a pass (see ``Scrubber``).
+    public let scrubbing = ScrubControl()
 
     private struct Activity {
         var transfers = 0

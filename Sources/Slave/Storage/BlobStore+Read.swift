@@ -18,7 +18,7 @@ extension BlobStore {
         // Refuses a symbolic link or a file anywhere along the path.
         let placement = try await directory.placement(of: path)
         guard placement.existing != nil else {
-            try? await drop(entry)
+            _ = try? await drop(entry)
             throw BlobStoreError.notFound(path)
         }
         let file = directory.location(of: path)
@@ -37,13 +37,13 @@ extension BlobStore {
             }
         } catch let error as FileSystemError {
             if error.code == .notFound {
-                try? await drop(entry)
+                _ = try? await drop(entry)
                 throw BlobStoreError.notFound(path)
             }
             throw BlobStoreError.wrap(error, operation: "read", path: file.string)
         }
         guard digest.sha256 == entry.sha256, digest.size == entry.size else {
-            try? await quarantine(entry)
+            _ = try? await quarantine(entry)
             throw BlobStoreError.checksumMismatch(path: path, expected: entry.sha256, actual: digest.sha256)
         }
         return entry.blob
@@ -62,21 +62,27 @@ extension BlobStore {
 
     /// Moves the file of `entry` to `.fsdfs/quarantine/` and drops it from the index, unless
     /// the blob at its path has changed since (a new version was committed meanwhile).
-    func quarantine(_ entry: IndexEntry) async throws {
+    /// - Returns: whether it did (false: the blob had changed).
+    @discardableResult
+    func quarantine(_ entry: IndexEntry) async throws -> Bool {
         try await namespace.withLock {
-            guard ledger.withLock({ $0.entries[entry.path] }) == entry else { return }
+            guard ledger.withLock({ $0.entries[entry.path] }) == entry else { return false }
             try await directory.moveToQuarantine(entry.path)
             forget(entry)
             try await mapErrors("update index", index.location) { try await index.delete(entry.path) }
+            return true
         }
     }
 
     /// Drops `entry`, whose file is gone, from memory and from the index (if unchanged since).
-    func drop(_ entry: IndexEntry) async throws {
+    /// - Returns: whether it did (false: the blob had changed).
+    @discardableResult
+    func drop(_ entry: IndexEntry) async throws -> Bool {
         try await namespace.withLock {
-            guard ledger.withLock({ $0.entries[entry.path] }) == entry else { return }
+            guard ledger.withLock({ $0.entries[entry.path] }) == entry else { return false }
             forget(entry)
             try await mapErrors("update index", index.location) { try await index.delete(entry.path) }
+            return true
         }
     }
 }

@@ -14,7 +14,7 @@ extension Master {
         let swarm = try await admit(report, at: now)
         if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }
         let known = try await catalog.node(report.node)
-        let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) }
+        let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) && !$0.inventoryWanted.contains(report.node) }
 
         guard let inventory = report.inventory else {
             guard let known, known.alive, inventoryKnown else {
@@ -53,6 +53,7 @@ extension Master {
         state.withLock { state in
             state.lastSeen[report.node] = now
             state.inventoryKnown.insert(report.node)
+            state.inventoryWanted.remove(report.node)
         }
         if known == nil {
             logger.info("node \(report.node) joined at \(report.address): \(inventory.count) files, quota \(ByteSize.format(report.quota))")

@@ -71,6 +71,9 @@ struct MasterState: Sendable {
     var lastSeen: [NodeID: Date] = [:]
     /// Nodes whose inventory has been matched against the catalog since they (re)joined.
     var inventoryKnown: Set<NodeID> = []
+    /// Nodes asked for their whole inventory at their next report: a call whose outcome the
+    /// master could not learn (an eviction, a copy) left it unsure of what they hold.
+    var inventoryWanted: Set<NodeID> = []
     /// Since when, and why, the catalog cannot be reached; nil while it answers.
     var catalogOutage: (since: Date, message: String)?
     /// The last status built from the catalog, served (marked paused) while it is unreachable.

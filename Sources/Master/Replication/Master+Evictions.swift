@@ -32,7 +32,7 @@ extension Master {
                 logger.info("evicted \(ref.path) (version \(ref.fileID)) from \(node) to make room")
             }
         } catch {
-            state.withLock { _ = $0.inventoryKnown.remove(node) }
+            state.withLock { _ = $0.inventoryWanted.insert(node) }
             logger.warning("eviction of \(orders.count) files on \(node) failed (\(error)); asking the node for its inventory")
             throw error
         }

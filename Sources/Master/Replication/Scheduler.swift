@@ -102,7 +102,7 @@ public struct Scheduler: Service {
                     try? await master.catalog.removeReplica(file.id, from: plan.target)
                 } else {
                     // No answer: the node's next inventory says whether the copy landed.
-                    master.state.withLock { _ = $0.inventoryKnown.remove(plan.target) }
+                    master.state.withLock { _ = $0.inventoryWanted.insert(plan.target) }
                 }
                 throw error
             }

@@ -112,14 +112,7 @@ extension BlobStore {
 
     private func walkUnindexed(_ folder: FilePath, prefix: String?, into walk: inout UnindexedWalk) async throws {
         let fileSystem = directory.fileSystem
-        let entries = try await mapErrors("list", folder.string) {
-            try await fileSystem.withDirectoryHandle(atPath: folder, options: .init(followSymbolicLinks: false)) {
-                var entries: [DirectoryEntry] = []
-                for try await batch in $0.listContents().batched() { entries += batch }
-                return entries
-            }
-        }
-        for item in entries.sorted(by: { $0.path.string < $1.path.string }) {
+        for item in try await directory.list(folder) {
             guard walk.visited < AuditLimits.maxWalkedEntries else {
                 walk.stopped = true
                 return

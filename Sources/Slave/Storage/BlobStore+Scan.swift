@@ -45,14 +45,7 @@ extension BlobStore {
 
     private func walk(_ folder: FilePath, prefix: String?, into state: inout ScanState) async throws {
         let fileSystem = directory.fileSystem
-        let entries = try await mapErrors("list", folder.string) {
-            try await fileSystem.withDirectoryHandle(atPath: folder, options: .init(followSymbolicLinks: false)) {
-                var entries: [DirectoryEntry] = []
-                for try await batch in $0.listContents().batched() { entries += batch }
-                return entries
-            }
-        }
-        for item in entries.sorted(by: { $0.path.string < $1.path.string }) {
+        for item in try await directory.list(folder) {
             let name = item.name.string
             // Names that are not valid UTF-8 decode lossily: they round-trip to another name.
             guard FilePath.Component(name) == item.name else { continue }

@@ -115,29 +115,42 @@ struct DataDirectory: Sendable {
     /// `rename(2)`: atomically replaces any file at `destination`. Runs on NIO's blocking pool
     /// (NIO's own `replaceItem` removes then moves, which is not atomic).
     func rename(_ source: FilePath, to destination: FilePath) async throws {
-        let from = source.string, to = destination.string
-        try await mapErrors("rename", to) {
-            try await NIOThreadPool.singleton.runIfActive {
-                if systemRename(from, to) != 0 {
-                    throw BlobStoreError.io(
-                        operation: "rename", path: to, message: "from '\(from)': \(Errno(rawValue: errno))")
-                }
-            }
-        }
+        try await twoPathCall("rename", source, destination) { systemRename($0, $1) }
     }
 
     /// `link(2)`: a second name for the file at `source` (same inode, same mtime). Runs on
     /// NIO's blocking pool.
     func hardLink(_ source: FilePath, to destination: FilePath) async throws {
+        try await twoPathCall("link", source, destination) { link($0, $1) }
+    }
+
+    /// Runs a system call on two paths on NIO's blocking pool; a failure names both.
+    private func twoPathCall(
+        _ operation: String, _ source: FilePath, _ destination: FilePath,
+        _ call: @escaping @Sendable (String, String) -> Int32
+    ) async throws {
         let from = source.string, to = destination.string
-        try await mapErrors("link", to) {
+        try await mapErrors(operation, to) {
             try await NIOThreadPool.singleton.runIfActive {
-                if link(from, to) != 0 {
+                if call(from, to) != 0 {
                     throw BlobStoreError.io(
-                        operation: "link", path: to, message: "from '\(from)': \(Errno(rawValue: errno))")
+                        operation: operation, path: to, message: "from '\(from)': \(Errno(rawValue: errno))")
                 }
             }
         }
+    }
+
+    /// The entries of a folder of the data directory, in name order, never following a
+    /// symbolic link.
+    func list(_ folder: FilePath) async throws -> [DirectoryEntry] {
+        let entries = try await mapErrors("list", folder.string) {
+            try await fileSystem.withDirectoryHandle(atPath: folder, options: .init(followSymbolicLinks: false)) {
+                var entries: [DirectoryEntry] = []
+                for try await batch in $0.listContents().batched() { entries += batch }
+                return entries
+            }
+        }
+        return entries.sorted { $0.path.string < $1.path.string }
     }
 
     /// `fsync(2)` of a directory, so that a rename or mkdir in it is durable.

@@ -10,6 +10,13 @@ extension Master {
     /// A node whose data directory belongs to another swarm is refused before anything is
     /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
+        if state.withLock({ $0.recovering }) {
+            return try await recovery.withLock { try await matchReport(report) }
+        }
+        return try await matchReport(report)
+    }
+
+    private func matchReport(_ report: NodeReport) async throws -> NodeReportReply {
         let now = Date()
         let swarm = try await admit(report, at: now)
         if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }

@@ -73,11 +73,16 @@ extension Master {
 
     /// The receiving node stored and verified the bytes: record the new version with K = 1.
     public func commitUpload(_ commit: UploadCommit) async throws -> StoredReply {
-        let reservation = state.withLock { state -> MasterState.Reservation? in
+        let reservation = try state.withLock { state -> MasterState.Reservation? in
             guard let reservation = state.uploads[commit.upload], reservation.node == commit.node,
                 reservation.size == commit.size
             else { return nil }
-            state.uploads[commit.upload] = nil
+            // Kept until the version is recorded: a node asking again meanwhile hears "not yet",
+            // never "unknown", which it would take for a refusal.
+            guard !reservation.committing else {
+                throw RouteError(.serviceUnavailable, "upload \(commit.upload) is being recorded; ask again", code: "commit_in_progress")
+            }
+            state.uploads[commit.upload]?.committing = true
             return reservation
         }
         guard let reservation else {
@@ -92,9 +97,16 @@ extension Master {
             }
             throw RouteError(.forbidden, "upload \(commit.upload) is unknown or expired: it was not recorded", code: "unknown_upload")
         }
-        let file = try await catalog.putFile(
-            NewFile(path: reservation.path, size: commit.size, sha256: commit.sha256, n: reservation.n, upload: commit.upload))
-        try await catalog.setReplica(file.id, on: commit.node, state: .live)
+        let file: FileRecord
+        do {
+            file = try await catalog.putFile(
+                NewFile(path: reservation.path, size: commit.size, sha256: commit.sha256, n: reservation.n, upload: commit.upload))
+            try await catalog.setReplica(file.id, on: commit.node, state: .live)
+        } catch {
+            state.withLock { $0.uploads[commit.upload]?.committing = false }
+            throw error
+        }
+        state.withLock { _ = $0.uploads.removeValue(forKey: commit.upload) }
         logger.info("stored \(file.path) version \(file.version) (\(ByteSize.format(file.size)), N=\(file.n)) on \(commit.node)")
         if file.version > 1 { deletions.signal() }
         schedule.signal()

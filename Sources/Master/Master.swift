@@ -20,6 +20,9 @@ public final class Master: Sendable {
     let deletions = Wakeup()
     /// One placement decision at a time (scheduler passes and upload grants).
     let placement = AsyncLock()
+    /// One report at a time while the catalog is being rebuilt: two nodes reporting the same
+    /// path must not both take it in.
+    let recovery = AsyncLock()
     let state = Mutex(MasterState())
     let policyState: Mutex<PolicySet>
 

@@ -23,6 +23,8 @@ struct MasterState: Sendable {
         var placeholder: FileID
         /// Made on the node before the upload is granted.
         var evictions: [EvictionOrder] = []
+        /// A commit is being recorded: a second one (the node asking again) must wait for it.
+        var committing = false
     }
 
     /// Why the master removes and evicts nothing for now (ARCHITECTURE.md section 11).

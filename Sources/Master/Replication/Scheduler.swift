@@ -64,17 +64,45 @@ public struct Scheduler: Service {
                 return (actions, try queries.records(of: CopyOrder.files(of: actions)))
             }
             let orders = CopyOrder.resolve(actions, records: files, addresses: addresses)
-            for order in orders {
-                try await master.reserveEvictions(order.evictions)
-                master.state.withLock { $0.copies[order.plan.file] = MasterState.ActiveCopy(order: order, started: Date()) }
-            }
-            // Recorded before the command goes out, so that a master restart finds the copy
-            // and the node's next inventory settles it (counted, or forgotten).
-            for order in orders {
-                try await master.catalog.setReplica(order.plan.file, on: order.plan.target, state: .copying)
-                master.state.withLock { $0.copies[order.plan.file]?.recorded = true }
+            do {
+                for order in orders {
+                    master.state.withLock { $0.copies[order.plan.file] = MasterState.ActiveCopy(order: order, started: Date()) }
+                    try await master.reserveEvictions(order.evictions)
+                }
+                // Recorded before the command goes out, so that a master restart finds the copy
+                // and the node's next inventory settles it (counted, or forgotten).
+                for order in orders {
+                    try await master.catalog.setReplica(order.plan.file, on: order.plan.target, state: .copying)
+                    master.state.withLock { $0.copies[order.plan.file]?.recorded = true }
+                }
+            } catch {
+                await rollBack(orders)
+                throw error
             }
             return orders
+        }
+    }
+
+    /// Undoes the bookings of a pass that failed half-way (the catalog went away): nothing was
+    /// commanded, so the victims still hold their copies and the targets have none. What the
+    /// catalog cannot be told now, the nodes' next inventories settle.
+    private func rollBack(_ orders: [CopyOrder]) async {
+        for order in orders {
+            let (copy, evicting) = master.state.withLock { state in
+                let copy = state.copies.removeValue(forKey: order.plan.file)
+                let evicting = order.evictions.filter { state.evictions.removeValue(forKey: Placement(file: $0.plan.file, node: $0.plan.node)) != nil }
+                return (copy, evicting)
+            }
+            do {
+                for eviction in evicting {
+                    try await master.catalog.setReplica(eviction.plan.file, on: eviction.plan.node, state: .live)
+                }
+                if copy?.recorded == true { try await master.catalog.removeReplica(order.plan.file, from: order.plan.target) }
+            } catch {
+                master.state.withLock { state in
+                    state.inventoryWanted.insert(order.plan.target)
+                }
+            }
         }
     }
 
@@ -89,7 +117,16 @@ public struct Scheduler: Service {
         do {
             try await master.evict(order.evictions)
             // Older versions of the path the target still has to remove may be replaced by the copy.
-            let replaces = try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(\.id)
+            let replaces: [FileID]
+            do {
+                replaces = try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(\.id)
+            } catch {
+                // Not commanded: the copy the catalog records as under way is not.
+                if (try? await master.catalog.removeReplica(file.id, from: plan.target)) == nil {
+                    master.state.withLock { _ = $0.inventoryWanted.insert(plan.target) }
+                }
+                throw error
+            }
             let command = CopyCommand(
                 fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: order.source,
                 version: file.version, created: file.created, replaces: replaces)

@@ -25,7 +25,7 @@ extension StorageNode {
                 self.logger.error("\(message)")
                 throw RouteError(.conflict, message, code: "foreign_swarm")
             }
-            return ErrorResponse.json(RemoveReply(gone: await self.remove(command.files)))
+            return ErrorResponse.json(RemoveReply(gone: await self.remove(command.files, reporting: true)))
         }
         router.post(.init(stringLiteral: Route.verify)) { request, context in
             let command = try await request.decodeJSON(VerifyCommand.self, context: context)
@@ -60,13 +60,9 @@ extension StorageNode {
         guard let blob = await store.blob(at: path) else {
             throw RouteError(.notFound, "\(path) is not held by this node", code: "not_found")
         }
-        // A read that names a version gets that version or nothing: the id this node recorded,
-        // or failing that the same checksum.
-        let query = request.uri.queryParameters
-        let wantedFile = query.get("file").flatMap(Int64.init).map(FileID.init)
-        if let wanted = query.get("sha256"), blob.sha256 != wanted.lowercased(),
-            wantedFile == nil || blob.fileID != wantedFile
-        {
+        // A read that names a version gets those bytes or nothing (the id may differ where a
+        // node adopted the same content under another one).
+        if let wanted = request.uri.queryParameters.get("sha256"), blob.sha256 != wanted.lowercased() {
             throw RouteError(.notFound, "this node holds another version of \(path)", code: "not_found")
         }
         if try await store.dropIfMissing(blob) {
@@ -173,26 +169,37 @@ extension StorageNode {
             }
             logger.info("stored upload \(path) (\(blob.size) B) as version \(stored.fileID)")
             return ErrorResponse.json(stored, status: .created)
-        case .refused(let error), .unknown(let error):
-            // Not recorded, or no sure answer: what the path held before is put back, so a
-            // put that fails has replaced nothing.
+        case .unknown(let error):
+            // No sure answer: the new version stays where it is (the master may have recorded
+            // it) and the one it replaced stays kept aside; the master hears that this node no
+            // longer holds it at its path. Neither is deleted.
+            if let replaced, let fileID = replaced.blob.fileID {
+                noteRemoved(FileRef(fileID: fileID, path: path))
+                logger.warning("the master did not answer whether it recorded the upload of \(path); version \(fileID) it replaced is kept in \(replaced.location)")
+            }
+            throw RouteError(
+                .gatewayTimeout,
+                "the master did not answer whether it recorded the upload of \(path) (\(error)): it may or may not have replaced the file. Check with `fsdfsd where \(path)` and put again if needed",
+                code: "outcome_unknown")
+        case .refused(let error):
+            // Not recorded: what the path held before is put back, so a put that fails has
+            // replaced nothing.
             do {
                 if let replaced {
-                    try await store.restore(replaced)
-                    // The master may have matched the node's inventory meanwhile (a restart):
-                    // it hears that the old version is back.
-                    noteAdded(HeldFile(replaced.blob))
+                    if try await store.restore(replaced) {
+                        // The master may have matched the node's inventory meanwhile (a
+                        // restart): it hears that the old version is back.
+                        noteAdded(HeldFile(replaced.blob))
+                    } else if let fileID = replaced.blob.fileID {
+                        // Another write took the path meanwhile: the old version stays kept.
+                        noteRemoved(FileRef(fileID: fileID, path: path))
+                        logger.warning("\(path) changed meanwhile; version \(fileID) stays kept in \(replaced.location)")
+                    }
                 } else {
                     _ = try await store.remove(path: path, fileID: nil, inode: blob.inode)
                 }
             } catch {
                 logger.error("could not put back what \(path) held before a failed upload: \(error)")
-            }
-            if case .unknown = commitUploadOutcome(error) {
-                throw RouteError(
-                    .gatewayTimeout,
-                    "the master did not answer whether it recorded the upload of \(path) (\(error)); the node kept what the path held before. Check with `fsdfsd where \(path)` and put again if needed",
-                    code: "outcome_unknown")
             }
             throw error
         }
@@ -304,7 +311,9 @@ extension StorageNode {
 
     // MARK: Removal and verification
 
-    func remove(_ files: [FileRef]) async -> [FileRef] {
+    /// - Parameter reporting: also tell the next report (the master's call may not see the
+    ///   reply, and would then keep counting what is gone).
+    func remove(_ files: [FileRef], reporting: Bool = false) async -> [FileRef] {
         var gone: [FileRef] = []
         for file in files {
             // First: a copy of this version ending meanwhile must not keep it.
@@ -312,6 +321,7 @@ extension StorageNode {
             do {
                 if try await store.remove(path: file.path, fileID: file.fileID) {
                     logger.info("removed \(file.path) (version \(file.fileID))")
+                    if reporting { noteRemoved(file) }
                 }
                 gone.append(file)
             } catch {

@@ -28,9 +28,9 @@ public final class StorageNode: Sendable {
     }
 
     private let activity = Mutex(Activity())
-    /// Versions being copied here, and whether the master removed them meanwhile (then the
-    /// copy is dropped instead of kept).
-    private let copiesUnderWay = Mutex<[FileID: Bool]>([:])
+    /// Versions being copied here (how many copies of each), and whether the master removed
+    /// them meanwhile (then the copies are dropped instead of kept).
+    private let copiesUnderWay = Mutex<[FileID: (count: Int, cancelled: Bool)]>([:])
     private let membership: Mutex<SwarmID?>
 
     public init(
@@ -97,15 +97,23 @@ public final class StorageNode: Sendable {
 
     /// Runs a copy of `file` that a removal of the same version cancels.
     func copying<T>(_ file: FileID, _ body: (_ cancelled: @escaping @Sendable () -> Bool) async throws -> T) async rethrows -> T {
-        copiesUnderWay.withLock { $0[file] = false }
-        defer { copiesUnderWay.withLock { _ = $0.removeValue(forKey: file) } }
-        return try await body { self.copiesUnderWay.withLock { $0[file] ?? false } }
+        copiesUnderWay.withLock { copies in
+            let known = copies[file] ?? (0, false)
+            copies[file] = (known.count + 1, known.cancelled)
+        }
+        defer {
+            copiesUnderWay.withLock { copies in
+                guard let known = copies[file] else { return }
+                copies[file] = known.count > 1 ? (known.count - 1, known.cancelled) : nil
+            }
+        }
+        return try await body { self.copiesUnderWay.withLock { $0[file]?.cancelled ?? false } }
     }
 
     /// The master removed `file`: a copy of it under way is dropped when it ends.
     func cancelCopy(of file: FileID) {
         copiesUnderWay.withLock { copies in
-            if copies[file] != nil { copies[file] = true }
+            if let known = copies[file] { copies[file] = (known.count, true) }
         }
     }
 
@@ -114,13 +122,20 @@ public final class StorageNode: Sendable {
     /// A file appeared that the master did not record itself (a copy finished while the master
     /// was unreachable, for instance).
     public func noteAdded(_ file: HeldFile) {
-        activity.withLock { $0.added.append(file) }
+        activity.withLock { activity in
+            // The latest of an add and a removal of the same version is what holds.
+            if let id = file.fileID { activity.removed.removeAll { $0 == FileRef(fileID: id, path: file.path) } }
+            activity.added.append(file)
+        }
         reportSoon.signal()
     }
 
     /// A file is gone (quarantined, removed by the operator); the master must stop counting it.
     public func noteRemoved(_ file: FileRef) {
-        activity.withLock { $0.removed.append(file) }
+        activity.withLock { activity in
+            activity.added.removeAll { $0.path == file.path && $0.fileID == file.fileID }
+            activity.removed.append(file)
+        }
         reportSoon.signal()
     }
 

@@ -55,7 +55,11 @@ extension BlobStore {
         do {
             if let mkdirError { throw mkdirError }
             if keepingPrevious, previous != nil {
-                let link = directory.temporary.appending("\(UUID().uuidString.lowercased()).prev")
+                try await mapErrors("mkdir", directory.kept.string) {
+                    try await directory.fileSystem.createDirectory(
+                        at: directory.kept, withIntermediateDirectories: true, permissions: DataDirectory.directoryMode)
+                }
+                let link = directory.kept.appending("\(UUID().uuidString.lowercased())-\(path.name)")
                 try await directory.hardLink(directory.location(of: path), to: link)
                 kept = link
             }
@@ -93,23 +97,28 @@ extension BlobStore {
         return (entry.blob, replaced)
     }
 
-    /// Puts back the blob an upload replaced (the master did not record the upload). Only if
-    /// the path still holds that upload: a later change is never undone (the kept copy is then
-    /// dropped).
-    public func restore(_ replaced: ReplacedBlob) async throws {
+    /// Puts back the blob an upload replaced (the master did not record the upload), only if
+    /// the path still holds that upload: a later change is never undone. Returns false when it
+    /// could not: the replaced blob then stays kept where it is.
+    public func restore(_ replaced: ReplacedBlob) async throws -> Bool {
         let path = replaced.entry.path
-        try await namespace.withLock {
+        return try await namespace.withLock {
             guard let current = ledger.withLock({ $0.entries[path] }), current.inode == replaced.replacement.inode else {
-                await discard(replaced)
-                return
+                return false
             }
-            try await directory.rename(replaced.link, to: directory.location(of: path))
             try await mapErrors("update index", index.location) { try await index.upsert(replaced.entry) }
+            do {
+                try await directory.rename(replaced.link, to: directory.location(of: path))
+            } catch {
+                try? await index.upsert(current)
+                throw error
+            }
             ledger.withLock { ledger in
                 ledger.entries[path] = replaced.entry
                 ledger.committed += replaced.entry.size - current.size
             }
             try await directory.synchronize(directory: directory.location(of: path).removingLastComponent())
+            return true
         }
     }
 
@@ -119,10 +128,9 @@ extension BlobStore {
     }
 }
 
-/// A blob an upload replaced, kept aside under a second name in `.fsdfs/tmp` until the master
-/// says whether the upload counts: then dropped, or put back (``BlobStore/restore(_:)``). A
-/// node that stops meanwhile clears `.fsdfs/tmp` at start; its inventory then shows the new
-/// file, which the master matches or keeps as unaccounted.
+/// A blob an upload replaced, kept aside under a second name in `.fsdfs/kept` until the master
+/// says whether the upload counts: then dropped, or put back (``BlobStore/restore(_:)``). When
+/// the master cannot say, or the node stops meanwhile, it stays there: never deleted by fsdfs.
 public struct ReplacedBlob: Sendable {
     let entry: IndexEntry
     let link: FilePath
@@ -131,4 +139,6 @@ public struct ReplacedBlob: Sendable {
 
     /// The blob that was replaced.
     public var blob: StoredBlob { entry.blob }
+    /// Where it is kept.
+    public var location: String { link.string }
 }

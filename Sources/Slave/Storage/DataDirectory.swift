@@ -39,6 +39,9 @@ struct DataDirectory: Sendable {
     var metadata: FilePath { root.appending(".fsdfs") }
     var temporary: FilePath { metadata.appending("tmp") }
     var quarantine: FilePath { metadata.appending("quarantine") }
+    /// Versions an upload replaced, kept until the master has answered the upload's commit;
+    /// never cleared at start (what is left there was not given back to the catalog).
+    var kept: FilePath { metadata.appending("kept") }
     var indexFile: FilePath { metadata.appending("index.sqlite") }
 
     /// Where the blob at `path` lives.

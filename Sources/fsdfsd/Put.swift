@@ -62,10 +62,31 @@ struct Put: AsyncParsableCommand {
                         throw CommandFailure("cannot store \(path): none of the \(unreachable.count) nodes granted could be reached (\(tried))")
                     }
                     FileHandle.standardError.write(Data("put: \(error); asking the master for another node\n".utf8))
+                } catch let error as NodeCallError where Self.outcomeOpen(error) {
+                    // The node took bytes and then the answer was lost: the master says whether
+                    // this content is now the path's current version.
+                    if let found: WhereReply = try? await client.call(.GET, master, Route.whereIs(path), timeout: .seconds(10)),
+                       found.sha256 == sha256, let fileID = found.fileID
+                    {
+                        return StoredReply(
+                            path: path, fileID: fileID, size: found.size, sha256: found.sha256, k: found.k, version: found.version)
+                    }
+                    throw CommandFailure(
+                        "the upload of \(path) to \(grant.address) ended without an answer (\(error)): the outcome is unknown, the node may still record it. Check with `fsdfsd where \(path)` and put again if needed")
                 }
             }
         }
         print("stored \(stored.path) (\(formatBytes(stored.size)), sha256 \(stored.sha256.prefix(12))…): K=\(stored.k), replication continues")
+    }
+
+    /// Whether a failed upload may still have stored the file: no answer after connecting, or
+    /// a node that could not learn the master's answer itself (504).
+    static func outcomeOpen(_ error: NodeCallError) -> Bool {
+        switch error {
+        case .unreachable: !error.neverConnected
+        case .rejected(_, let status, _): status == 504
+        case .badReply: true
+        }
     }
 
     /// Streams the local file to the granted node.

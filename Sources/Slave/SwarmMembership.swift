@@ -68,5 +68,10 @@ public enum SwarmMembership {
             try? FileManager.default.removeItem(atPath: temporary)
             throw BlobStoreError.io(operation: "rename", path: path, message: message)
         }
+        // The rename itself is durable once the directory is.
+        if let directory = FileHandle(forReadingAtPath: (path as NSString).deletingLastPathComponent) {
+            try? directory.synchronize()
+            try? directory.close()
+        }
     }
 }

@@ -129,7 +129,7 @@ public struct Scheduler: Service {
             }
             let command = CopyCommand(
                 fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: order.source,
-                version: file.version, created: file.created, replaces: replaces)
+                version: file.version, created: file.created, replaces: replaces, swarm: master.swarm)
             do {
                 let _: StoredReply = try await master.client.call(
                     .POST, order.target, Route.copy, body: command, timeout: SignedClient.transferTimeout(file.size) + .seconds(30))

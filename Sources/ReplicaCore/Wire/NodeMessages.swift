@@ -140,6 +140,8 @@ public struct CopyCommand: Sendable, Codable, Equatable {
     /// The version's number and creation time, which the node records with it.
     public var version: Int64?
     public var created: Date?
+    /// The swarm of the master's catalog: a node of another swarm copies nothing.
+    public var swarm: SwarmID?
     /// Deleted or replaced versions of the path this copy may take the place of on the node;
     /// any other file there (a newer version, a file the catalog cannot account for) is kept
     /// and the copy refused with `version_conflict`.
@@ -147,8 +149,9 @@ public struct CopyCommand: Sendable, Codable, Equatable {
 
     public init(
         fileID: FileID, path: VirtualPath, size: Int64, sha256: String, source: String, version: Int64? = nil,
-        created: Date? = nil, replaces: [FileID] = []
+        created: Date? = nil, replaces: [FileID] = [], swarm: SwarmID? = nil
     ) {
+        self.swarm = swarm
         self.replaces = replaces
         self.version = version
         self.created = created

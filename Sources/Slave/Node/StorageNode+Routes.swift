@@ -15,7 +15,15 @@ extension StorageNode {
             try await self.receiveUpload(request, context: context)
         }
         router.post(.init(stringLiteral: Route.copy)) { request, context in
-            let command = try await request.decodeJSON(CopyCommand.self, context: context)
+            var command = try await request.decodeJSON(CopyCommand.self, context: context)
+            // A node that has not recorded its swarm yet (the answer to its first report is on
+            // its way) may take a copy, but replaces nothing for it.
+            if self.swarm == nil { command.replaces = [] }
+            guard self.swarm == nil || command.swarm == self.swarm else {
+                let message = self.foreignSwarmMessage(master: self.master, theirs: command.swarm)
+                self.logger.error("\(message)")
+                throw RouteError(.conflict, message, code: "foreign_swarm")
+            }
             return ErrorResponse.json(try await self.copy(command))
         }
         router.post(.init(stringLiteral: Route.remove)) { request, context in

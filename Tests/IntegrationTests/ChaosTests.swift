@@ -43,7 +43,8 @@ extension Integration {
                             var random = SplitMix64(seed: 0xC4A0_5000 + UInt64(writer))
                             var serial = 0
                             while clock.now < end {
-                                let path = owned[Int(random.next() % UInt64(owned.count))]
+                                // Each owned path once in order, then at random: every path is written.
+                                let path = serial < owned.count ? owned[serial] : owned[Int(random.next() % UInt64(owned.count))]
                                 let size = 2_000 + Int(random.next() % 198_000)
                                 let seed = UInt8(truncatingIfNeeded: random.next())
                                 serial += 1

@@ -18,6 +18,8 @@ enum Fsdfsd {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// stdout as raw bytes (`get PATH -` writes binary content).
+        var stdoutData: Data = Data()
     }
 
     /// Runs one command to completion (with a deadline) and captures its output.
@@ -45,10 +47,12 @@ enum Fsdfsd {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+        let stdoutData = (try? Data(contentsOf: out)) ?? Data()
         return Result(
             status: process.terminationStatus,
-            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+            stdout: String(data: stdoutData, encoding: .utf8) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
+            stdoutData: stdoutData)
     }
 }
 

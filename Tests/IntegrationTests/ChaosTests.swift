@@ -56,7 +56,7 @@ extension Integration {
                                 try? FileManager.default.removeItem(at: local)
                                 if result?.status != 0 {
                                     // Pacing: a failed put (master away) is not retried at once.
-                                    try await Task.sleep(for: .milliseconds(200))
+                                    try await Task.sleep(for: .milliseconds(200))  // pacing before the next put, not a retry
                                 }
                             }
                         }
@@ -176,18 +176,6 @@ extension Integration {
     }
 }
 
-/// A fixed-seed generator, so every run makes the same choices (timings still vary).
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Everything the chaos run did, shared by its tasks.
 private final class Ledger: Sendable {

@@ -76,7 +76,7 @@ extension Integration {
                                     lowest.withLock { $0[path] = min($0[path] ?? k, k) }
                                 }
                             }
-                            try await Task.sleep(for: .milliseconds(5))
+                            try await Task.sleep(for: .milliseconds(5))  // poll interval
                         }
                     }
                     defer { watching.withLock { $0 = false } }

@@ -80,7 +80,7 @@ public final class MongoTestServer: Sendable {
                 return MongoTestServer(uri: "mongodb://127.0.0.1:\(port)/fsdfs_test?retryWrites=false", process: process)
             }
             guard process.isRunning else { throw TestServerError("secantusd-py exited: \(text.suffix(2000))") }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(50))  // poll interval, bounded by the deadline
         }
         process.terminate()
         throw TestServerError("secantusd-py did not report its port within 30 s")

@@ -45,7 +45,7 @@ enum Fsdfsd {
                 process.terminate()
                 throw HarnessError("fsdfsd \(arguments.joined(separator: " ")) did not finish within \(timeout)")
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(20))  // poll interval, bounded by the deadline
         }
         let stdoutData = (try? Data(contentsOf: out)) ?? Data()
         return Result(

@@ -61,7 +61,7 @@ final class NodeProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !isRunning { return true }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: .milliseconds(50))  // poll interval, bounded by the deadline
         }
         return !isRunning
     }

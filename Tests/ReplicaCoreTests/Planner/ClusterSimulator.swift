@@ -1,5 +1,6 @@
 import Foundation
 import ReplicaCore
+import TestSupport
 
 /// A deterministic cluster: seeded random nodes, files and failures; copies that take
 /// simulated time; the real catalog and planner deciding. The simulator keeps its own

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ReplicaCore
+import TestSupport
 
 /// The cases ARCHITECTURE.md and the issue spell out, step by step, on the real catalog.
 @Suite("Planner: exact cases")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ReplicaCore
+import TestSupport
 
 /// Property tests over many seeded random clusters.
 @Suite("Planner: simulated clusters")

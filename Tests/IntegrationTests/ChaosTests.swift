@@ -70,7 +70,7 @@ extension Integration {
                                 let acknowledged = ledger.acknowledgedPaths()
                                 guard !acknowledged.isEmpty else {
                                     // Poll interval: wait for a first acknowledged put.
-                                    try await Task.sleep(for: .milliseconds(100))
+                                    try await Task.sleep(for: .milliseconds(100))  // poll interval
                                     continue
                                 }
                                 let path = acknowledged[Int(random.next() % UInt64(acknowledged.count))]
@@ -99,7 +99,7 @@ extension Integration {
                                 ledger.event("kill master")
                                 await master.crash()
                                 // Pacing: the master stays away for a moment.
-                                try await Task.sleep(for: .milliseconds(1_000 + Int(random.next() % 2_000)))
+                                try await Task.sleep(for: .milliseconds(1_000 + Int(random.next() % 2_000)))  // chaos pacing within the run's deadline
                                 try await cluster.restart(master)
                                 ledger.event("master restarted")
                             } else {
@@ -109,20 +109,20 @@ extension Integration {
                                     ledger.event("kill \(slave.name)")
                                     await slave.crash()
                                     // Pacing: the slave stays dead for `away`.
-                                    try await Task.sleep(for: away)
+                                    try await Task.sleep(for: away)  // chaos pacing within the run's deadline
                                     try await cluster.restart(slave)
                                     ledger.event("\(slave.name) restarted")
                                 } else {
                                     ledger.event("stop \(slave.name)")
                                     slave.signal(SIGSTOP)
                                     // Pacing: the slave stays frozen for `away`.
-                                    try await Task.sleep(for: away)
+                                    try await Task.sleep(for: away)  // chaos pacing within the run's deadline
                                     slave.signal(SIGCONT)
                                     ledger.event("continue \(slave.name)")
                                 }
                             }
                             // Pacing between disturbances.
-                            try await Task.sleep(for: .milliseconds(1_000 + Int(random.next() % 2_000)))
+                            try await Task.sleep(for: .milliseconds(1_000 + Int(random.next() % 2_000)))  // chaos pacing within the run's deadline
                         }
                     }
                     try await group.waitForAll()

@@ -112,6 +112,6 @@ private func holds(
     let end = ContinuousClock.now + duration
     while ContinuousClock.now < end {
         guard try await condition() else { throw HarnessError("no longer true: \(what)") }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(100))  // poll interval
     }
 }

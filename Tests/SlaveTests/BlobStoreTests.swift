@@ -179,7 +179,7 @@ struct BlobStoreTests {
             }
             #expect(await store.used() == 0)
             for _ in 0..<200 where !contents(data + "/.fsdfs/tmp").isEmpty {
-                try await Task.sleep(for: .milliseconds(10))
+                try await Task.sleep(for: .milliseconds(10))  // poll interval, at most 2 s
             }
             #expect(contents(data + "/.fsdfs/tmp").isEmpty)
         }

@@ -66,7 +66,9 @@ extension Master {
         guard reservation.path == check.path, reservation.size == check.size, reservation.node == check.node else {
             throw RouteError(.forbidden, "upload \(check.upload) was granted for another path, size or node", code: "upload_mismatch")
         }
-        var replaces = try await catalog.pendingDeletions(on: check.node).filter { $0.path == check.path }.map(\.id)
+        // In safe mode an upload replaces only the current version (the put itself asks for
+        // that), never a deleted one the node has not removed yet.
+        var replaces = inSafeMode ? [] : try await catalog.pendingDeletions(on: check.node).filter { $0.path == check.path }.map(\.id)
         if let current = try await catalog.file(at: check.path) { replaces.append(current.id) }
         return UploadCheckReply(replaces: replaces)
     }

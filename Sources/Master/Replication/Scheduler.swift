@@ -119,7 +119,9 @@ public struct Scheduler: Service {
             // Older versions of the path the target still has to remove may be replaced by the copy.
             let replaces: [FileID]
             do {
-                replaces = try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(\.id)
+                // In safe mode nothing is removed, not even by a replacement.
+                replaces = master.inSafeMode
+                    ? [] : try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(\.id)
             } catch {
                 // Not commanded: the copy the catalog records as under way is not.
                 if (try? await master.catalog.removeReplica(file.id, from: plan.target)) == nil {

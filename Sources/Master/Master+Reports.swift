@@ -20,6 +20,7 @@ extension Master {
         let now = Date()
         let swarm = try await admit(report, at: now)
         if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }
+        try await reserveIDs(reportedIn: report)
         let known = try await catalog.node(report.node)
         let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) && !$0.inventoryWanted.contains(report.node) }
 
@@ -85,6 +86,18 @@ extension Master {
         }
         logger.info("node \(leave.node) left; its replicas no longer count")
         schedule.signal()
+    }
+
+    /// Keeps the catalog's id counter above every version id a node reports, so that an id
+    /// is never given to two versions even when the catalog was rebuilt from the nodes (a
+    /// version the catalog cannot account for keeps an id nothing else will have).
+    private func reserveIDs(reportedIn report: NodeReport) async throws {
+        let ids = (report.inventory ?? []).compactMap(\.fileID) + report.added.compactMap(\.fileID)
+        guard let highest = ids.max() else { return }
+        let reserved = state.withLock { $0.reservedIDs }
+        guard reserved.map({ highest > $0 }) ?? true else { return }
+        try await catalog.reserveFileIDs(through: highest)
+        state.withLock { $0.reservedIDs = max($0.reservedIDs ?? highest, highest) }
     }
 
     // MARK: Swarm
@@ -289,7 +302,7 @@ extension Master {
                 hold = try await catalog.file(at: file.path).map { $0.k == 0 } ?? false
                 heldBack[file.path] = hold
             }
-            if !hold { owed.append(FileRef(fileID: file.id, path: file.path)) }
+            if !hold { owed.append(FileRef(fileID: file.id, path: file.path, sha256: file.sha256)) }
         }
         return owed
     }

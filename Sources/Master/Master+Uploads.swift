@@ -68,8 +68,8 @@ extension Master {
         }
         // In safe mode an upload replaces only the current version (the put itself asks for
         // that), never a deleted one the node has not removed yet.
-        var replaces = inSafeMode ? [] : try await catalog.pendingDeletions(on: check.node).filter { $0.path == check.path }.map(\.id)
-        if let current = try await catalog.file(at: check.path) { replaces.append(current.id) }
+        var replaces = inSafeMode ? [] : try await catalog.pendingDeletions(on: check.node).filter { $0.path == check.path }.map(VersionRef.init)
+        if let current = try await catalog.file(at: check.path) { replaces.append(VersionRef(current)) }
         return UploadCheckReply(replaces: replaces)
     }
 

@@ -57,6 +57,8 @@ struct MasterState: Sendable {
     /// Set from `--recover` until safe mode ends: unknown files are taken into the catalog.
     var recovering = false
     var recovered: [VirtualPath: RecoveredVersion] = [:]
+    /// The highest version id a node reported that the catalog's id counter was raised to.
+    var reservedIDs: FileID?
     /// Nodes refused for belonging to another swarm.
     var refused: [NodeID: RefusedNode] = [:]
     /// Files each node holds that the catalog cannot account for: from its last inventory and

@@ -146,6 +146,13 @@ extension Integration {
                 #expect(listed.first?.address == b.address)
                 #expect(listed.first?.reason.contains("older") == true)
                 #expect(try await cluster.status().unaccountedFiles == 1)
+                // Every node reported ids up to at least the one b keeps for c/x: the rebuilt
+                // catalog numbers its files above them, so no id names two versions.
+                let keptID = try #require(listed.first?.fileID)
+                for path in ["c/x", "many/1.bin", "many/100.bin"] {
+                    let id = try #require(try await cluster.whereIs(path)?.fileID)
+                    #expect(id > keptID, "\(path) got id \(id), which b's kept version of c/x also has")
+                }
 
                 let left = try await cluster.cli("safe-mode", "leave")
                 #expect(left.status == 0, "\(left.stderr)")

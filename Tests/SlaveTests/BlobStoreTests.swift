@@ -34,6 +34,34 @@ struct BlobStoreTests {
         }
     }
 
+    @Test("A write replaces only the exact versions it names: same id with another checksum, or a removal naming another checksum, leaves the blob alone")
+    func replacementNamesIdAndChecksum() async throws {
+        try await withTestDirectory { root in
+            let store = try BlobStore(data: root + "/data", quota: 1 << 20)
+            let kept = payload(500, seed: 3)
+            let held = try await put(store, "p/x", kept, fileID: 7)
+            let newer = payload(600, seed: 4)
+            let wrongChecksum = BlobReplacement.only([VersionRef(fileID: FileID(7), sha256: ReferenceSHA256.hex(newer))])
+            await #expect(throws: BlobStoreError.self) {
+                let write = try await store.beginWrite(
+                    path: try vp("p/x"), fileID: FileID(8), size: Int64(newer.count), expectedSHA256: nil, replacing: wrongChecksum)
+                try await write.write(ByteBuffer(bytes: newer))
+                _ = try await write.commit()
+            }
+            #expect(try await store.remove(path: try vp("p/x"), fileID: FileID(7), sha256: ReferenceSHA256.hex(newer)) == false)
+            #expect(try fileBytes(root + "/data/p/x") == kept)
+            #expect(await store.blob(at: try vp("p/x")) == held)
+
+            let exact = BlobReplacement.only([VersionRef(fileID: FileID(7), sha256: held.sha256)])
+            let write = try await store.beginWrite(
+                path: try vp("p/x"), fileID: FileID(8), size: Int64(newer.count), expectedSHA256: nil, replacing: exact)
+            try await write.write(ByteBuffer(bytes: newer))
+            _ = try await write.commit()
+            #expect(try fileBytes(root + "/data/p/x") == newer)
+            #expect(try await store.remove(path: try vp("p/x"), fileID: FileID(8), sha256: ReferenceSHA256.hex(newer)))
+        }
+    }
+
     @Test func committedFileIsAPlainFile() async throws {
         try await withTestDirectory { root in
             let data = root + "/data"

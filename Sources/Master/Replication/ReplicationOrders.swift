@@ -44,7 +44,7 @@ extension CopyOrder {
             switch action {
             case .evict(let plan):
                 if let record = files[plan.file], let address = addresses[plan.node] {
-                    evictions.append(EvictionOrder(plan: plan, version: FileRef(fileID: record.id, path: record.path), address: address))
+                    evictions.append(EvictionOrder(plan: plan, version: FileRef(fileID: record.id, path: record.path, sha256: record.sha256), address: address))
                 } else {
                     complete = false
                 }
@@ -74,7 +74,7 @@ extension EvictionOrder {
             guard let record = byID[file] else { return nil }
             orders.append(EvictionOrder(
                 plan: EvictionPlan(file: file, node: node, size: record.size, makingRoomFor: placeholder),
-                version: FileRef(fileID: file, path: record.path), address: address))
+                version: FileRef(fileID: file, path: record.path, sha256: record.sha256), address: address))
         }
         return orders
     }

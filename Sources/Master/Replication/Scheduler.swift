@@ -117,11 +117,11 @@ public struct Scheduler: Service {
         do {
             try await master.evict(order.evictions)
             // Older versions of the path the target still has to remove may be replaced by the copy.
-            let replaces: [FileID]
+            let replaces: [VersionRef]
             do {
                 // In safe mode nothing is removed, not even by a replacement.
                 replaces = master.inSafeMode
-                    ? [] : try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(\.id)
+                    ? [] : try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(VersionRef.init)
             } catch {
                 // Not commanded: the copy the catalog records as under way is not.
                 if (try? await master.catalog.removeReplica(file.id, from: plan.target)) == nil {

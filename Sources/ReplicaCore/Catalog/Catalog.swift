@@ -47,6 +47,11 @@ public protocol Catalog: Sendable {
     /// node adopting an existing data directory, a restore, a benchmark). Paths that exist get
     /// a new version, as with ``putFile(_:)``. All or nothing.
     func importFiles(_ files: [ImportedFile]) async throws
+    /// Makes every file id assigned from now on greater than `id`. Nodes report the ids of
+    /// what they hold; a catalog rebuilt from them (`serve --recover`) must never give one of
+    /// those ids to another version, or a replacement naming that id could take a file the
+    /// catalog cannot account for.
+    func reserveFileIDs(through id: FileID) async throws
     /// The current (not deleted) version of a path.
     func file(at path: VirtualPath) async throws -> FileRecord?
     /// Any version by id, including tombstones.

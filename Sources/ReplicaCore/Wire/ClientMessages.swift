@@ -54,9 +54,9 @@ public struct UploadCheck: Sendable, Codable, Equatable {
 /// the place of on the node (the current one, older ones it still has to remove). Anything
 /// else at the path is kept and the upload refused (`version_conflict`).
 public struct UploadCheckReply: Sendable, Codable, Equatable {
-    public var replaces: [FileID]?
+    public var replaces: [VersionRef]?
 
-    public init(replaces: [FileID]) { self.replaces = replaces }
+    public init(replaces: [VersionRef]) { self.replaces = replaces }
 }
 
 public struct UploadCommit: Sendable, Codable, Equatable {

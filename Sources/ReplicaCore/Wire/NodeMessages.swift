@@ -51,14 +51,38 @@ public struct AdoptedFile: Sendable, Codable, Equatable, Hashable {
 }
 
 /// A (version, path) pair a node must drop, or has dropped.
+///
+/// Removals the master commands carry the version's checksum too: a node removes what it
+/// holds only if id, path and checksum all agree, so a catalog that numbered its files anew
+/// (rebuilt by `serve --recover`) can never name another file the node keeps.
 public struct FileRef: Sendable, Codable, Equatable, Hashable {
     public var fileID: FileID
     public var path: VirtualPath
+    /// The checksum of the version meant; nil in what a node reports (it says what it dropped).
+    public var sha256: String?
 
-    public init(fileID: FileID, path: VirtualPath) {
+    public init(fileID: FileID, path: VirtualPath, sha256: String? = nil) {
         self.fileID = fileID
         self.path = path
+        self.sha256 = sha256
     }
+
+    /// The same version and path, whether or not either side names the checksum.
+    public func names(_ other: FileRef) -> Bool { fileID == other.fileID && path == other.path }
+}
+
+/// One exact version a node may let a copy or an upload take the place of: its catalog id
+/// and its checksum. Both must match what the node holds.
+public struct VersionRef: Sendable, Codable, Equatable, Hashable {
+    public var fileID: FileID
+    public var sha256: String
+
+    public init(fileID: FileID, sha256: String) {
+        self.fileID = fileID
+        self.sha256 = sha256
+    }
+
+    public init(_ file: FileRecord) { self.init(fileID: file.id, sha256: file.sha256) }
 }
 
 /// `POST /v1/nodes/report`: sent every report interval, and at once after a change the master
@@ -145,11 +169,11 @@ public struct CopyCommand: Sendable, Codable, Equatable {
     /// Deleted or replaced versions of the path this copy may take the place of on the node;
     /// any other file there (a newer version, a file the catalog cannot account for) is kept
     /// and the copy refused with `version_conflict`.
-    public var replaces: [FileID]?
+    public var replaces: [VersionRef]?
 
     public init(
         fileID: FileID, path: VirtualPath, size: Int64, sha256: String, source: String, version: Int64? = nil,
-        created: Date? = nil, replaces: [FileID] = [], swarm: SwarmID? = nil
+        created: Date? = nil, replaces: [VersionRef] = [], swarm: SwarmID? = nil
     ) {
         self.swarm = swarm
         self.replaces = replaces

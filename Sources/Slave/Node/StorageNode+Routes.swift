@@ -133,7 +133,7 @@ extension StorageNode {
 
         let write: BlobWrite
         do {
-            if let held = await store.blob(at: path), !(held.fileID.map { granted.replaces?.contains($0) ?? false } ?? false) {
+            if let held = await store.blob(at: path), !replacing.allows(fileID: held.fileID, sha256: held.sha256) {
                 throw BlobStoreError.versionConflict(path: path, held: held.fileID)
             }
             write = try await store.beginWrite(
@@ -266,9 +266,7 @@ extension StorageNode {
             return StoredReply(path: command.path, fileID: command.fileID, size: held.size, sha256: held.sha256, k: 0)
         }
         let replacing = BlobReplacement.only(Set(command.replaces ?? []))
-        if let held = await store.blob(at: command.path), case .only(let allowed) = replacing,
-            !(held.fileID.map(allowed.contains) ?? false)
-        {
+        if let held = await store.blob(at: command.path), !replacing.allows(fileID: held.fileID, sha256: held.sha256) {
             throw BlobStoreError.versionConflict(path: command.path, held: held.fileID)
         }
         return try await copying(command.fileID) { cancelled in
@@ -327,7 +325,7 @@ extension StorageNode {
             // First: a copy of this version ending meanwhile must not keep it.
             cancelCopy(of: file.fileID)
             do {
-                if try await store.remove(path: file.path, fileID: file.fileID) {
+                if try await store.remove(path: file.path, fileID: file.fileID, sha256: file.sha256) {
                     logger.info("removed \(file.path) (version \(file.fileID))")
                     if reporting { noteRemoved(file) }
                 }

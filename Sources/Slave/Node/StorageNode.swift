@@ -124,7 +124,7 @@ public final class StorageNode: Sendable {
     public func noteAdded(_ file: HeldFile) {
         activity.withLock { activity in
             // The latest of an add and a removal of the same version is what holds.
-            if let id = file.fileID { activity.removed.removeAll { $0 == FileRef(fileID: id, path: file.path) } }
+            if let id = file.fileID { activity.removed.removeAll { $0.names(FileRef(fileID: id, path: file.path)) } }
             activity.added.append(file)
         }
         reportSoon.signal()

@@ -40,9 +40,7 @@ extension BlobStore {
     ) async throws -> (StoredBlob, ReplacedBlob?) {
         if cancelled?() == true { throw BlobStoreError.cancelled(path) }
         let previous = ledger.withLock { $0.entries[path] }
-        if case .only(let allowed) = replacing, let previous, previous.sha256 != sha256,
-            !(previous.fileID.map(allowed.contains) ?? false)
-        {
+        if let previous, previous.sha256 != sha256, !replacing.allows(fileID: previous.fileID, sha256: previous.sha256) {
             throw BlobStoreError.versionConflict(path: path, held: previous.fileID)
         }
         // rename(2) keeps the inode and the mtime, so the temp file's are the final file's.

@@ -125,11 +125,12 @@ public final class BlobStore: Sendable {
     /// Removes the blob at `path` only if its recorded fileID equals `fileID` (another version
     /// may have replaced it), then prunes the directories left empty up to the data root.
     /// - Returns: whether it removed anything.
-    /// With `inode`, only the blob with that inode (one this node just stored).
-    public func remove(path: VirtualPath, fileID: FileID?, inode: UInt64? = nil) async throws -> Bool {
+    /// With `inode`, only the blob with that inode (one this node just stored); with `sha256`,
+    /// only the blob with that checksum (the exact version the master means).
+    public func remove(path: VirtualPath, fileID: FileID?, sha256: String? = nil, inode: UInt64? = nil) async throws -> Bool {
         try await namespace.withLock {
             guard let entry = ledger.withLock({ $0.entries[path] }), entry.fileID == fileID,
-                  inode.map({ $0 == entry.inode }) ?? true
+                  inode.map({ $0 == entry.inode }) ?? true, sha256.map({ $0 == entry.sha256 }) ?? true
             else { return false }
             let placement = try await directory.placement(of: path)
             if placement.existing != nil {

@@ -209,6 +209,14 @@ public enum BlobReplacement: Sendable, Equatable {
     /// Whatever the path holds: a client's upload the master granted for that path.
     case any
     /// Nothing, a blob with the same content, or one of these versions (which the master says
-    /// are deleted or replaced).
-    case only(Set<FileID>)
+    /// are deleted or replaced), named by id and checksum.
+    case only(Set<VersionRef>)
+
+    /// Whether a blob recorded as version `fileID` with checksum `sha256` may be replaced.
+    public func allows(fileID: FileID?, sha256: String) -> Bool {
+        switch self {
+        case .any: true
+        case .only(let allowed): fileID.map { allowed.contains(VersionRef(fileID: $0, sha256: sha256)) } ?? false
+        }
+    }
 }

@@ -148,6 +148,20 @@ struct CatalogConformanceTests {
         #expect(third.version == 3)
     }
 
+    @Test("Ids nodes report are never given to another version: the counter only goes up", arguments: CatalogBackend.all)
+    func reservedIDsAreNeverReused(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        try await catalog.reserveFileIDs(through: FileID(100))
+        let first = try await catalog.putFile(Fixture.newFile("a"))
+        #expect(first.id > FileID(100))
+        try await catalog.reserveFileIDs(through: FileID(50))
+        let second = try await catalog.putFile(Fixture.newFile("b"))
+        #expect(second.id > first.id)
+        try await catalog.reserveFileIDs(through: FileID(second.id.rawValue + 1000))
+        let third = try await catalog.putFile(Fixture.newFile("c"))
+        #expect(third.id.rawValue > second.id.rawValue + 1000)
+    }
+
     @Test("Listing by prefix is in path order and pages", arguments: CatalogBackend.all)
     func listingByPrefix(backend: CatalogBackend) async throws {
         let catalog = try await backend.make()

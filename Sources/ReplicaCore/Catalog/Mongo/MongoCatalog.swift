@@ -272,6 +272,16 @@ public final class MongoCatalog: Catalog {
 
     // MARK: Files
 
+    public func reserveFileIDs(through id: FileID) async throws {
+        try await withSession { session in
+            _ = try session.update(
+                Meta.collection, ["_id": "counters", "file": ["$lt": .int64(id.rawValue)]],
+                .operators(["$set": ["file": .int64(id.rawValue)]]))
+            _ = try session.update(
+                Meta.collection, ["_id": "counters"], .operators(["$setOnInsert": ["file": .int64(id.rawValue)]]), upsert: true)
+        }
+    }
+
     public func putFile(_ file: NewFile) async throws -> FileRecord {
         guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
         return try await withSession { session in

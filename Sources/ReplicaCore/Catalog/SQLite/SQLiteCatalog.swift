@@ -125,6 +125,21 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
+    public func reserveFileIDs(through id: FileID) async throws {
+        try await writer.write { db in
+            // AUTOINCREMENT takes max(seq, largest rowid) + 1, and sqlite_sequence is a table
+            // SQLite lets us write: raising seq is all it takes.
+            try db.execute(
+                sql: "UPDATE sqlite_sequence SET seq = ? WHERE name = 'files' AND seq < ?", arguments: [id.rawValue, id.rawValue])
+            try db.execute(
+                sql: """
+                    INSERT INTO sqlite_sequence (name, seq) SELECT 'files', ?
+                    WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'files')
+                    """,
+                arguments: [id.rawValue])
+        }
+    }
+
     public func putFile(_ file: NewFile) async throws -> FileRecord {
         guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
         return try await writer.write { db in

@@ -53,7 +53,7 @@ extension Master {
         }
         router.post(.init(stringLiteral: Route.safeMode)) { request, context in
             let command = try await request.decodeJSON(SafeModeCommand.self, context: context)
-            if command.leave { _ = self.leaveSafeMode() }
+            if command.leave { _ = try await self.leaveSafeMode() }
             return ErrorResponse.json(try await self.safeModeStatus().map { [$0] } ?? [])
         }
         router.get(.init(stringLiteral: Route.auditPath)) { request, _ in

@@ -13,17 +13,34 @@ extension Master {
     /// - Parameter dataSwarm: the swarm of the master's own data directory, if it joined one.
     func beginSafety(dataSwarm: SwarmID?, nodes: [NodeRecord], totals: CatalogTotals, now: Date) async throws {
         var swarm = try await catalog.swarmID()
-        if settings.recover {
-            guard nodes.isEmpty, totals.files == 0 else {
+        let resuming = try await catalog.isRecovering()
+        if settings.recover || resuming {
+            let empty = nodes.isEmpty && totals.files == 0
+            guard empty || resuming else {
                 throw MasterStartError(
                     "--recover rebuilds an empty catalog from the nodes, but \(settings.catalog) already holds \(totals.files) files and \(nodes.count) nodes; "
                         + "start without --recover, or give an empty --catalog")
             }
-            if let dataSwarm {
-                try await catalog.setSwarmID(dataSwarm)
-                swarm = dataSwarm
+            let known: SwarmID?
+            if empty {
+                if let dataSwarm {
+                    try await catalog.setSwarmID(dataSwarm)
+                    swarm = dataSwarm
+                }
+                // Before any node is recorded: a master stopped from here on resumes.
+                try await catalog.setRecovering(true)
+                known = dataSwarm
+            } else {
+                // The catalog took its swarm from the first node it recorded.
+                if let dataSwarm, dataSwarm != swarm {
+                    throw MasterStartError(
+                        "this node's data directory belongs to swarm \(dataSwarm), but the catalog \(settings.catalog) being rebuilt belongs to swarm \(swarm): "
+                            + "point --catalog at the catalog being rebuilt, or start the recovery again on an empty catalog")
+                }
+                known = swarm
+                let why = settings.recover ? "" : "; the catalog says a recovery was under way, so it goes on without --recover"
+                logger.notice("recovery: resuming the rebuild of \(settings.catalog) (\(totals.files) files from \(nodes.count) nodes so far)\(why)")
             }
-            let known = dataSwarm
             state.withLock { state in
                 state.swarm = known
                 state.recovering = true
@@ -66,8 +83,10 @@ extension Master {
         if ended { safeModeEnded("every node that was up has reported or is down") }
     }
 
-    /// The operator ends safe mode (`fsdfsd safe-mode leave`). Returns whether it was on.
-    public func leaveSafeMode() -> Bool {
+    /// The operator ends safe mode (`fsdfsd safe-mode leave`), and with it a recovery (first
+    /// in the catalog: a failure leaves both on). Returns whether it was on.
+    public func leaveSafeMode() async throws -> Bool {
+        if state.withLock({ $0.recovering }) { try await catalog.setRecovering(false) }
         let was = state.withLock { state -> Bool in
             defer {
                 state.safeMode = nil

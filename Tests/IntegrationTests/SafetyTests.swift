@@ -171,6 +171,78 @@ extension Integration {
             }
         }
 
+        @Test("A recovery survives its master being killed: restarted, with or without --recover, it goes on rebuilding the half-built catalog until the operator ends it", arguments: CatalogKind.allCases)
+        func recoveryResumes(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                let a = try await cluster.start("a")
+                let b = try await cluster.start("b")
+                try await cluster.waitForNodes(3)
+                var files: [String: URL] = [:]
+                for i in 1...20 { files["early/\(i)"] = try cluster.localFile("early-\(i)", size: 300 + i, seed: UInt8(i)) }
+                try await cluster.putMany(files.map { ($0.value, $0.key) })
+                try await eventually("20 files with K=3") {
+                    let entries = try await cluster.list()
+                    return entries.count == 20 && entries.allSatisfy { $0.k == 3 }
+                }
+                // Files a never gets: only the master and b hold them.
+                await a.stop()
+                var late: [String: URL] = [:]
+                for i in 1...5 { late["late/\(i)"] = try cluster.localFile("late-\(i)", size: 900 + i, seed: UInt8(100 + i)) }
+                try await cluster.putMany(late.map { ($0.value, $0.key) })
+                try await eventually("the late files on the master and b") {
+                    try await cluster.list().filter { $0.path.rawValue.hasPrefix("late/") }.count == 5
+                }
+                for (remote, _) in late { try await eventually("\(remote) with K=2") { try await cluster.whereIs(remote)?.k == 2 } }
+                await master.stop()
+                await b.stop()
+                let empty = try await Self.loseCatalog(of: master, in: cluster, kind: catalog)
+                try await cluster.restart(a)
+
+                // The recovery starts from the master and a, and is killed half-way.
+                let first = try await cluster.relaunch(master, name: "recovery-1", catalog: empty, extra: ["--recover"])
+                try await eventually("the early files rebuilt from the master and a") {
+                    try await cluster.list().filter { $0.path.rawValue.hasPrefix("early/") }.count == 20
+                }
+                await first.crash()
+
+                // Started again as it was: it goes on instead of refusing a catalog that is not empty.
+                let second = try await cluster.relaunch(master, name: "recovery-2", catalog: empty, extra: ["--recover"])
+                #expect(try await cluster.status().safeMode?.recovering == true)
+                try await cluster.restart(b)
+                try await eventually("the late files rebuilt from b", timeout: .seconds(60)) {
+                    try await cluster.list().filter { $0.path.rawValue.hasPrefix("late/") }.count == 5
+                }
+                await second.crash()
+
+                // Started by a service manager that does not know: the catalog says a recovery is under way.
+                let third = try await cluster.relaunch(master, name: "recovery-3", catalog: empty)
+                #expect(third.logText().contains("resuming the rebuild"), "\(third.logText().suffix(1500))")
+                try await eventually("still recovering, in safe mode") { try await cluster.status().safeMode?.recovering == true }
+                try await eventually("every file back with its copies", timeout: .seconds(60)) {
+                    let entries = try await cluster.list()
+                    return entries.count == 25
+                        && entries.filter { $0.path.rawValue.hasPrefix("early/") }.allSatisfy { $0.k == 3 }
+                        && entries.filter { $0.path.rawValue.hasPrefix("late/") }.allSatisfy { $0.k >= 2 }
+                }
+                #expect(try await cluster.status().unaccountedFiles == 0)
+                let left = try await cluster.cli("safe-mode", "leave")
+                #expect(left.status == 0, "\(left.stderr)")
+                await third.stop()
+
+                // Recovery ended: a restart is an ordinary one.
+                let fourth = try await cluster.relaunch(master, name: "after-recovery", catalog: empty)
+                try await eventually("ordinary safe mode ends once the nodes report") { try await cluster.status().safeMode == nil }
+                #expect(!fourth.logText().contains("resuming the rebuild"))
+                for (remote, local) in files.merging(late, uniquingKeysWith: { first, _ in first }) {
+                    try Self.expectOnDisk(master, [remote: local])
+                }
+                try Self.expectOnDisk(b, late)
+                try Self.expectOnDisk(a, files)
+                try await cluster.expectAuditClean()
+            }
+        }
+
         @Test("A restarted master is in safe mode until the nodes that were up have reported: a delete meanwhile removes nothing until then")
         func safeModeAfterRestart() async throws {
             try await withCluster { cluster in

@@ -24,6 +24,11 @@ public protocol Catalog: Sendable {
     /// Gives an empty catalog (no files, no nodes) the id of the swarm whose nodes it is
     /// rebuilt from (`serve --recover`). Throws ``CatalogError/notEmpty(files:nodes:)`` otherwise.
     func setSwarmID(_ id: SwarmID) async throws
+    /// Whether the catalog is being rebuilt from the nodes: set when `serve --recover` starts
+    /// on an empty catalog, cleared when the operator ends the recovery. A master stopped
+    /// meanwhile resumes the recovery instead of taking a half-built catalog for the truth.
+    func isRecovering() async throws -> Bool
+    func setRecovering(_ recovering: Bool) async throws
 
     // MARK: Nodes
 

@@ -162,6 +162,16 @@ struct CatalogConformanceTests {
         #expect(third.id.rawValue > second.id.rawValue + 1000)
     }
 
+    @Test("The recovery marker is off in a new catalog and stays as set", arguments: CatalogBackend.all)
+    func recoveryMarker(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        #expect(try await catalog.isRecovering() == false)
+        try await catalog.setRecovering(true)
+        #expect(try await catalog.isRecovering())
+        try await catalog.setRecovering(false)
+        #expect(try await catalog.isRecovering() == false)
+    }
+
     @Test("Listing by prefix is in path order and pages", arguments: CatalogBackend.all)
     func listingByPrefix(backend: CatalogBackend) async throws {
         let catalog = try await backend.make()

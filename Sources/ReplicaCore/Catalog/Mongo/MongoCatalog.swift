@@ -139,6 +139,19 @@ public final class MongoCatalog: Catalog {
         }
     }
 
+    public func isRecovering() async throws -> Bool {
+        try await withSession { session in
+            try session.findOne(Meta.collection, ["_id": "recovery"])?["underway"]?.boolValue == true
+        }
+    }
+
+    public func setRecovering(_ recovering: Bool) async throws {
+        try await withSession { session in
+            _ = try session.update(
+                Meta.collection, ["_id": "recovery"], .operators(["$set": ["underway": .bool(recovering)]]), upsert: true)
+        }
+    }
+
     /// Recomputes what is kept with `$inc` beside the file documents: node usage, the totals,
     /// and the id counter (never below an id in use).
     private static func repairCounters(_ session: MongoSession) throws {

@@ -61,6 +61,20 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
+    public func isRecovering() async throws -> Bool {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'recovering'") == "1" }
+    }
+
+    public func setRecovering(_ recovering: Bool) async throws {
+        try await writer.write { db in
+            if recovering {
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('recovering', '1')")
+            } else {
+                try db.execute(sql: "DELETE FROM meta WHERE key = 'recovering'")
+            }
+        }
+    }
+
     // MARK: Nodes
 
     public func registerNode(_ node: NodeRecord) async throws {

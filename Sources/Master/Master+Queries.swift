@@ -48,11 +48,11 @@ extension Master {
         let now = Date()
         let totals = try await catalog.totals()
         let figures = try await catalog.nodeFigures()
-        let unaccounted = state.withLock { $0.unaccounted }
+        let unaccounted = state.withLock { $0.strays() }
         let scrubs = state.withLock { $0.scrub }
         let nodes = try await catalog.nodes().map { node in
             let figure = figures[node.id]
-            let extra = unaccounted[node.id]?.values
+            let extra = unaccounted[node.id]
             return NodeStatus(
                 id: node.id, address: node.address, alive: node.alive, quota: node.quota,
                 used: figure?.used ?? node.used, free: node.free, files: figure?.files ?? 0,
@@ -60,7 +60,7 @@ extension Master {
                 unaccountedFiles: extra?.count ?? 0, unaccountedBytes: extra?.reduce(0) { $0 + $1.size } ?? 0,
                 scrub: scrubs[node.id])
         }
-        let strays = unaccounted.values.flatMap(\.values)
+        let strays = unaccounted.values.joined()
         let refused = state.withLock { $0.refused.values.sorted { $0.address < $1.address } }
         let atRisk = try await catalog.underReplicated(limit: 100_000)
         let backlog = atRisk.reduce(Int64(0)) { $0 + $1.size * Int64(max(0, $1.n - $1.k)) }

@@ -20,6 +20,7 @@ extension Master {
         let now = Date()
         let swarm = try await admit(report, at: now)
         if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }
+        if let kept = report.kept { noteKept(kept, on: report.node, address: report.address) }
         try await reserveIDs(reportedIn: report)
         let known = try await catalog.node(report.node)
         let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) && !$0.inventoryWanted.contains(report.node) }
@@ -266,6 +267,25 @@ extension Master {
         state.withLock { state in
             if replacing { state.unaccounted[node] = [:] }
             for file in files { state.unaccounted[node, default: [:]][file.path] = file }
+        }
+    }
+
+    /// The versions a node keeps aside, as it lists them now.
+    private func noteKept(_ kept: [KeptVersion], on node: NodeID, address: String) {
+        let files = kept.map { version in
+            UnaccountedFile(
+                node: node, address: address, path: version.path, size: version.size, sha256: version.sha256,
+                fileID: version.fileID, version: version.version,
+                reason: "kept aside since \(version.since.formatted(.iso8601)) in \(version.location): an upload replaced it there and "
+                    + "the master never said whether it recorded that upload; fsdfs never deletes it (compare it with `fsdfsd get \(version.path)`, then remove it by hand)",
+                kept: version.location)
+        }
+        let before = state.withLock { state in
+            defer { state.kept[node] = files.isEmpty ? nil : files }
+            return state.kept[node]?.count ?? 0
+        }
+        if files.count > before {
+            logger.warning("node \(node) at \(address) keeps \(files.count) replaced versions aside in .fsdfs/kept (fsdfsd unaccounted lists them)")
         }
     }
 

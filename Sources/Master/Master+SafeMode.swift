@@ -121,7 +121,7 @@ extension Master {
 
     /// What the nodes hold that the catalog cannot account for.
     public func unaccounted() -> [UnaccountedFile] {
-        state.withLock { state in state.unaccounted.values.flatMap(\.values) }
+        state.withLock { state in state.strays().values.joined() }
             .sorted { ($0.path, $0.address) < ($1.path, $1.address) }
     }
 }

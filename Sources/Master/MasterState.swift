@@ -64,6 +64,16 @@ struct MasterState: Sendable {
     /// Files each node holds that the catalog cannot account for: from its last inventory and
     /// the reports since. Kept on the nodes, listed by `fsdfsd unaccounted`.
     var unaccounted: [NodeID: [VirtualPath: UnaccountedFile]] = [:]
+    /// Versions nodes keep aside in `.fsdfs/kept` (an upload's outcome never known), as
+    /// each node last listed them: unaccounted too, and never deleted.
+    var kept: [NodeID: [UnaccountedFile]] = [:]
+
+    /// Everything nodes hold that the catalog cannot account for, by node.
+    func strays() -> [NodeID: [UnaccountedFile]] {
+        var all = unaccounted.mapValues { Array($0.values) }
+        for (node, files) in kept { all[node, default: []] += files }
+        return all
+    }
 
     var copies: [FileID: ActiveCopy] = [:]
     var evictions: [Placement: Int64] = [:]

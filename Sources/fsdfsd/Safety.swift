@@ -10,10 +10,11 @@ struct Unaccounted: AsyncParsableCommand {
         discussion: """
             Nodes never delete what the catalog does not know: files from another swarm, from a \
             lost catalog, or older versions a catalog rebuild (serve --recover) did not keep. \
-            They are listed here; the bytes are on the nodes under their paths.
+            They are listed here; the bytes are on the nodes under their paths, or, for a \
+            version an upload replaced when the master's answer was lost, in DIR/.fsdfs/kept.
             """)
 
-    @Flag(help: "JSON output: an array of {node, address, path, size, sha256, fileID, version, reason}.")
+    @Flag(help: "JSON output: an array of {node, address, path, size, sha256, fileID, version, reason, kept}.")
     var json = false
 
     @OptionGroup var options: ClientOptions

@@ -108,7 +108,7 @@ struct Serve: AsyncParsableCommand {
         logger[metadataKey: "node"] = "\(nodeID.rawValue.prefix(8))"
         let kept = (try? FileManager.default.contentsOfDirectory(atPath: data + "/.fsdfs/kept")) ?? []
         if !kept.isEmpty {
-            logger.notice("\(kept.count) earlier versions are kept in \(data)/.fsdfs/kept: an upload replaced them and the master never answered whether it recorded that upload; fsdfs never deletes them")
+            logger.notice("\(kept.count) earlier versions are kept in \(data)/.fsdfs/kept: an upload replaced them and the master never answered whether it recorded that upload; fsdfs never deletes them (fsdfsd unaccounted lists them)")
         }
         let scan = try await store.scan()
         logger.info("node \(nodeID) on \(address), data \(data), quota \(ByteSize.format(store.quota)): \(scan.blobs.count) files (\(scan.trusted) unchanged, \(scan.rehashed) re-hashed, \(scan.quarantined) quarantined)")

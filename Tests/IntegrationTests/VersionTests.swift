@@ -128,5 +128,57 @@ extension Integration {
                 #expect(try Data(contentsOf: out) == Data(contentsOf: old))
             }
         }
+
+        @Test("A replacing upload whose outcome the node never learns keeps the old version aside, the master lists it as unaccounted, and it goes from the list once removed by hand")
+        func keptVersionsAreListed() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", quota: "0", asMaster: true)
+                let a = try await cluster.start("a", quota: "1G")
+                try await cluster.waitForNodes(2)
+                let old = try cluster.localFile("old", size: 100_000, seed: 71)
+                try await cluster.put(old, "keep/y")
+                let new = try cluster.localFile("new", size: 64 << 20, seed: 72)
+                let put = try Fsdfsd.start(
+                    ["put", new.path, "keep/y"], environment: cluster.environment,
+                    log: cluster.root.appendingPathComponent("put.log"))
+                let temporary = a.data.appendingPathComponent(".fsdfs/tmp")
+                let deadline = ContinuousClock.now + .seconds(60)
+                while (try? FileManager.default.contentsOfDirectory(atPath: temporary.path))?.contains(where: { $0.hasSuffix(".part") }) != true {
+                    guard ContinuousClock.now < deadline, put.isRunning else { throw HarnessError("the upload never reached the node") }
+                    try await Task.sleep(for: .milliseconds(2))  // poll interval
+                }
+                // The master dies while the bytes stream and stays away longer than the node
+                // asks it about the commit (30 s): the node never learns whether it counts.
+                kill(put.processIdentifier, SIGSTOP)
+                await master.crash()
+                kill(put.processIdentifier, SIGCONT)
+                try await eventually("the put ended", timeout: .seconds(90)) { !put.isRunning }
+                #expect(put.terminationStatus != 0)
+                #expect(a.logText().contains("is kept in"), "\(a.logText().suffix(2000))")
+                try await cluster.restart(master)
+
+                var listed: UnaccountedFile?
+                try await eventually("the kept version listed by the master") {
+                    let result = try await cluster.cli("unaccounted", "--json")
+                    let files = try JSONDecoder().decode([UnaccountedFile].self, from: Data(result.stdout.utf8))
+                    listed = files.first { $0.kept != nil && $0.path.rawValue == "keep/y" }
+                    return listed != nil
+                }
+                let location = try #require(listed?.kept)
+                #expect(listed?.address == a.address)
+                #expect(try Data(contentsOf: URL(fileURLWithPath: location)) == Data(contentsOf: old))
+                let text = try await cluster.cli("unaccounted")
+                #expect(text.stdout.contains(location), "\(text.stdout)")
+                #expect((try await cluster.status().unaccountedFiles ?? 0) >= 1)
+
+                // The operator looked at it and removed it: the list follows.
+                try FileManager.default.removeItem(atPath: location)
+                try await eventually("no kept version listed any more") {
+                    let result = try await cluster.cli("unaccounted", "--json")
+                    let files = try JSONDecoder().decode([UnaccountedFile].self, from: Data(result.stdout.utf8))
+                    return !files.contains { $0.kept != nil }
+                }
+            }
+        }
     }
 }

@@ -329,11 +329,15 @@ public struct UnaccountedFile: Sendable, Codable, Equatable {
     public var version: Int64?
     /// Why it is not counted, in words.
     public var reason: String
+    /// Where the node keeps it when it is not at its path: a version kept aside in
+    /// `DIR/.fsdfs/kept` (addition; absent otherwise).
+    public var kept: String?
 
     public init(
         node: NodeID, address: String, path: VirtualPath, size: Int64, sha256: String, fileID: FileID?, version: Int64?,
-        reason: String
+        reason: String, kept: String? = nil
     ) {
+        self.kept = kept
         self.node = node
         self.address = address
         self.path = path

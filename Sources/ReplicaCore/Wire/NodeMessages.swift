@@ -71,6 +71,32 @@ public struct FileRef: Sendable, Codable, Equatable, Hashable {
     public func names(_ other: FileRef) -> Bool { fileID == other.fileID && path == other.path }
 }
 
+/// A version a node keeps aside in `DIR/.fsdfs/kept`: an upload replaced it and the master
+/// never said whether it recorded that upload. fsdfs never deletes it; the master lists it
+/// with the unaccounted files.
+public struct KeptVersion: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    public var fileID: FileID?
+    public var size: Int64
+    public var sha256: String
+    public var version: Int64?
+    /// The file on the node's disk.
+    public var location: String
+    public var since: Date
+
+    public init(
+        path: VirtualPath, fileID: FileID?, size: Int64, sha256: String, version: Int64?, location: String, since: Date
+    ) {
+        self.path = path
+        self.fileID = fileID
+        self.size = size
+        self.sha256 = sha256
+        self.version = version
+        self.location = location
+        self.since = since
+    }
+}
+
 /// One exact version a node may let a copy or an upload take the place of: its catalog id
 /// and its checksum. Both must match what the node holds.
 public struct VersionRef: Sendable, Codable, Equatable, Hashable {
@@ -105,11 +131,16 @@ public struct NodeReport: Sendable, Codable, Equatable {
     public var removed: [FileRef]
     /// The node's background scrubber (absent from nodes that predate it).
     public var scrub: ScrubStatus?
+    /// Every version the node keeps aside (``KeptVersion``): sent with the inventory and
+    /// whenever the list changes; nil when unchanged.
+    public var kept: [KeptVersion]?
 
     public init(
         node: NodeID, swarm: SwarmID? = nil, address: String, quota: Int64, used: Int64, load: Double,
-        inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = [], scrub: ScrubStatus? = nil
+        inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = [], scrub: ScrubStatus? = nil,
+        kept: [KeptVersion]? = nil
     ) {
+        self.kept = kept
         self.node = node
         self.swarm = swarm
         self.address = address

@@ -27,9 +27,11 @@ public struct Reporter: Service {
             var failures = 0
             var refused = false
             var retry = Duration.milliseconds(100)
+            var keptSent: [KeptVersion]?
             while !Task.isCancelled {
                 do {
-                    let reply = try await report(inventory: sendInventory)
+                    let (reply, kept) = try await report(inventory: sendInventory, keptSent: keptSent)
+                    keptSent = kept
                     guard try await node.accept(swarm: reply.swarm) else {
                         throw NodeCallError.rejected(
                             address: node.master, status: 409, reply: ErrorReply(error: "swarm \(reply.swarm.map { "\($0)" } ?? "unknown")", code: "foreign_swarm"))
@@ -68,15 +70,23 @@ public struct Reporter: Service {
         if leavesOnShutdown { await leave() }
     }
 
-    private func report(inventory: Bool) async throws -> NodeReportReply {
+    /// Sends one report. Returns the master's reply and the kept versions it now knows of.
+    private func report(inventory: Bool, keptSent: [KeptVersion]?) async throws -> (NodeReportReply, [KeptVersion]?) {
         let changes = node.takeChanges()
         let held = inventory ? await node.store.inventory().map(HeldFile.init) : nil
+        var kept: [KeptVersion]?
+        do {
+            kept = try await node.store.keptVersions()
+        } catch {
+            node.logger.error("cannot list the versions kept aside: \(error)")
+        }
         let report = NodeReport(
             node: node.id, swarm: node.swarm, address: node.address, quota: node.store.quota, used: await node.store.used(),
             load: node.load(), inventory: held, added: inventory ? [] : changes.added, removed: changes.removed,
-            scrub: node.scrubbing.status())
+            scrub: node.scrubbing.status(), kept: inventory || kept != keptSent ? kept : nil)
         do {
-            return try await node.client.call(.POST, node.master, Route.report, body: report, timeout: .seconds(30))
+            let reply: NodeReportReply = try await node.client.call(.POST, node.master, Route.report, body: report, timeout: .seconds(30))
+            return (reply, kept ?? keptSent)
         } catch {
             if !inventory { node.restoreChanges(added: changes.added, removed: changes.removed) }
             throw error

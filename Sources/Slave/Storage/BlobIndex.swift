@@ -57,7 +57,57 @@ final class BlobIndex: Sendable {
             let columns = Set(try Row.fetchAll(db, sql: "PRAGMA table_info(blobs)").map { $0["name"] as String })
             if !columns.contains("version") { try db.execute(sql: "ALTER TABLE blobs ADD COLUMN version INTEGER") }
             if !columns.contains("created") { try db.execute(sql: "ALTER TABLE blobs ADD COLUMN created REAL") }
+            // Versions an upload replaced, kept aside in `.fsdfs/kept` under `name`.
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS kept (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    path TEXT NOT NULL,
+                    file_id INTEGER,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    version INTEGER,
+                    created REAL,
+                    kept_at REAL NOT NULL
+                )
+                """)
         }
+    }
+
+    /// Inserts or replaces the entry for `entry.path` and records `previous` as kept aside
+    /// under `name`, in one transaction.
+    func upsert(_ entry: IndexEntry, keeping previous: IndexEntry, as name: String, at time: Date) async throws {
+        try await queue.write { db in
+            try Self.upsert(entry, in: db)
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO kept (name, path, file_id, size, sha256, version, created, kept_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [name, previous.path.rawValue, previous.fileID?.rawValue, previous.size, previous.sha256,
+                            previous.version, previous.created?.timeIntervalSince1970, time.timeIntervalSince1970])
+        }
+    }
+
+    /// The versions kept aside, by name.
+    func keptEntries() async throws -> [(name: String, entry: IndexEntry, since: Date)] {
+        try await queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, path, file_id, size, sha256, version, created, kept_at FROM kept ORDER BY kept_at")
+                .compactMap { row in
+                    guard let path = try? VirtualPath(row["path"] as String) else { return nil }
+                    let fileID: Int64? = row["file_id"]
+                    let created: Double? = row["created"]
+                    let entry = IndexEntry(
+                        path: path, fileID: fileID.map(FileID.init), size: row["size"], sha256: row["sha256"],
+                        mtimeNanoseconds: 0, inode: 0, version: row["version"],
+                        created: created.map(Date.init(timeIntervalSince1970:)))
+                    return (row["name"], entry, Date(timeIntervalSince1970: row["kept_at"]))
+                }
+        }
+    }
+
+    /// Forgets a kept version (put back, dropped, or removed by the operator).
+    func deleteKept(_ name: String) async throws {
+        try await queue.write { db in try db.execute(sql: "DELETE FROM kept WHERE name = ?", arguments: [name]) }
     }
 
     /// Every valid entry. Synchronous; rows whose path is no longer a valid virtual path are skipped.

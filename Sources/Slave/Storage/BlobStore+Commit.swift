@@ -52,16 +52,21 @@ extension BlobStore {
         var kept: FilePath?
         do {
             if let mkdirError { throw mkdirError }
-            if keepingPrevious, previous != nil {
+            if keepingPrevious, let previous {
                 try await mapErrors("mkdir", directory.kept.string) {
                     try await directory.fileSystem.createDirectory(
                         at: directory.kept, withIntermediateDirectories: true, permissions: DataDirectory.directoryMode)
                 }
-                let link = directory.kept.appending("\(UUID().uuidString.lowercased())-\(path.name)")
+                let name = "\(UUID().uuidString.lowercased())-\(path.name)"
+                let link = directory.kept.appending(name)
                 try await directory.hardLink(directory.location(of: path), to: link)
                 kept = link
+                try await mapErrors("update index", index.location) {
+                    try await index.upsert(entry, keeping: previous, as: name, at: Date())
+                }
+            } else {
+                try await mapErrors("update index", index.location) { try await index.upsert(entry) }
             }
-            try await mapErrors("update index", index.location) { try await index.upsert(entry) }
             do {
                 try await directory.rename(temporary, to: directory.location(of: path))
             } catch {
@@ -116,6 +121,7 @@ extension BlobStore {
                 ledger.committed += replaced.entry.size - current.size
             }
             try await directory.synchronize(directory: directory.location(of: path).removingLastComponent())
+            try? await index.deleteKept(replaced.name)
             return true
         }
     }
@@ -123,6 +129,25 @@ extension BlobStore {
     /// Drops the kept copy of a replaced blob (the upload that replaced it counts).
     public func discard(_ replaced: ReplacedBlob) async {
         _ = try? await directory.fileSystem.removeItem(at: replaced.link, strategy: .sequential, recursively: false)
+        try? await index.deleteKept(replaced.name)
+    }
+
+    /// The versions kept aside in `.fsdfs/kept` because the master never said whether the
+    /// upload that replaced them counts, for the master to list (`fsdfsd unaccounted`). One
+    /// the operator has removed by hand is forgotten.
+    public func keptVersions() async throws -> [KeptVersion] {
+        var found: [KeptVersion] = []
+        for (name, entry, since) in try await mapErrors("read index", index.location, { try await index.keptEntries() }) {
+            let link = directory.kept.appending(name)
+            guard try await directory.fileSystem.info(forFileAt: link) != nil else {
+                try? await index.deleteKept(name)
+                continue
+            }
+            found.append(KeptVersion(
+                path: entry.path, fileID: entry.fileID, size: entry.size, sha256: entry.sha256, version: entry.version,
+                location: link.string, since: since))
+        }
+        return found
     }
 }
 
@@ -137,6 +162,8 @@ public struct ReplacedBlob: Sendable {
 
     /// The blob that was replaced.
     public var blob: StoredBlob { entry.blob }
+    /// Its name in `.fsdfs/kept`.
+    var name: String { link.lastComponent?.string ?? "" }
     /// Where it is kept.
     public var location: String { link.string }
 }

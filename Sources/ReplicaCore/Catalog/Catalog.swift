@@ -87,8 +87,9 @@ public protocol Catalog: Sendable {
     /// Files with K < N, most at risk first.
     func underReplicated(limit: Int) async throws -> [FileRecord]
     /// Files not deleted, counted per (K, N) pair present, in ascending kn then K: a few rows
-    /// whatever the number of files. The metrics take from it the histogram of K − N, the lost
-    /// files (K = 0) and the replication backlog, without reading a file record.
+    /// whatever the number of files (SQLite reads its scheduling index only, MongoDB groups the
+    /// file documents). The metrics take from it the histogram of K − N, the lost files (K = 0)
+    /// and the replication backlog.
     func replicationCounts() async throws -> [ReplicationCount]
 
     // MARK: Planning

@@ -25,6 +25,9 @@ public struct HTTPMetricsMiddleware: RouterMiddleware {
     public static let metrics = [requestSeconds]
     /// The route label of requests that matched no route.
     public static let unmatched = "unmatched"
+    /// The methods counted by name; any other (a client may send any token) is `other`, so
+    /// that no client can add series at will.
+    static let methods: Set<String> = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
 
     private struct Key: Hashable {
         var route: String
@@ -64,7 +67,7 @@ public struct HTTPMetricsMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now
-        let method = request.method.rawValue
+        let method = Self.methods.contains(request.method.rawValue) ? request.method.rawValue : "other"
         do {
             var response = try await next(request, context)
             // Read after routing: the router sets the template on the way in.

@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libmongoc / libbson from the system (Debian: libmongoc-dev, libbson-dev).
@@ -39,7 +41,9 @@ let package = Package(
         ),
         // What every role (slave, master, command line) uses to talk to nodes: the signed
         // client, the signed HTTP server's middleware and error replies, and the async
-        // primitives (Wakeup, AsyncLock) of the long-lived loops.
+        // primitives (Wakeup, AsyncLock) of the long-lived loops. Also what every role uses
+        // to be watched: the Prometheus export and its `/metrics` server, and the timing of
+        // HTTP requests. The roles record with swift-metrics only.
         .target(
             name: "Transport",
             dependencies: [
@@ -49,6 +53,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The storage node: blob store, scanner, the node's routes and its reporter.
@@ -65,6 +72,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The master role: catalog owner, scheduler, liveness, client API. A master process
@@ -79,6 +87,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
@@ -117,6 +126,16 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // What every role shares: the metrics export and the request timing, in process.
+        .testTarget(
+            name: "TransportTests",
+            dependencies: [
+                "Transport", "ReplicaCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(

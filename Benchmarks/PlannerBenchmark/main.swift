@@ -19,6 +19,8 @@
 // evictions) in the catalog, one transaction each (MongoDB: a few single-document updates);
 // --apply records only the first N copies of each pass (SecantusDB takes ~0.1 s per update).
 // When both catalogs run, the last table says how many times slower MongoDB was than SQLite.
+// "scrape s" is what the master's metrics read from the catalog at each Prometheus scrape
+// (totals and the counts by K and N), timed once on the imported store.
 import Foundation
 import ReplicaCore
 import TestSupport
@@ -66,6 +68,7 @@ struct Result {
     var rssMiB: Double
     var drainSeconds: Double
     var catalogMiB: Double
+    var scrapeSeconds: Double
 
     var decisionsPerSecond: Double { Double(decisions) / planSeconds }
     var microsPerDecision: Double { planSeconds / Double(decisions) * 1e6 }
@@ -128,6 +131,10 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     }
     let importSeconds = now() - importStart
     imported = []
+    let scrapeStart = now()
+    _ = try await catalog.totals()
+    _ = try await catalog.replicationCounts()
+    let scrapeSeconds = now() - scrapeStart
 
     let planner = Planner(limits: PlannerLimits(maxCopiesPerNode: 1_000_000, maxLoad: 100, maxActions: 1_024))
     var decisions = 0
@@ -163,7 +170,7 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     return Result(
         catalog: catalogName, workload: workload, files: files, nodes: nodeCount, importSeconds: importSeconds, decisions: decisions,
         planSeconds: planSeconds, applied: applied, applySeconds: applySeconds, rssMiB: residentMiB(), drainSeconds: drainSeconds,
-        catalogMiB: directorySize(directory))
+        catalogMiB: directorySize(directory), scrapeSeconds: scrapeSeconds)
 }
 
 let options = Options(arguments: CommandLine.arguments)
@@ -180,7 +187,7 @@ if options.catalogs.contains("mongodb") {
     }
 }
 print("fsdfs planner benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores; sqlite: WAL file; mongodb: \(server == nil ? "not run" : serverName)")
-print("catalog  workload  files    nodes  import s  decisions  decisions/s  µs/decision  drain pass s  apply/s  RSS MiB  catalog MiB")
+print("catalog  workload  files    nodes  import s  decisions  decisions/s  µs/decision  drain pass s  apply/s  RSS MiB  catalog MiB  scrape s")
 var results: [Result] = []
 for catalogName in options.catalogs {
     for workload in options.workloads {
@@ -191,10 +198,10 @@ for catalogName in options.catalogs {
                     files: files, nodeCount: nodes, passes: options.passes, apply: options.apply)
                 results.append(result)
                 print(String(
-                    format: "%-7@  %-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %12.2f  %7.0f  %7.0f  %11.0f",
+                    format: "%-7@  %-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %12.2f  %7.0f  %7.0f  %11.0f  %8.3f",
                     result.catalog as NSString, result.workload as NSString, result.files, result.nodes, result.importSeconds,
                     result.decisions, result.decisionsPerSecond, result.microsPerDecision, result.drainSeconds,
-                    Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB))
+                    Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB, result.scrapeSeconds))
                 // One line at a time, also into a pipe or a file: long runs show where they are.
                 fflush(nil)
             }

@@ -7,6 +7,7 @@ import Synchronization
 /// The master role: owns the catalog, the node registry with liveness, the replication
 /// scheduler, upload placement, deletes, and the answers to `where`, `ls` and `status`.
 public final class Master: Sendable {
+    /// The catalog given, every call timed (``TimedCatalog``).
     public let catalog: any Catalog
     public let settings: MasterSettings
     /// The master's own address, as clients and nodes reach it.
@@ -25,12 +26,14 @@ public final class Master: Sendable {
     let recovery = AsyncLock()
     let state = Mutex(MasterState())
     let policyState: Mutex<PolicySet>
+    /// Made with the master: a metrics backend bootstrapped before records into it.
+    public let metrics = MasterMetrics()
 
     public init(
         catalog: any Catalog, settings: MasterSettings, policies: PolicySet, address: String,
         client: SignedClient, logger: Logger
     ) {
-        self.catalog = catalog
+        self.catalog = TimedCatalog(catalog)
         self.settings = settings
         self.address = address
         self.client = client

@@ -9,7 +9,8 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     var host: String
     var port: Int
 
-    init(_ text: String, option: String) throws {
+    /// - Parameter reachedBy: who must reach the address, for the message refusing port 0.
+    init(_ text: String, option: String, reachedBy: String = "other nodes") throws {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (0...65535).contains(port), colon != text.startIndex
         else {
@@ -17,7 +18,7 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         }
         // Nodes and clients reach a node at the address it gives, so "any free port" cannot work.
         guard port != 0 else {
-            throw ValidationError("\(option) \(text): port 0 is not an address other nodes can reach; give a fixed port, e.g. 4242")
+            throw ValidationError("\(option) \(text): port 0 is not an address \(reachedBy) can reach; give a fixed port, e.g. 4242")
         }
         host = String(text[..<colon])
         self.port = port

@@ -57,6 +57,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds from the end of one full scrub pass to the start of the next.")
     var scrubInterval: Double = 604_800
 
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics. Plain HTTP without a signature (a Prometheus server cannot sign); the metrics name no file and carry no secret. Off unless given.")
+    var metricsListen: String?
+
     @Option(help: "Swarm password (prefer the FSDFS_SECRET environment variable: arguments are visible to other users).")
     var secret: String?
 
@@ -74,6 +77,12 @@ struct Serve: AsyncParsableCommand {
         _ = try Endpoint(listen, option: "--listen")
         if let advertise { _ = try Endpoint(advertise, option: "--advertise") }
         if let master { _ = try Endpoint(master, option: "--master") }
+        if let metricsListen {
+            let metrics = try Endpoint(metricsListen, option: "--metrics-listen", reachedBy: "a Prometheus server")
+            guard metrics != (try Endpoint(listen, option: "--listen")) else {
+                throw ValidationError("--metrics-listen \(metricsListen) is the address of --listen: give the metrics another port, e.g. 9242")
+            }
+        }
         guard let rate = try? ByteSize.parse(scrubRate), rate > 0 else {
             throw ValidationError("--scrub-rate \(scrubRate) is not a size above 0: use bytes per second or a K/M/G/T suffix, e.g. 64M")
         }
@@ -88,6 +97,11 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "fsdfsd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let listenAt = try Endpoint(listen, option: "--listen")
+        let metricsAt = try metricsListen.map { try Endpoint($0, option: "--metrics-listen", reachedBy: "a Prometheus server") }
+        // Before any metric is made: those made earlier would record nothing.
+        let export = metricsAt.map { _ in
+            PrometheusExport.bootstrap(HTTPMetricsMiddleware.metrics + MasterMetrics.Metric.all + NodeMetrics.Metric.all)
+        }
         let address = advertise ?? listen
         let isMaster = master == nil || master == listen || master == address
         let masterAddress = isMaster ? address : master!
@@ -130,6 +144,8 @@ struct Serve: AsyncParsableCommand {
             verifier: verifier, logger: logger)
 
         let router = makeNodeRouter()
+        // First, so that it times whole requests and sees the status the client gets.
+        router.middlewares.add(HTTPMetricsMiddleware())
         router.middlewares.add(ErrorMiddleware())
         router.middlewares.add(SigningMiddleware(verifier: verifier))
         node.addRoutes(to: router)
@@ -154,6 +170,10 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(address: .hostname(listenAt.host, port: listenAt.port), serverName: nil),
             logger: logger)
         services.append(app)
+        if let metricsAt, let export {
+            let sources: [any MetricsSource] = [node] + (masterRole.map { [$0] } ?? [])
+            services.append(MetricsServer(host: metricsAt.host, port: metricsAt.port, export: export, sources: sources, logger: logger))
+        }
         if let masterRole {
             do {
                 try await masterRole.start(dataSwarm: dataSwarm)

@@ -29,6 +29,7 @@ extension Master {
                 .POST, first.address, Route.remove, body: RemoveCommand(swarm: swarm, files: orders.map(\.version)))
             for ref in reply.gone {
                 try await catalog.removeReplica(ref.fileID, from: node)
+                metrics.evictions.increment()
                 logger.info("evicted \(ref.path) (version \(ref.fileID)) from \(node) to make room")
             }
         } catch {

@@ -156,6 +156,7 @@ public struct Scheduler: Service {
                 state.backoff[Placement(file: file.id, node: plan.target)] = nil
                 state.recordFinished(bytes: file.size, at: Date())
             }
+            master.metrics.copySucceeded(bytes: file.size)
             master.logger.info("replicated \(file.path) to \(plan.target) (\(ByteSize.format(file.size)))")
         } catch {
             await failed(plan, error)
@@ -163,6 +164,7 @@ public struct Scheduler: Service {
     }
 
     private func failed(_ plan: CopyPlan, _ error: any Error) async {
+        master.metrics.copyFailed()
         let failures = master.state.withLock { state -> Int in
             let key = Placement(file: plan.file, node: plan.target)
             let failures = (state.backoff[key]?.failures ?? 0) + 1

@@ -96,6 +96,11 @@ public protocol Catalog: Sendable {
     func nodeFigures() async throws -> [NodeID: NodeFigures]
     /// Files with K < N, most at risk first.
     func underReplicated(limit: Int) async throws -> [FileRecord]
+    /// Files not deleted, counted per (K, N) pair present, in ascending kn then K: a few rows
+    /// whatever the number of files (SQLite reads its scheduling index only, MongoDB groups the
+    /// file documents). The metrics take from it the histogram of K − N, the lost files (K = 0)
+    /// and the replication backlog.
+    func replicationCounts() async throws -> [ReplicationCount]
 
     // MARK: Planning
 
@@ -141,6 +146,26 @@ public struct CatalogTotals: Sendable, Equatable, Codable {
         self.underReplicated = underReplicated
         self.minKn = minKn
     }
+}
+
+/// How many files (not deleted) have one pair of K and N, and their bytes.
+public struct ReplicationCount: Sendable, Equatable {
+    public var k: Int
+    public var n: Int
+    public var files: Int
+    public var bytes: Int64
+
+    public init(k: Int, n: Int, files: Int, bytes: Int64) {
+        self.k = k
+        self.n = n
+        self.files = files
+        self.bytes = bytes
+    }
+
+    public var kn: Int { k - n }
+
+    /// Bytes still to copy to bring these files up to N (0 when K ≥ N).
+    public var missingBytes: Int64 { bytes * Int64(max(0, n - k)) }
 }
 
 /// One node's share of the store.

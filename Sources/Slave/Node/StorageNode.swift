@@ -20,6 +20,8 @@ public final class StorageNode: Sendable {
     public let reportSoon = Wakeup()
     /// The background scrubber's status and requests for a pass (see ``Scrubber``).
     public let scrubbing = ScrubControl()
+    /// Made with the node: a metrics backend bootstrapped before records into it.
+    public let metrics = NodeMetrics()
 
     private struct Activity {
         var transfers = 0

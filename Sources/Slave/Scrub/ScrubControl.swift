@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import ReplicaCore
 import Synchronization
 import Transport
@@ -19,12 +20,27 @@ public final class ScrubControl: Sendable {
     private let state = Mutex(State())
     /// Signalled when a pass is requested.
     let wakeup = Wakeup()
+    /// ``ScrubStatus/corrupt`` and ``ScrubStatus/missing`` as metrics, counted as they grow.
+    private let corruptFound = Counter(label: NodeMetrics.Metric.scrubCorrupt.name)
+    private let missingFound = Counter(label: NodeMetrics.Metric.scrubMissing.name)
 
-    public init() {}
+    public init() {
+        corruptFound.increment(by: 0)
+        missingFound.increment(by: 0)
+    }
 
     /// The last full pass, the pass under way and what the scrubber has found.
     public func status() -> ScrubStatus {
         state.withLock { $0.status }
+    }
+
+    /// How far the pass under way is, from 0 to 1, by bytes (by files when they are all
+    /// empty); 1 between passes, 0 before the first.
+    public var progress: Double {
+        let status = status()
+        guard let current = status.current else { return status.lastPass == nil ? 0 : 1 }
+        if current.bytesTotal > 0 { return min(1, Double(current.bytesDone) / Double(current.bytesTotal)) }
+        return current.filesTotal > 0 ? Double(current.filesDone) / Double(current.filesTotal) : 0
     }
 
     /// Asks for a full pass now. A pass under way is cut short and a new one started, since it
@@ -55,12 +71,16 @@ public final class ScrubControl: Sendable {
 
     /// Takes what a previous run of the node recorded (the last pass and the totals).
     func restore(_ saved: ScrubStatus) {
-        state.withLock { state in
+        let (corrupt, missing) = state.withLock { state in
+            let added = (max(0, saved.corrupt - state.status.corrupt), max(0, saved.missing - state.status.missing))
             state.status.lastPass = saved.lastPass
             state.lastNumber = max(state.lastNumber, saved.lastPass?.number ?? 0)
             state.status.corrupt = saved.corrupt
             state.status.missing = saved.missing
+            return added
         }
+        corruptFound.increment(by: corrupt)
+        missingFound.increment(by: missing)
     }
 
     /// Starts a pass over `files` files of `bytes` bytes; clears a pending request.
@@ -84,8 +104,8 @@ public final class ScrubControl: Sendable {
 
     /// One file of `size` bytes is done, with `outcome`.
     func finish(size: Int64, outcome: ScrubOutcome) {
-        state.withLock { state in
-            guard var current = state.status.current else { return }
+        let counted = state.withLock { state -> Bool in
+            guard var current = state.status.current else { return false }
             state.finishedBytes += size
             current.bytesDone = state.finishedBytes
             current.filesDone += 1
@@ -100,6 +120,13 @@ public final class ScrubControl: Sendable {
                 break
             }
             state.status.current = current
+            return true
+        }
+        guard counted else { return }
+        switch outcome {
+        case .missing: missingFound.increment()
+        case .corrupt: corruptFound.increment()
+        case .intact, .changed: break
         }
     }
 

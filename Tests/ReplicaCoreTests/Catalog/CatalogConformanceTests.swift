@@ -208,6 +208,50 @@ struct CatalogConformanceTests {
         #expect(try await catalog.nodes().map(\.id) == ["n1"])
     }
 
+    @Test("Files are counted per K and N present, deleted ones left out, and the counts follow liveness", arguments: CatalogBackend.all)
+    func replicationCountsGroupByKAndN(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        #expect(try await catalog.replicationCounts().isEmpty)
+        for id in ["n1", "n2", "n3"] { try await catalog.registerNode(Fixture.node(id)) }
+        // (size, n, holders)
+        let specs: [(Int64, Int, [NodeID])] = [
+            (30, 2, ["n1"]), (10, 2, ["n2"]), (20, 3, ["n1", "n2"]), (10, 1, ["n1", "n2", "n3"]),
+            (5, 3, []), (40, 1, ["n2"]), (7, 2, ["n1", "n3"]), (8, 2, []),
+        ]
+        for (i, spec) in specs.enumerated() {
+            let file = try await catalog.putFile(Fixture.newFile("f\(i)", size: spec.0, n: spec.1))
+            for node in spec.2 { try await catalog.setReplica(file.id, on: node, state: .live) }
+        }
+        let gone = try await catalog.putFile(Fixture.newFile("gone", size: 1000, n: 2))
+        try await catalog.setReplica(gone.id, on: "n1", state: .live)
+        _ = try await catalog.deleteFile(at: gone.path)
+
+        let counts = try await catalog.replicationCounts()
+        #expect(counts == [
+            ReplicationCount(k: 0, n: 3, files: 1, bytes: 5),
+            ReplicationCount(k: 0, n: 2, files: 1, bytes: 8),
+            ReplicationCount(k: 1, n: 2, files: 2, bytes: 40),
+            ReplicationCount(k: 2, n: 3, files: 1, bytes: 20),
+            ReplicationCount(k: 1, n: 1, files: 1, bytes: 40),
+            ReplicationCount(k: 2, n: 2, files: 1, bytes: 7),
+            ReplicationCount(k: 3, n: 1, files: 1, bytes: 10),
+        ])
+        // The same store as the totals, and the backlog is what is missing of each file.
+        let totals = try await catalog.totals()
+        #expect(counts.reduce(0) { $0 + $1.files } == totals.files)
+        #expect(counts.reduce(0) { $0 + $1.bytes } == totals.bytes)
+        #expect(counts.filter { $0.kn < 0 }.reduce(0) { $0 + $1.files } == totals.underReplicated)
+        #expect(counts.map(\.kn).min() == totals.minKn)
+        let missing: Int64 = 5 * 3 + 8 * 2 + 30 + 10 + 20
+        #expect(counts.reduce(Int64(0)) { $0 + $1.missingBytes } == missing)
+
+        // n2 going down moves its files to lower K in the same step.
+        try await catalog.setNodeAlive("n2", alive: false)
+        let down = try await catalog.replicationCounts()
+        #expect(down.filter { $0.k == 0 }.reduce(0) { $0 + $1.files } == 4)
+        #expect(down.reduce(0) { $0 + $1.files } == 8)
+    }
+
     @Test("Planner queries follow the scheduling order and page without gaps", arguments: CatalogBackend.all)
     func plannerQueriesOrder(backend: CatalogBackend) async throws {
         let catalog = try await backend.make()

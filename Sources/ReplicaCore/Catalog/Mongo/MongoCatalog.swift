@@ -629,6 +629,22 @@ public final class MongoCatalog: Catalog {
         }
     }
 
+    public func replicationCounts() async throws -> [ReplicationCount] {
+        try await withSession { session in
+            try session.aggregate(Files.collection, [
+                ["$match": ["deleted": false]],
+                ["$group": [
+                    "_id": ["kn": "$kn", "k": "$k"], "files": ["$sum": .int64(1)], "bytes": ["$sum": "$size"],
+                ]],
+            ]).map { row in
+                guard let group = row["_id"]?.documentValue, let kn = group["kn"]?.intValue, let k = group["k"]?.intValue,
+                      let files = row["files"]?.intValue, let bytes = row["bytes"]?.int64Value
+                else { throw CatalogError.corrupt("a count of files by K and N: \(row)") }
+                return ReplicationCount(k: k, n: k - kn, files: files, bytes: bytes)
+            }.sorted { ($0.kn, $0.k) < ($1.kn, $1.k) }
+        }
+    }
+
     public func underReplicated(limit: Int) async throws -> [FileRecord] {
         try await withSession { session in
             try session.find(

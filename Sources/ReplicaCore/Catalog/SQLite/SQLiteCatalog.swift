@@ -379,6 +379,15 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
+    public func replicationCounts() async throws -> [ReplicationCount] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: Self.replicationCountsSQL).map { row in
+                let kn: Int = row["kn"], k: Int = row["k"]
+                return ReplicationCount(k: k, n: k - kn, files: row["files"], bytes: row["bytes"])
+            }
+        }
+    }
+
     public func underReplicated(limit: Int) async throws -> [FileRecord] {
         try await writer.read { db in
             try Row.fetchAll(
@@ -402,6 +411,11 @@ public final class SQLiteCatalog: Catalog {
 
 extension SQLiteCatalog {
     static let minKnSQL = "SELECT min(kn) FROM files WHERE deleted = 0"
+    /// One pass over the scheduling index (it holds kn, k and size), grouped in its order.
+    static let replicationCountsSQL = """
+        SELECT kn, k, count(*) AS files, sum(size) AS bytes FROM files WHERE deleted = 0
+        GROUP BY kn, k ORDER BY kn, k
+        """
     static let underReplicatedSQL = "SELECT * FROM files WHERE deleted = 0 AND kn < 0 ORDER BY kn, k, size, id LIMIT ?"
     static let replicasSQL = """
         SELECT n.id AS node, r.state FROM replicas r JOIN nodes n ON n.seq = r.node
@@ -427,6 +441,7 @@ extension SQLiteCatalog {
             "replicas of file": Self.replicasSQL,
             "min kn": Self.minKnSQL,
             "under-replicated": Self.underReplicatedSQL,
+            "replication counts": Self.replicationCountsSQL,
             "node liveness recount": Self.livenessRecountSQL,
         ]
         return try await writer.read { db in

@@ -1,0 +1,120 @@
+import Foundation
+import Metrics
+import ReplicaCore
+import Synchronization
+
+/// The catalog the master uses: every call goes to `base` and its duration is recorded in
+/// `fsdfs_catalog_seconds{call="…"}` (the method's name; never an argument), whether it
+/// succeeded or threw. Without a metrics backend the timers record nothing.
+public final class TimedCatalog: Catalog {
+    public let base: any Catalog
+    private let timers = Mutex<[String: Metrics.Timer]>([:])
+
+    public init(_ base: any Catalog) {
+        self.base = base
+    }
+
+    private func timer(_ call: String) -> Metrics.Timer {
+        timers.withLock { timers in
+            if let timer = timers[call] { return timer }
+            let timer = Metrics.Timer(label: MasterMetrics.Metric.catalogSeconds.name, dimensions: [("call", call)])
+            timers[call] = timer
+            return timer
+        }
+    }
+
+    private func timed<T>(_ call: String, _ body: () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        defer { timer(call).record(duration: ContinuousClock.now - start) }
+        return try await body()
+    }
+
+    // MARK: Swarm
+
+    public func swarmID() async throws -> SwarmID { try await timed("swarmID") { try await base.swarmID() } }
+    public func setSwarmID(_ id: SwarmID) async throws { try await timed("setSwarmID") { try await base.setSwarmID(id) } }
+    public func isRecovering() async throws -> Bool { try await timed("isRecovering") { try await base.isRecovering() } }
+    public func setRecovering(_ recovering: Bool) async throws {
+        try await timed("setRecovering") { try await base.setRecovering(recovering) }
+    }
+
+    // MARK: Nodes
+
+    public func registerNode(_ node: NodeRecord) async throws {
+        try await timed("registerNode") { try await base.registerNode(node) }
+    }
+    public func recordReport(node: NodeID, quota: Int64, load: Double, at time: Date) async throws {
+        try await timed("recordReport") { try await base.recordReport(node: node, quota: quota, load: load, at: time) }
+    }
+    public func setNodeAlive(_ node: NodeID, alive: Bool) async throws {
+        try await timed("setNodeAlive") { try await base.setNodeAlive(node, alive: alive) }
+    }
+    public func removeNode(_ node: NodeID) async throws { try await timed("removeNode") { try await base.removeNode(node) } }
+    public func node(_ id: NodeID) async throws -> NodeRecord? { try await timed("node") { try await base.node(id) } }
+    public func nodes() async throws -> [NodeRecord] { try await timed("nodes") { try await base.nodes() } }
+
+    // MARK: Files
+
+    public func putFile(_ file: NewFile) async throws -> FileRecord { try await timed("putFile") { try await base.putFile(file) } }
+    public func importFiles(_ files: [ImportedFile]) async throws {
+        try await timed("importFiles") { try await base.importFiles(files) }
+    }
+    public func reserveFileIDs(through id: FileID) async throws {
+        try await timed("reserveFileIDs") { try await base.reserveFileIDs(through: id) }
+    }
+    public func file(at path: VirtualPath) async throws -> FileRecord? {
+        try await timed("fileAtPath") { try await base.file(at: path) }
+    }
+    public func file(id: FileID) async throws -> FileRecord? { try await timed("fileByID") { try await base.file(id: id) } }
+    public func file(upload: String) async throws -> FileRecord? {
+        try await timed("fileByUpload") { try await base.file(upload: upload) }
+    }
+    public func deleteFile(at path: VirtualPath) async throws -> FileRecord? {
+        try await timed("deleteFile") { try await base.deleteFile(at: path) }
+    }
+    public func listFiles(prefix: String, after: VirtualPath?, limit: Int) async throws -> [FileRecord] {
+        try await timed("listFiles") { try await base.listFiles(prefix: prefix, after: after, limit: limit) }
+    }
+    public func setN(_ n: Int, for file: FileID) async throws { try await timed("setN") { try await base.setN(n, for: file) } }
+    public func reevaluateN(_ policy: @Sendable (VirtualPath, Int64) -> Int) async throws -> Int {
+        try await timed("reevaluateN") { try await base.reevaluateN(policy) }
+    }
+
+    // MARK: Replicas
+
+    public func setReplica(_ file: FileID, on node: NodeID, state: ReplicaState) async throws {
+        try await timed("setReplica") { try await base.setReplica(file, on: node, state: state) }
+    }
+    public func removeReplica(_ file: FileID, from node: NodeID) async throws {
+        try await timed("removeReplica") { try await base.removeReplica(file, from: node) }
+    }
+    public func replicas(of file: FileID) async throws -> [ReplicaRecord] {
+        try await timed("replicas") { try await base.replicas(of: file) }
+    }
+    public func holdings(on node: NodeID) async throws -> [Holding] {
+        try await timed("holdings") { try await base.holdings(on: node) }
+    }
+    public func pendingDeletions(on node: NodeID) async throws -> [FileRecord] {
+        try await timed("pendingDeletions") { try await base.pendingDeletions(on: node) }
+    }
+    public func purgeTombstones() async throws -> Int { try await timed("purgeTombstones") { try await base.purgeTombstones() } }
+
+    // MARK: Figures
+
+    public func totals() async throws -> CatalogTotals { try await timed("totals") { try await base.totals() } }
+    public func nodeFigures() async throws -> [NodeID: NodeFigures] {
+        try await timed("nodeFigures") { try await base.nodeFigures() }
+    }
+    public func underReplicated(limit: Int) async throws -> [FileRecord] {
+        try await timed("underReplicated") { try await base.underReplicated(limit: limit) }
+    }
+    public func replicationCounts() async throws -> [ReplicationCount] {
+        try await timed("replicationCounts") { try await base.replicationCounts() }
+    }
+
+    // MARK: Planning
+
+    public func withPlannerView<T: Sendable>(_ body: @escaping @Sendable (any PlannerQueries) throws -> T) async throws -> T {
+        try await timed("withPlannerView") { try await base.withPlannerView(body) }
+    }
+}

@@ -107,7 +107,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplicaCoreTests",
-            dependencies: ["ReplicaCore", "TestSupport"]
+            dependencies: [
+                "ReplicaCore", "TestSupport",
+                // To write catalogs of earlier schema versions and open them with this build.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // Real fsdfsd processes on loopback ports with temporary data directories.
         .testTarget(

@@ -24,6 +24,8 @@ public final class Master: Sendable {
     /// path must not both take it in.
     let recovery = AsyncLock()
     let state = Mutex(MasterState())
+    /// Events recorded, on their way to the catalog (``EventWriter``).
+    let events = EventQueue()
     let policyState: Mutex<PolicySet>
 
     public init(

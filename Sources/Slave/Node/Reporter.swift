@@ -74,11 +74,11 @@ public struct Reporter: Service {
         let report = NodeReport(
             node: node.id, swarm: node.swarm, address: node.address, quota: node.store.quota, used: await node.store.used(),
             load: node.load(), inventory: held, added: inventory ? [] : changes.added, removed: changes.removed,
-            scrub: node.scrubbing.status())
+            scrub: node.scrubbing.status(), damaged: changes.damaged.isEmpty ? nil : changes.damaged)
         do {
             return try await node.client.call(.POST, node.master, Route.report, body: report, timeout: .seconds(30))
         } catch {
-            if !inventory { node.restoreChanges(added: changes.added, removed: changes.removed) }
+            if !inventory { node.restoreChanges(added: changes.added, removed: changes.removed, damaged: changes.damaged) }
             throw error
         }
     }

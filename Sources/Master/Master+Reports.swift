@@ -283,6 +283,10 @@ extension Master {
         state.withLock { state in
             if state.unaccounted[node]?[file.path]?.fileID == file.fileID { state.unaccounted[node]?[file.path] = nil }
         }
+        // An eviction under way forgets its own replica when the node confirms it. Forgetting it
+        // here first would free its bytes twice (the catalog's `used` and the eviction in flight)
+        // and let the planner fill the room the eviction made for another file.
+        if state.withLock({ $0.evictions[Placement(file: file.fileID, node: node)] != nil }) { return false }
         guard let replica = try await catalog.replicas(of: file.fileID).first(where: { $0.node == node }) else { return false }
         try await catalog.removeReplica(file.fileID, from: node)
         logger.notice("node \(node) no longer holds \(file.path) (version \(file.fileID))")

@@ -60,10 +60,28 @@ extension Master {
         }
         record(kind, node: node, address: address, path: file.path,
                "replica of \(file.path) (version \(file.version)) on \(address) is \(what); it no longer counts")
+        remember(damaged: [file.id])
+    }
+
+    /// A node's whole inventory lacks copies the catalog counted on it (it came back without
+    /// them, or its disk was replaced): one event for all of them, however many, and each file
+    /// is remembered for its repair.
+    func noteMissing(_ files: [FileRecord], on node: NodeID, address: String) {
+        guard let first = files.first else { return }
+        let names = files.prefix(3).map(\.path.rawValue).joined(separator: ", ") + (files.count > 3 ? ", …" : "")
+        let what = files.count == 1 ? "a counted copy of \(first.path) is" : "\(files.count) counted copies (\(names)) are"
+        record(.replicaMissing, node: node, address: address, path: files.count == 1 ? first.path : nil,
+               "\(what) missing from the inventory of node \(address); they no longer count")
+        remember(damaged: files.map(\.id))
+    }
+
+    private func remember(damaged files: [FileID]) {
+        let now = Date()
         state.withLock { state in
-            state.damaged[file.id] = Date()
-            if state.damaged.count > Self.damagedRemembered, let oldest = state.damaged.min(by: { $0.value < $1.value }) {
-                state.damaged[oldest.key] = nil
+            for file in files { state.damaged[file] = now }
+            let excess = state.damaged.count - Self.damagedRemembered
+            if excess > 0 {
+                for (file, _) in state.damaged.sorted(by: { $0.value < $1.value }).prefix(excess) { state.damaged[file] = nil }
             }
         }
     }

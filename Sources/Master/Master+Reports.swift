@@ -158,9 +158,12 @@ extension Master {
         // Replicas the catalog records that the node no longer has (an eviction under way
         // forgets its own when the node confirms it).
         let evicting = state.withLock { state in Set(state.evictions.keys.filter { $0.node == node }.map(\.file)) }
+        var missing: [FileRecord] = []
         for holding in holdings where !matched.contains(holding.file.id) && !evicting.contains(holding.file.id) {
             try await catalog.removeReplica(holding.file.id, from: node)
+            if holding.state == .live && !holding.file.deleted { missing.append(holding.file) }
         }
+        noteMissing(missing, on: node, address: address)
         noteUnaccounted(unaccounted, on: node, replacing: true)
         if !unaccounted.isEmpty {
             let bytes = unaccounted.reduce(Int64(0)) { $0 + $1.size }

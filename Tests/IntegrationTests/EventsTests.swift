@@ -103,6 +103,14 @@ extension Integration {
                 let repaired = try await cluster.awaitEvent(.fileRepaired) { $0.path?.rawValue == "x/rot" }
                 #expect(repaired.seq > corrupt.seq)
                 #expect(try await cluster.whereIs("x/rot")?.k == 3)
+
+                // A node that comes back without a copy it held: replica_missing, then repaired again.
+                await two.crash()
+                try FileManager.default.removeItem(at: two.file("x/rot"))
+                try await cluster.restart(two)
+                let missing = try await cluster.awaitEvent(.replicaMissing) { $0.path?.rawValue == "x/rot" && $0.seq > repaired.seq }
+                #expect(missing.address == two.address && missing.message.contains("missing"), "\(missing.message)")
+                try await cluster.awaitEvent(.fileRepaired) { $0.path?.rawValue == "x/rot" && $0.seq > missing.seq }
                 // Routine copies of a healthy swarm are not events.
                 try await cluster.put(try cluster.localFile("fine", size: 1000), "x/fine")
                 try await eventually("three copies") { try await cluster.whereIs("x/fine")?.k == 3 }

@@ -123,6 +123,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The master's in-memory parts, without processes.
+        .testTarget(
+            name: "MasterTests",
+            dependencies: ["Master", "ReplicaCore"]
+        ),
         .testTarget(
             name: "SlaveTests",
             dependencies: [

@@ -116,7 +116,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplicaCoreTests",
-            dependencies: ["ReplicaCore", "TestSupport"]
+            dependencies: [
+                "ReplicaCore", "TestSupport",
+                // To write catalogs of earlier schema versions and open them with this build.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // Real fsdfsd processes on loopback ports with temporary data directories.
         .testTarget(
@@ -137,6 +141,11 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
+        ),
+        // The master's in-memory parts, without processes.
+        .testTarget(
+            name: "MasterTests",
+            dependencies: ["Master", "ReplicaCore"]
         ),
         .testTarget(
             name: "SlaveTests",

@@ -6,6 +6,7 @@ import Transport
 /// The catalog going away at runtime (a MongoDB server down, no majority): the master keeps
 /// answering, replication pauses and says why, and everything resumes when the catalog
 /// answers again. Nothing is written meanwhile, so nothing is lost; nodes keep serving reads.
+/// The pause and the resumption are events, written once the catalog is back.
 extension Master {
     /// Records an outage when `error` is the catalog being unreachable; returns whether it was.
     @discardableResult
@@ -18,6 +19,8 @@ extension Master {
         }
         if first {
             logger.error("catalog unreachable, replication paused until it answers again: \(message)")
+            // Written once the catalog is back (EventQueue keeps it meanwhile).
+            record(.catalogPaused, "catalog unreachable, replication paused: \(message)")
             // The scheduler probes the catalog while it is away.
             schedule.signal()
         }
@@ -35,7 +38,9 @@ extension Master {
             return outage
         }
         guard let outage else { return }
-        logger.notice("catalog reachable again after \(Int(Date().timeIntervalSince(outage.since).rounded())) s: replication resumes")
+        let seconds = Int(Date().timeIntervalSince(outage.since).rounded())
+        logger.notice("catalog reachable again after \(seconds) s: replication resumes")
+        record(.catalogResumed, "catalog reachable again after \(seconds) s: replication resumes")
         schedule.signal()
         deletions.signal()
     }

@@ -40,6 +40,9 @@ extension Master {
             reply.replication.copiesInFlight = state.withLock { $0.copies.count }
             reply.replication.etaSeconds = nil
             reply.replication.paused = pausedReason
+            if reply.underReplicated > 0, let paused = pausedReason {
+                reply.replication.stuck = StuckReplication(.schedulerPaused(paused), files: reply.underReplicated)
+            }
             return reply
         }
     }
@@ -62,17 +65,21 @@ extension Master {
         }
         let strays = unaccounted.values.joined()
         let refused = state.withLock { $0.refused.values.sorted { $0.address < $1.address } }
-        let atRisk = try await catalog.underReplicated(limit: 100_000)
+        let atRisk = try await catalog.underReplicated(limit: Self.atRiskScan)
         let backlog = atRisk.reduce(Int64(0)) { $0 + $1.size * Int64(max(0, $1.n - $1.k)) }
         let (copies, rate) = state.withLock { ($0.copies.count, $0.rate(now: now)) }
-        let eta: Double? = backlog > 0 && rate > 0 ? (Double(backlog) / rate).rounded() : nil
+        // No estimate for a backlog that cannot progress: the rate is that of copies past.
+        let stuck = try await stuckBacklog(atRisk)
+        let eta: Double? = backlog > 0 && rate > 0 && stuck == nil ? (Double(backlog) / rate).rounded() : nil
         return StatusReply(
             master: address, minKn: totals.minKn, files: totals.files, bytes: totals.bytes,
             underReplicated: totals.underReplicated, nodes: nodes,
             replication: ReplicationStatus(
-                copiesInFlight: copies, backlogBytes: backlog, bytesPerSecond: rate.rounded(), etaSeconds: eta, paused: nil),
+                copiesInFlight: copies, backlogBytes: backlog, bytesPerSecond: rate.rounded(), etaSeconds: eta, paused: nil,
+                stuck: stuck),
             swarm: swarm, safeMode: try await safeModeStatus(), refused: refused,
-            unaccountedFiles: strays.count, unaccountedBytes: strays.reduce(0) { $0 + $1.size })
+            unaccountedFiles: strays.count, unaccountedBytes: strays.reduce(0) { $0 + $1.size },
+            knHistogram: try await catalog.knHistogram(), lostFiles: atRisk.filter { $0.k == 0 }.count)
     }
 
     /// `rm PATH`: writes the tombstone (the file stops counting and is never served again),

@@ -35,7 +35,9 @@ extension Master {
             try await catalog.recordReport(node: report.node, quota: report.quota, load: report.load, at: now)
             var changed = known.quota != report.quota
                 || (known.load < settings.planner.maxLoad) != (report.load < settings.planner.maxLoad)
-            for file in report.removed where try await forget(file, on: report.node) { changed = true }
+            for file in report.removed where try await forget(file, on: report.node, address: report.address, damaged: report.damaged) {
+                changed = true
+            }
             var adopt: [AdoptedFile] = []
             for item in report.added {
                 switch try await match(item, on: report.node, address: report.address, holdings: nil) {
@@ -66,8 +68,12 @@ extension Master {
         }
         if known == nil {
             logger.info("node \(report.node) joined at \(report.address): \(inventory.count) files, quota \(ByteSize.format(report.quota))")
+            self.record(.nodeJoined, node: report.node, address: report.address,
+                        "node \(report.address) joined with \(inventory.count) files, quota \(ByteSize.format(report.quota))")
         } else if known?.alive != true {
             logger.info("node \(report.node) is back at \(report.address) with \(inventory.count) files")
+            self.record(.nodeBack, node: report.node, address: report.address,
+                        "node \(report.address) is back with \(inventory.count) files; its copies count again")
         } else {
             logger.info("node \(report.node) sent its inventory: \(inventory.count) files")
         }
@@ -79,13 +85,17 @@ extension Master {
 
     /// A node leaving cleanly: it is down at once, so its replicas stop counting.
     public func handleLeave(_ leave: NodeLeave) async throws {
-        guard try await catalog.node(leave.node) != nil else { return }
+        guard let known = try await catalog.node(leave.node) else { return }
         try await catalog.setNodeAlive(leave.node, alive: false)
         state.withLock { state in
             state.inventoryKnown.remove(leave.node)
             state.lastSeen[leave.node] = nil
         }
         logger.info("node \(leave.node) left; its replicas no longer count")
+        if known.alive {
+            record(.nodeDown, node: leave.node, address: known.address,
+                   "node \(known.address) left (it was stopped); its replicas no longer count")
+        }
         schedule.signal()
     }
 
@@ -130,7 +140,10 @@ extension Master {
                     id: report.node, address: report.address, swarm: theirs, at: now.formatted(.iso8601))
                 return first
             }
-            if first { logger.error("\(message)") }
+            if first {
+                logger.error("\(message)")
+                record(.nodeRefused, node: report.node, address: report.address, message)
+            }
             throw RouteError(.conflict, message, code: "foreign_swarm")
         }
         state.withLock { _ = $0.refused.removeValue(forKey: report.node) }
@@ -159,9 +172,12 @@ extension Master {
         // Replicas the catalog records that the node no longer has (an eviction under way
         // forgets its own when the node confirms it).
         let evicting = state.withLock { state in Set(state.evictions.keys.filter { $0.node == node }.map(\.file)) }
+        var missing: [FileRecord] = []
         for holding in holdings where !matched.contains(holding.file.id) && !evicting.contains(holding.file.id) {
             try await catalog.removeReplica(holding.file.id, from: node)
+            if holding.state == .live && !holding.file.deleted { missing.append(holding.file) }
         }
+        noteMissing(missing, on: node, address: address)
         noteUnaccounted(unaccounted, on: node, replacing: true)
         if !unaccounted.isEmpty {
             let bytes = unaccounted.reduce(Int64(0)) { $0 + $1.size }
@@ -295,13 +311,24 @@ extension Master {
     }
 
     /// The node no longer holds `file`: stop counting it. Returns whether anything changed.
-    private func forget(_ file: FileRef, on node: NodeID) async throws -> Bool {
+    ///
+    /// A counted copy of a current version that goes without the master having asked for it
+    /// (a removal or an eviction, which it forgets itself) was damaged: the node says corrupt or
+    /// missing in `damaged` (older nodes do not; then it is recorded as missing).
+    private func forget(_ file: FileRef, on node: NodeID, address: String, damaged: [ReplicaDamage]?) async throws -> Bool {
         state.withLock { state in
             if state.unaccounted[node]?[file.path]?.fileID == file.fileID { state.unaccounted[node]?[file.path] = nil }
         }
-        guard try await catalog.replicas(of: file.fileID).contains(where: { $0.node == node }) else { return false }
+        // An eviction under way forgets its own replica when the node confirms it. Forgetting it
+        // here first would free its bytes twice (the catalog's `used` and the eviction in flight)
+        // and let the planner fill the room the eviction made for another file.
+        if state.withLock({ $0.evictions[Placement(file: file.fileID, node: node)] != nil }) { return false }
+        guard let replica = try await catalog.replicas(of: file.fileID).first(where: { $0.node == node }) else { return false }
         try await catalog.removeReplica(file.fileID, from: node)
         logger.notice("node \(node) no longer holds \(file.path) (version \(file.fileID))")
+        if replica.state == .live, let current = try await catalog.file(id: file.fileID), !current.deleted {
+            noteDamaged(current, on: node, address: address, damage: damaged?.first { $0.file == file })
+        }
         return true
     }
 

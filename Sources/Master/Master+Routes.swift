@@ -56,9 +56,34 @@ extension Master {
             if command.leave { _ = try await self.leaveSafeMode() }
             return ErrorResponse.json(try await self.safeModeStatus().map { [$0] } ?? [])
         }
+        router.get(.init(stringLiteral: Route.atRiskPath)) { request, _ in
+            let limit = try Self.limitParameter(request, default: 100)
+            return ErrorResponse.json(try await self.atRisk(limit: limit))
+        }
+        router.get(.init(stringLiteral: Route.eventsPath)) { request, _ in
+            let query = request.uri.queryParameters
+            let limit = try Self.limitParameter(request, default: 50)
+            var after: Int64?
+            if let text = query.get("after") {
+                guard let value = Int64(text), value >= 0 else {
+                    throw RouteError(.badRequest, "after=\(text) is not an event number (0 or more)", code: "bad_request")
+                }
+                after = value
+            }
+            return ErrorResponse.json(try await self.eventLog(after: after, limit: limit))
+        }
         router.get(.init(stringLiteral: Route.auditPath)) { request, _ in
             let deep = request.uri.queryParameters.get("deep").map { $0 == "1" || $0 == "true" } ?? false
             return ErrorResponse.json(try await self.audit(deep: deep))
         }
+    }
+
+    /// `limit=N` of a query, at least 1; `fallback` when absent.
+    static func limitParameter(_ request: Request, default fallback: Int) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return fallback }
+        guard let limit = Int(text), limit >= 1 else {
+            throw RouteError(.badRequest, "limit=\(text) is not a number of 1 or more", code: "bad_request")
+        }
+        return limit
     }
 }

@@ -49,6 +49,7 @@ extension Master {
                     since: now, waitingFor: [], untilOperator: true)
             }
             logger.notice("recovery: rebuilding the catalog from the nodes that join; safe mode until `fsdfsd safe-mode leave`")
+            record(.safeModeOn, "safe mode: rebuilding the catalog from the nodes that join (--recover); no removals or evictions until fsdfsd safe-mode leave")
             return
         }
         if let dataSwarm, dataSwarm != swarm {
@@ -68,6 +69,7 @@ extension Master {
         }
         if !waiting.isEmpty {
             logger.notice("safe mode: no removals or evictions until the \(waiting.count) nodes that were up have reported (or are declared down)")
+            record(.safeModeOn, "safe mode: the master restarted; no removals or evictions until the \(waiting.count) nodes that were up have reported (or are declared down)")
         }
     }
 
@@ -105,6 +107,7 @@ extension Master {
             state.recovered = [:]
         }
         logger.notice("safe mode ended (\(why)): removals and evictions resume")
+        record(.safeModeOff, "safe mode ended (\(why)): removals and evictions resume")
         schedule.signal()
         deletions.signal()
     }

@@ -47,7 +47,7 @@ extension Master {
         }
         let evictions = state.withLock { $0.uploads[grant.upload]?.evictions } ?? []
         do {
-            try await evict(evictions)
+            try await evict(evictions, makingRoomFor: request.path)
         } catch {
             state.withLock { _ = $0.uploads.removeValue(forKey: grant.upload) }
             throw error

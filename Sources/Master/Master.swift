@@ -25,6 +25,8 @@ public final class Master: Sendable {
     /// path must not both take it in.
     let recovery = AsyncLock()
     let state = Mutex(MasterState())
+    /// Events recorded, on their way to the catalog (``EventWriter``).
+    let events = EventQueue()
     let policyState: Mutex<PolicySet>
     /// Made with the master: a metrics backend bootstrapped before records into it.
     public let metrics = MasterMetrics()

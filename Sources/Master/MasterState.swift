@@ -96,6 +96,9 @@ struct MasterState: Sendable {
     var finished: [(at: Date, bytes: Int64)] = []
     /// Each node's scrubber, as it last reported it.
     var scrub: [NodeID: ScrubStatus] = [:]
+    /// Files that lost a replica to damage, and since when: a copy that brings one back to N
+    /// is recorded as its repair (``Master/noteCopied(_:)``).
+    var damaged: [FileID: Date] = [:]
 
     /// The planner's view of the work under way.
     func inFlight(now: Date) -> InFlight {

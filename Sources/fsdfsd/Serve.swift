@@ -182,6 +182,8 @@ struct Serve: AsyncParsableCommand {
                 try? await http.shutdown()
                 throw CommandFailure("cannot start the master: \(error)")
             }
+            // Before the services that record events: stopped after them, it writes their last ones.
+            services.append(EventWriter(master: masterRole))
             services.append(Scheduler(master: masterRole))
             services.append(LivenessMonitor(master: masterRole))
             services.append(DeletionPusher(master: masterRole))

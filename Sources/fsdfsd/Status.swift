@@ -49,12 +49,25 @@ struct Status: AsyncParsableCommand {
         }
         out += health + "\n"
         out += "master \(status.master) · \(status.files) files · \(formatBytes(status.bytes))\n"
+        if let histogram = status.knHistogram, !histogram.isEmpty {
+            out += "files by K−N: " + histogram.map { "\(signed($0.kn)): \($0.files)" }.joined(separator: " · ") + "\n"
+        }
         let replication = status.replication
         if replication.copiesInFlight > 0 || replication.backlogBytes > 0 {
             var line = "replication: \(replication.copiesInFlight) copies in flight, \(formatBytes(replication.backlogBytes)) missing"
-            if replication.bytesPerSecond > 0 { line += " at \(formatBytes(Int64(replication.bytesPerSecond)))/s" }
-            if let eta = replication.etaSeconds { line += ", ETA \(formatDuration(eta))" }
+            // A backlog that cannot progress gets its reason instead of a rate and an ETA.
+            if replication.stuck == nil {
+                if replication.bytesPerSecond > 0 { line += " at \(formatBytes(Int64(replication.bytesPerSecond)))/s" }
+                if let eta = replication.etaSeconds { line += ", ETA \(formatDuration(eta))" }
+            }
             out += line + "\n"
+        }
+        if let stuck = replication.stuck, replication.paused == nil {
+            let files = stuck.files == 1 ? "1 file" : "\(stuck.files) files"
+            out += "STUCK (\(stuck.reason), \(files)): \(stuck.message). fsdfsd at-risk lists them\n"
+        }
+        if let lost = status.lostFiles, lost > 0 {
+            out += "LOST: \(lost == 1 ? "1 file has" : "\(lost) files have") no copy on a node that is up (fsdfsd at-risk says why)\n"
         }
         if let paused = replication.paused { out += "SCHEDULER PAUSED: \(paused)\n" }
         if let safe = status.safeMode {
@@ -85,3 +98,6 @@ func formatDuration(_ seconds: Double) -> String {
     if total < 3600 { return "\(total / 60)m\(total % 60)s" }
     return "\(total / 3600)h\(total / 60 % 60)m"
 }
+
+/// K − N with its sign: +1, 0, -2.
+func signed(_ kn: Int) -> String { kn > 0 ? "+\(kn)" : "\(kn)" }

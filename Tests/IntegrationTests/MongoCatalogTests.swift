@@ -77,6 +77,11 @@ extension Integration {
                     try await cluster.put(try cluster.localFile("after", size: 3000), "after.bin")
                     try await eventually("a new file replicates again") { try await cluster.whereIs("after.bin")?.k == 2 }
                     #expect(try await cluster.status().nodes.allSatisfy(\.alive))
+                    // The outage is in the event log: kept in memory while the catalog was away.
+                    let paused = try await cluster.awaitEvent(.catalogPaused)
+                    let resumed = try await cluster.awaitEvent(.catalogResumed) { $0.seq > paused.seq }
+                    #expect(paused.message.contains("catalog unreachable"), "\(paused.message)")
+                    #expect(resumed.time >= paused.time)
                 }
             } catch {
                 server.signal(SIGCONT)

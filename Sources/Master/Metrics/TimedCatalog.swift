@@ -111,6 +111,19 @@ public final class TimedCatalog: Catalog {
     public func replicationCounts() async throws -> [ReplicationCount] {
         try await timed("replicationCounts") { try await base.replicationCounts() }
     }
+    public func knHistogram() async throws -> [KnBucket] { try await timed("knHistogram") { try await base.knHistogram() } }
+
+    // MARK: Events
+
+    public func appendEvents(_ events: [NewEvent], keep: Int) async throws {
+        try await timed("appendEvents") { try await base.appendEvents(events, keep: keep) }
+    }
+    public func events(after seq: Int64, limit: Int) async throws -> [EventRecord] {
+        try await timed("events") { try await base.events(after: seq, limit: limit) }
+    }
+    public func latestEvents(limit: Int) async throws -> [EventRecord] {
+        try await timed("latestEvents") { try await base.latestEvents(limit: limit) }
+    }
 
     // MARK: Planning
 

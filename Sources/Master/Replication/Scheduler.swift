@@ -115,7 +115,7 @@ public struct Scheduler: Service {
             master.schedule.signal()
         }
         do {
-            try await master.evict(order.evictions)
+            try await master.evict(order.evictions, makingRoomFor: file.path)
             // Older versions of the path the target still has to remove may be replaced by the copy.
             let replaces: [VersionRef]
             do {
@@ -158,6 +158,7 @@ public struct Scheduler: Service {
             }
             master.metrics.copySucceeded(bytes: file.size)
             master.logger.info("replicated \(file.path) to \(plan.target) (\(ByteSize.format(file.size)))")
+            await master.noteCopied(file.id)
         } catch {
             await failed(plan, error)
         }
@@ -188,8 +189,17 @@ public struct Scheduler: Service {
             let reply: VerifyReply = try await master.client.call(
                 .POST, source, Route.verify, body: VerifyCommand(path: file.path), timeout: SignedClient.transferTimeout(file.size))
             if !reply.intact {
+                let counted = try await master.catalog.replicas(of: file.id).contains { $0.node == plan.source && $0.state == .live }
                 try await master.catalog.removeReplica(file.id, from: plan.source)
                 master.logger.error("replica of \(file.path) on \(plan.source) is corrupt or missing; it no longer counts")
+                // Its own report may have said so first; then that recorded the event.
+                if counted, !file.deleted {
+                    master.noteDamaged(
+                        file, on: plan.source, address: source,
+                        damage: ReplicaDamage(
+                            file: FileRef(fileID: file.id, path: file.path), kind: ReplicaDamage.corrupt,
+                            detail: "it did not verify when a copy from it failed"))
+                }
             }
         } catch {
             master.logger.notice("could not check the source \(plan.source) of file \(plan.file): \(error)")

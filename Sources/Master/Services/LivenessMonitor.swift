@@ -49,6 +49,8 @@ public struct LivenessMonitor: Service {
             }
             let seconds = Int(now.timeIntervalSince(last).rounded())
             master.logger.warning("node \(node) at \(record.address) is down: no report for \(seconds) s; its replicas no longer count")
+            master.record(.nodeDown, node: node, address: record.address,
+                          "node \(record.address) is down: no report for \(seconds) s; its replicas no longer count")
             master.nodeReported(node)
             master.schedule.signal()
         }

@@ -23,13 +23,25 @@ public struct PolicyReloader: Service {
         }
     }
 
+    /// Reloads and records the outcome as an event (`policy_reload` or `policy_reload_failed`).
     func reload() async {
+        let policies: PolicySet
         do {
-            let policies = try PolicySet.load(directory: directory)
-            let changed = try await master.replacePolicies(policies)
-            master.logger.info("policies reloaded from \(directory): \(policies.rules.count) rules; N changed for \(changed) files")
+            policies = try PolicySet.load(directory: directory)
         } catch {
             master.logger.error("policies not reloaded, the previous ones stay in force: \(error)")
+            master.record(.policyReloadFailed, "policies in \(directory) not reloaded, the previous ones stay in force: \(error)")
+            return
+        }
+        do {
+            let changed = try await master.replacePolicies(policies)
+            let summary = "policies reloaded from \(directory): \(policies.rules.count) rules; N changed for \(changed) files"
+            master.logger.info("\(summary)")
+            master.record(.policyReload, summary)
+        } catch {
+            let message = "policies reloaded from \(directory), but N of the existing files could not be re-evaluated: \(error)"
+            master.logger.error("\(message)")
+            master.record(.policyReloadFailed, message)
         }
     }
 }

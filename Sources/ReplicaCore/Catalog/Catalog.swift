@@ -101,6 +101,20 @@ public protocol Catalog: Sendable {
     /// file documents). The metrics take from it the histogram of K − N, the lost files (K = 0)
     /// and the replication backlog.
     func replicationCounts() async throws -> [ReplicationCount]
+    /// How many files (not deleted) have each value of K − N, lowest first; values no file has
+    /// are left out.
+    func knHistogram() async throws -> [KnBucket]
+
+    // MARK: Events
+
+    /// Appends events to the master's log in the order given, numbering each after every event
+    /// appended before (numbers are never reused, not even after a trim), then drops the oldest
+    /// so that at most `keep` remain.
+    func appendEvents(_ events: [NewEvent], keep: Int) async throws
+    /// Events numbered after `seq`, oldest first, at most `limit`.
+    func events(after seq: Int64, limit: Int) async throws -> [EventRecord]
+    /// The newest `limit` events, oldest first.
+    func latestEvents(limit: Int) async throws -> [EventRecord]
 
     // MARK: Planning
 

@@ -159,12 +159,19 @@ public struct StatusReply: Sendable, Codable, Equatable {
     /// (`fsdfsd unaccounted` lists them).
     public var unaccountedFiles: Int?
     public var unaccountedBytes: Int64?
+    /// How many files have each K − N, lowest first (``KnBucket``).
+    public var knHistogram: [KnBucket]?
+    /// Files with K = 0: no copy on a node that is up (`fsdfsd at-risk` lists them).
+    public var lostFiles: Int?
 
     public init(
         master: String, minKn: Int?, files: Int, bytes: Int64, underReplicated: Int,
         nodes: [NodeStatus], replication: ReplicationStatus, swarm: SwarmID? = nil, safeMode: SafeModeStatus? = nil,
-        refused: [RefusedNode]? = nil, unaccountedFiles: Int? = nil, unaccountedBytes: Int64? = nil
+        refused: [RefusedNode]? = nil, unaccountedFiles: Int? = nil, unaccountedBytes: Int64? = nil,
+        knHistogram: [KnBucket]? = nil, lostFiles: Int? = nil
     ) {
+        self.knHistogram = knHistogram
+        self.lostFiles = lostFiles
         self.swarm = swarm
         self.safeMode = safeMode
         self.refused = refused
@@ -183,6 +190,7 @@ public struct StatusReply: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case master, minKn, files, bytes, underReplicated, nodes, replication
         case swarm, safeMode, refused, unaccountedFiles, unaccountedBytes
+        case knHistogram, lostFiles
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -199,6 +207,8 @@ public struct StatusReply: Sendable, Codable, Equatable {
         try container.encodeIfPresent(refused, forKey: .refused)
         try container.encodeIfPresent(unaccountedFiles, forKey: .unaccountedFiles)
         try container.encodeIfPresent(unaccountedBytes, forKey: .unaccountedBytes)
+        try container.encodeIfPresent(knHistogram, forKey: .knHistogram)
+        try container.encodeIfPresent(lostFiles, forKey: .lostFiles)
     }
 }
 
@@ -271,13 +281,36 @@ public struct ReplicationStatus: Sendable, Codable, Equatable {
     public var etaSeconds: Double?
     /// Why the scheduler is not running, when it is not (catalog unreachable…).
     public var paused: String?
+    /// Why the backlog cannot progress, and what would fix it; null while it progresses or
+    /// there is none (then `etaSeconds` is null too).
+    public var stuck: StuckReplication?
 
-    public init(copiesInFlight: Int, backlogBytes: Int64, bytesPerSecond: Double, etaSeconds: Double?, paused: String?) {
+    public init(
+        copiesInFlight: Int, backlogBytes: Int64, bytesPerSecond: Double, etaSeconds: Double?, paused: String?,
+        stuck: StuckReplication? = nil
+    ) {
         self.copiesInFlight = copiesInFlight
         self.backlogBytes = backlogBytes
         self.bytesPerSecond = bytesPerSecond
         self.etaSeconds = etaSeconds
         self.paused = paused
+        self.stuck = stuck
+    }
+
+    // `etaSeconds` and `stuck` are written as null when unset (synthesised Codable would omit
+    // them): a reader sees at once there is no estimate and nothing is stuck.
+    enum CodingKeys: String, CodingKey {
+        case copiesInFlight, backlogBytes, bytesPerSecond, etaSeconds, paused, stuck
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(copiesInFlight, forKey: .copiesInFlight)
+        try container.encode(backlogBytes, forKey: .backlogBytes)
+        try container.encode(bytesPerSecond, forKey: .bytesPerSecond)
+        try container.encode(etaSeconds, forKey: .etaSeconds)
+        try container.encodeIfPresent(paused, forKey: .paused)
+        try container.encode(stuck, forKey: .stuck)
     }
 }
 

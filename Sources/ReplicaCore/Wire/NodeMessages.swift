@@ -134,13 +134,17 @@ public struct NodeReport: Sendable, Codable, Equatable {
     /// Every version the node keeps aside (``KeptVersion``): sent with the inventory and
     /// whenever the list changes; nil when unchanged.
     public var kept: [KeptVersion]?
+    /// Why some of `removed` went: found corrupt or missing (scrub, a read, a check). Absent
+    /// when none was, and from nodes that predate it.
+    public var damaged: [ReplicaDamage]?
 
     public init(
         node: NodeID, swarm: SwarmID? = nil, address: String, quota: Int64, used: Int64, load: Double,
         inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = [], scrub: ScrubStatus? = nil,
-        kept: [KeptVersion]? = nil
+        kept: [KeptVersion]? = nil, damaged: [ReplicaDamage]? = nil
     ) {
         self.kept = kept
+        self.damaged = damaged
         self.node = node
         self.swarm = swarm
         self.address = address
@@ -151,6 +155,25 @@ public struct NodeReport: Sendable, Codable, Equatable {
         self.added = added
         self.removed = removed
         self.scrub = scrub
+    }
+}
+
+/// A replica a node dropped because it was damaged: corrupt (moved to quarantine) or missing
+/// from the disk. Sent with the removal, so the master can say which it was.
+public struct ReplicaDamage: Sendable, Codable, Equatable {
+    public static let corrupt = "corrupt"
+    public static let missing = "missing"
+
+    public var file: FileRef
+    /// ``corrupt`` or ``missing`` (a string, so a newer node's kind does not break a report).
+    public var kind: String
+    /// What was found, in words.
+    public var detail: String?
+
+    public init(file: FileRef, kind: String, detail: String? = nil) {
+        self.file = file
+        self.kind = kind
+        self.detail = detail
     }
 }
 

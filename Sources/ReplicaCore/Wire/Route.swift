@@ -26,6 +26,10 @@ public enum Route {
     public static let unaccounted = "/v1/unaccounted"
     public static let safeMode = "/v1/safe-mode"
     public static let auditPath = "/v1/audit"
+    /// `GET ?limit=N`: ``AtRiskReply``.
+    public static let atRiskPath = "/v1/at-risk"
+    /// `GET [?after=SEQ][&limit=N]`: an array of ``EventRecord``, oldest first.
+    public static let eventsPath = "/v1/events"
 
     /// `GET`/`PUT /v1/blob?path=…[&upload=…]`. A read names the version it wants
     /// (`file=ID&sha256=…`): a node never serves another version under that name.
@@ -51,6 +55,16 @@ public enum Route {
 
     /// `GET /v1/audit[?deep=1]` on the master.
     public static func audit(deep: Bool) -> String { deep ? "\(auditPath)?deep=1" : auditPath }
+
+    /// `GET /v1/at-risk?limit=N` on the master.
+    public static func atRisk(limit: Int) -> String { "\(atRiskPath)?limit=\(limit)" }
+
+    /// `GET /v1/events` on the master: the events after `after`, oldest first; without
+    /// `after`, the newest `limit`.
+    public static func events(after: Int64?, limit: Int) -> String {
+        if let after { return "\(eventsPath)?after=\(after)&limit=\(limit)" }
+        return "\(eventsPath)?limit=\(limit)"
+    }
 
     /// Percent-encodes everything but unreserved characters, so the signed request target is
     /// the same bytes on both sides.

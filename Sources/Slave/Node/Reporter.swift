@@ -83,12 +83,13 @@ public struct Reporter: Service {
         let report = NodeReport(
             node: node.id, swarm: node.swarm, address: node.address, quota: node.store.quota, used: await node.store.used(),
             load: node.load(), inventory: held, added: inventory ? [] : changes.added, removed: changes.removed,
-            scrub: node.scrubbing.status(), kept: inventory || kept != keptSent ? kept : nil)
+            scrub: node.scrubbing.status(), kept: inventory || kept != keptSent ? kept : nil,
+            damaged: changes.damaged.isEmpty ? nil : changes.damaged)
         do {
             let reply: NodeReportReply = try await node.client.call(.POST, node.master, Route.report, body: report, timeout: .seconds(30))
             return (reply, kept ?? keptSent)
         } catch {
-            if !inventory { node.restoreChanges(added: changes.added, removed: changes.removed) }
+            if !inventory { node.restoreChanges(added: changes.added, removed: changes.removed, damaged: changes.damaged) }
             throw error
         }
     }

@@ -75,7 +75,9 @@ extension StorageNode {
         }
         if try await store.dropIfMissing(blob) {
             logger.error("\(path) is missing from the disk; it no longer counts")
-            if let fileID = blob.fileID { noteRemoved(FileRef(fileID: fileID, path: path)) }
+            if let fileID = blob.fileID {
+                noteDamaged(FileRef(fileID: fileID, path: path), kind: ReplicaDamage.missing, detail: "found missing when it was read")
+            }
             throw RouteError(.notFound, "\(path) is missing from this node's disk", code: "not_found")
         }
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
@@ -91,12 +93,15 @@ extension StorageNode {
                 } catch let error as BlobStoreError {
                     if case .checksumMismatch = error, let fileID = blob.fileID {
                         self.logger.error("corrupt replica quarantined while serving it: \(path)")
-                        self.noteRemoved(FileRef(fileID: fileID, path: path))
+                        self.noteDamaged(
+                            FileRef(fileID: fileID, path: path), kind: ReplicaDamage.corrupt,
+                            detail: "checksum mismatch found while it was read")
                     }
                     // Vanished since the check above (the store dropped it), or removed on purpose.
                     if case .notFound = error, let fileID = blob.fileID, await self.store.blob(at: path) == nil {
                         self.logger.error("\(path) vanished from the disk while serving it")
-                        self.noteRemoved(FileRef(fileID: fileID, path: path))
+                        self.noteDamaged(
+                            FileRef(fileID: fileID, path: path), kind: ReplicaDamage.missing, detail: "vanished while it was read")
                     }
                     throw error
                 }
@@ -341,7 +346,9 @@ extension StorageNode {
         guard let blob = await store.blob(at: path) else { return false }
         if try await store.verify(path: path) { return true }
         logger.error("corrupt replica quarantined: \(path)")
-        if let fileID = blob.fileID { noteRemoved(FileRef(fileID: fileID, path: path)) }
+        if let fileID = blob.fileID {
+            noteDamaged(FileRef(fileID: fileID, path: path), kind: ReplicaDamage.corrupt, detail: "checksum mismatch found by a check")
+        }
         return false
     }
 }

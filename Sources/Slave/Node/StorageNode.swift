@@ -27,6 +27,8 @@ public final class StorageNode: Sendable {
         var transfers = 0
         var added: [HeldFile] = []
         var removed: [FileRef] = []
+        /// Why some of `removed` went, when they were damaged.
+        var damaged: [ReplicaDamage] = []
     }
 
     private let activity = Mutex(Activity())
@@ -141,22 +143,34 @@ public final class StorageNode: Sendable {
         reportSoon.signal()
     }
 
+    /// A replica was found damaged — corrupt (quarantined) or missing from the disk — and
+    /// dropped: the master stops counting it and records which it was.
+    public func noteDamaged(_ file: FileRef, kind: String, detail: String? = nil) {
+        activity.withLock { activity in
+            activity.damaged.removeAll { $0.file == file }
+            activity.damaged.append(ReplicaDamage(file: file, kind: kind, detail: detail))
+        }
+        noteRemoved(file)
+    }
+
     /// Takes the changes accumulated since the last report.
-    func takeChanges() -> (added: [HeldFile], removed: [FileRef]) {
+    func takeChanges() -> (added: [HeldFile], removed: [FileRef], damaged: [ReplicaDamage]) {
         activity.withLock { activity in
             defer {
                 activity.added = []
                 activity.removed = []
+                activity.damaged = []
             }
-            return (activity.added, activity.removed)
+            return (activity.added, activity.removed, activity.damaged)
         }
     }
 
     /// Puts back changes whose report did not reach the master.
-    func restoreChanges(added: [HeldFile], removed: [FileRef]) {
+    func restoreChanges(added: [HeldFile], removed: [FileRef], damaged: [ReplicaDamage] = []) {
         activity.withLock { activity in
             activity.added = added + activity.added
             activity.removed = removed + activity.removed
+            activity.damaged = damaged + activity.damaged
         }
     }
 }

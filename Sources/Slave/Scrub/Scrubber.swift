@@ -122,6 +122,11 @@ public struct Scrubber: Service {
         case .intact, .changed:
             return
         }
-        if let fileID = blob.fileID { node.noteRemoved(FileRef(fileID: fileID, path: blob.path)) }
+        guard let fileID = blob.fileID else { return }
+        let file = FileRef(fileID: fileID, path: blob.path)
+        switch outcome {
+        case .corrupt(let reason): node.noteDamaged(file, kind: ReplicaDamage.corrupt, detail: "found by the scrubber: \(reason)")
+        default: node.noteDamaged(file, kind: ReplicaDamage.missing, detail: "found by the scrubber")
+        }
     }
 }

@@ -21,7 +21,8 @@ private typealias Update = MongoSession.Update
 ///   ``moveToTombstones(_:id:)``). While a move is under way the `files` document is the
 ///   authority; a move cut short by a crash is finished when the catalog next opens.
 /// - `nodes`: one document per node, `_id` its UUID.
-/// - `meta`: the schema version, the file id counter and the store totals.
+/// - `meta`: the schema version, the file and event id counters and the store totals.
+/// - `events`: the master's event log (`MongoCatalog+Events.swift`).
 ///
 /// ## Consistency
 ///
@@ -189,6 +190,7 @@ public final class MongoCatalog: Catalog {
             .operators(["$set": ["file": .int64(highest)]]))
         _ = try session.update(
             Meta.collection, ["_id": "counters"], .operators(["$setOnInsert": ["file": .int64(highest)]]), upsert: true)
+        try Events.repairCounter(session)
     }
 
     // MARK: Nodes

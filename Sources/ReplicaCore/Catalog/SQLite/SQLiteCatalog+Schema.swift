@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     /// The schema. Derived figures are kept by triggers, so every statement that changes a
     /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
@@ -137,6 +137,46 @@ extension SQLiteCatalog {
             // The upload that stored each version: a node whose commit reply was lost asks again.
             try db.execute(sql: "ALTER TABLE files ADD COLUMN upload TEXT")
             try db.execute(sql: "CREATE UNIQUE INDEX files_by_upload ON files(upload) WHERE upload IS NOT NULL")
+        }
+        // v3: the master's event log, and the K − N histogram kept by triggers like the totals.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                -- AUTOINCREMENT: a number is never reused, even once the oldest events are trimmed.
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    time REAL NOT NULL,
+                    kind TEXT NOT NULL,
+                    node TEXT,
+                    address TEXT,
+                    path TEXT,
+                    message TEXT NOT NULL
+                );
+
+                -- Files not deleted per value of k - n. Rows whose count fell to 0 stay (a
+                -- handful of values) and are left out by the query.
+                CREATE TABLE kn_counts (
+                    kn INTEGER PRIMARY KEY,
+                    number INTEGER NOT NULL
+                );
+                INSERT INTO kn_counts (kn, number) SELECT kn, count(*) FROM files WHERE deleted = 0 GROUP BY kn;
+
+                CREATE TRIGGER kn_counts_file_added AFTER INSERT ON files WHEN NEW.deleted = 0
+                BEGIN
+                    INSERT INTO kn_counts (kn, number) VALUES (NEW.k - NEW.n, 1)
+                    ON CONFLICT(kn) DO UPDATE SET number = number + 1;
+                END;
+                CREATE TRIGGER kn_counts_file_changed AFTER UPDATE OF k, n, deleted ON files
+                WHEN OLD.deleted != NEW.deleted OR (NEW.deleted = 0 AND OLD.k - OLD.n != NEW.k - NEW.n)
+                BEGIN
+                    UPDATE kn_counts SET number = number - 1 WHERE OLD.deleted = 0 AND kn = OLD.k - OLD.n;
+                    INSERT INTO kn_counts (kn, number) SELECT NEW.k - NEW.n, 1 WHERE NEW.deleted = 0
+                    ON CONFLICT(kn) DO UPDATE SET number = number + 1;
+                END;
+                CREATE TRIGGER kn_counts_file_dropped AFTER DELETE ON files WHEN OLD.deleted = 0
+                BEGIN
+                    UPDATE kn_counts SET number = number - 1 WHERE kn = OLD.k - OLD.n;
+                END;
+                """)
         }
         return migrator
     }

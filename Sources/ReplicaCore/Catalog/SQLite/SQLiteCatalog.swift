@@ -6,7 +6,7 @@ import GRDB
 /// GRDB runs every statement on its own serial dispatch queues (one writer, a pool of
 /// readers), so awaiting a catalog call never blocks Swift's cooperative thread pool.
 public final class SQLiteCatalog: Catalog {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the catalog file at `path`.
     public init(path: String) throws {

@@ -264,7 +264,8 @@
     if (stuck) eta.textContent = `Stuck: ${stuck}`;
     else if (!(replication.backlogBytes > 0)) eta.textContent = isNum(overview.minKn) ? 'Nothing to copy: every file has its copies.' : 'Nothing to copy yet.';
     else if (isNum(replication.etaSeconds)) eta.textContent = `Backlog cleared in about ${fmtDuration(replication.etaSeconds)} at the current rate.`;
-    else eta.textContent = replication.copiesInFlight > 0 ? 'Copies are under way; the rate is being measured.' : 'Waiting for the scheduler to start copies.';
+    else if (replication.copiesInFlight > 0) eta.textContent = 'Copies are under way; the rate is being measured.';
+    else eta.textContent = 'No copy under way. If this lasts, the nodes that are up may have no room or be too few for these files (see At risk).';
 
     renderHistogram(overview.histogram);
     renderChart();
@@ -337,7 +338,11 @@
     }
     // Backlog area.
     let area = `M ${tx(samples[0].t)} ${by(0)}`;
-    for (const s of samples) area += ` L ${tx(s.t)} ${by(s.backlogBytes || 0)}`;
+    let level = 0;
+    for (const s of samples) {
+      area += ` L ${tx(s.t)} ${by(level)} L ${tx(s.t)} ${by(s.backlogBytes || 0)}`;
+      level = s.backlogBytes || 0;
+    }
     area += ` L ${tx(samples[samples.length - 1].t)} ${by(0)} Z`;
     root.append(svg('path', { class: 'backlog-area', d: area }));
     // min(K − N) as steps; a gap where the master had no figure.

@@ -90,10 +90,30 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The web dashboard a master serves at /ui/: login, session cookies, its JSON API, and
+        // the pages (hand-written HTML, CSS and JavaScript compiled into the binary).
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "ReplicaCore", "Transport", "Master",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [
+                .embedInCode("Resources/index.html"),
+                .embedInCode("Resources/login.html"),
+                .embedInCode("Resources/app.js"),
+                .embedInCode("Resources/app.css"),
+                .embedInCode("Resources/favicon.svg"),
+            ]
+        ),
         .executableTarget(
             name: "fsdfsd",
             dependencies: [
-                "ReplicaCore", "Master", "Slave", "Transport",
+                "ReplicaCore", "Master", "Slave", "Transport", "Dashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -128,6 +148,7 @@ let package = Package(
             dependencies: [
                 "fsdfsd", "ReplicaCore", "Slave", "Transport", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -146,6 +167,10 @@ let package = Package(
         .testTarget(
             name: "MasterTests",
             dependencies: ["Master", "ReplicaCore"]
+        ),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: ["Dashboard", "ReplicaCore"]
         ),
         .testTarget(
             name: "SlaveTests",

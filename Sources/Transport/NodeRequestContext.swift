@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import ReplicaCore
 
 /// The request context of every fsdfs route: Hummingbird's core storage plus what the signing
@@ -9,8 +10,12 @@ public struct NodeRequestContext: RequestContext {
     /// handler once the stream ends (``RequestVerifier/complete(_:actualBodySHA256:now:)``).
     public var pendingBodyCheck: VerifiedHeaders?
 
+    /// The peer's address (the dashboard throttles failed logins by it); nil when unknown.
+    public var remoteAddress: SocketAddress?
+
     public init(source: Source) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 
     /// JSON bodies of control messages; file bytes are streamed and not bound by this.

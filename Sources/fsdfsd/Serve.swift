@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dashboard
 import Foundation
 import Hummingbird
 import Logging
@@ -152,6 +153,7 @@ struct Serve: AsyncParsableCommand {
 
         var services: [any Service] = []
         var masterRole: Master?
+        var dashboard: Dashboard?
         if let catalog {
             let settings = MasterSettings(
                 catalog: catalogAt, policies: policies, reportInterval: reportInterval,
@@ -163,10 +165,12 @@ struct Serve: AsyncParsableCommand {
                 policies: policySet, address: address, client: client, logger: logger)
             role.addRoutes(to: router)
             masterRole = role
+            dashboard = Dashboard(master: role, key: key, client: client, logger: logger)
         }
 
+        // `/ui/` is the dashboard's (with its own login); every other path stays signed.
         let app = Application(
-            router: router,
+            responder: DashboardDispatch(signed: router.buildResponder(), dashboard: dashboard?.makeRouter().buildResponder()),
             configuration: .init(address: .hostname(listenAt.host, port: listenAt.port), serverName: nil),
             logger: logger)
         services.append(app)
@@ -187,6 +191,7 @@ struct Serve: AsyncParsableCommand {
             services.append(Scheduler(master: masterRole))
             services.append(LivenessMonitor(master: masterRole))
             services.append(DeletionPusher(master: masterRole))
+            if let dashboard { services.append(HealthSampler(dashboard: dashboard)) }
             if let policies { services.append(PolicyReloader(master: masterRole, directory: policies)) }
         }
         services.append(Scrubber(node: node, configuration: .init(

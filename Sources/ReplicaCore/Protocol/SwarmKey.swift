@@ -55,6 +55,24 @@ public struct SwarmKey: Sendable, Equatable, CustomStringConvertible {
         self.bytes = derived.withUnsafeBytes { Array($0) }
     }
 
+    /// A key for another purpose than request signing, derived from this one with HKDF-SHA256
+    /// (input key material = this key, salt = ``hkdfSalt``, info = `purpose`, 32 bytes).
+    ///
+    /// Why: a feature that needs its own secret (the dashboard's session cookies, say) gets a
+    /// key unrelated to the signing key, so a value it produces can never pass for a request
+    /// signature, and leaking one key reveals nothing about the other. `purpose` must not be
+    /// ``hkdfInfo``.
+    public func derivedKey(for purpose: String) -> [UInt8] {
+        precondition(purpose != Self.hkdfInfo, "derive the signing key through init(password:)")
+        let derived = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: symmetricKey,
+            salt: Array(Self.hkdfSalt.utf8),
+            info: Array(purpose.utf8),
+            outputByteCount: Self.keyByteCount
+        )
+        return derived.withUnsafeBytes { Array($0) }
+    }
+
     /// The key in the form swift-crypto's `HMAC` takes.
     var symmetricKey: SymmetricKey {
         SymmetricKey(data: bytes)

@@ -26,6 +26,10 @@ public enum Route {
     public static let unaccounted = "/v1/unaccounted"
     public static let safeMode = "/v1/safe-mode"
     public static let auditPath = "/v1/audit"
+    /// The operator's node commands (``DrainCommand``, ``MaintenanceCommand``, ``ForgetCommand``).
+    public static let nodeDrain = "/v1/nodes/drain"
+    public static let nodeMaintenance = "/v1/nodes/maintenance"
+    public static let nodeForget = "/v1/nodes/forget"
 
     /// `GET`/`PUT /v1/blob?path=…[&upload=…]`. A read names the version it wants
     /// (`file=ID&sha256=…`): a node never serves another version under that name.

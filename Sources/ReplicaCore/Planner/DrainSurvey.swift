@@ -20,8 +20,9 @@
 public struct DrainSurvey: Sendable {
     /// Nodes whose live copies count for a drain.
     let counting: Set<NodeID>
-    /// Nodes that could receive a copy (alive, fresh, not draining, not in maintenance).
-    let receivers: Set<NodeID>
+    /// Nodes that could receive a copy (alive, fresh, not draining, not in maintenance), with
+    /// their quotas: a node whose quota is below a file's size can never hold it.
+    let receivers: [NodeID: Int64]
     /// Alive nodes that do not count: no file with kn at or above this needs a drain copy.
     let bound: Int
     /// Draining nodes that are alive, in id order: the planner's sources of drain work.
@@ -29,7 +30,7 @@ public struct DrainSurvey: Sendable {
 
     public init(nodes: [PlannerNode]) {
         counting = Set(nodes.filter(\.countsForDrain).map(\.id))
-        receivers = Set(nodes.filter(\.canReceive).map(\.id))
+        receivers = Dictionary(nodes.filter(\.canReceive).map { ($0.id, $0.quota) }, uniquingKeysWith: max)
         bound = nodes.filter { $0.alive && !$0.countsForDrain }.count
         drainingAlive = nodes.filter { $0.alive && $0.draining }.map(\.id).sorted()
     }
@@ -70,7 +71,8 @@ public struct DrainSurvey: Sendable {
             progress.filesLeft += 1
             progress.bytesLeft += file.size
             let holders = Set(replicas.map(\.node))
-            if file.k + receivers.subtracting(holders).count < file.n { progress.beyondSwarm += 1 }
+            let room = receivers.filter { !holders.contains($0.key) && $0.value >= file.size }.count
+            if file.k + room < file.n { progress.beyondSwarm += 1 }
         }
         return progress
     }

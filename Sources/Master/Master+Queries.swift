@@ -84,10 +84,21 @@ extension Master {
     private func drainStatus(of records: [NodeRecord], now: Date) async throws -> [NodeID: DrainStatus] {
         let draining = records.filter(\.draining).map(\.id)
         guard !draining.isEmpty else { return [:] }
-        let survey = DrainSurvey(nodes: plannerNodes(records, now: now))
-        let batch = settings.planner.batchSize
-        let progress = try await catalog.withPlannerView { queries in
-            try draining.map { ($0, try survey.progress(of: $0, queries: queries, batchSize: batch)) }
+        let progress: [(NodeID, DrainProgress)]
+        // Measuring reads every file a drain still needs: `status --watch` on a big drain must
+        // not do it every second. Reused for 2 s, or five times as long as it took.
+        if let cached = state.withLock({ $0.drainProgress }), cached.nodes == draining,
+            now.timeIntervalSince(cached.at) < max(2, cached.took * 5)
+        {
+            progress = cached.progress
+        } else {
+            let survey = DrainSurvey(nodes: plannerNodes(records, now: now))
+            let batch = settings.planner.batchSize
+            progress = try await catalog.withPlannerView { queries in
+                try draining.map { ($0, try survey.progress(of: $0, queries: queries, batchSize: batch)) }
+            }
+            let took = Date().timeIntervalSince(now)
+            state.withLock { $0.drainProgress = (now, took, draining, progress) }
         }
         let (idle, copies) = state.withLock { ($0.lastPassIdle, $0.copies.count) }
         var result: [NodeID: DrainStatus] = [:]

@@ -97,6 +97,9 @@ struct MasterState: Sendable {
     var away: Set<NodeID> = []
     /// The last planning pass started no copy (and held none back for the rate limit).
     var lastPassIdle = false
+    /// The last measure of the drains under way, for `status`: when, how long it took, of
+    /// which nodes.
+    var drainProgress: (at: Date, took: Double, nodes: [NodeID], progress: [(NodeID, DrainProgress)])?
 
     /// The planner's view of the work under way.
     func inFlight(now: Date) -> InFlight {

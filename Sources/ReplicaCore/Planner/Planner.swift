@@ -35,7 +35,9 @@
 ///    catalog's K — what the operator sees — but not in the K the planner uses to decide
 ///    what a file it holds needs: such a file is planned with K = its copies *elsewhere*
 ///    (``DrainSurvey``), so with the priority and the eviction rights (rule 3) of a file
-///    missing that many copies, until it has N copies on other nodes. The draining node
+///    missing that many copies, until it has N copies on other nodes (read lazily from the
+///    node's own index, ``DrainStream``; among drain files of equal kn, the node's order
+///    stands in for the tie-breaks of rule 1). The draining node
 ///    stays a source. The drain never removes its copies: the operator stops the node once
 ///    no file needs them. For the floor of rule 3, copies on draining nodes do not count.
 ///    *Why*: a drain is a promise that stopping the node costs no file a copy it needs;
@@ -72,8 +74,7 @@ public struct Planner: Sendable {
         queries: any PlannerQueries, nodes: [PlannerNode], inFlight: InFlight, budget: CopyBudget?
     ) throws -> Plan {
         var pass = PlanningPass(limits: limits, nodes: nodes, inFlight: inFlight, queries: queries)
-        var drain = try pass.drainQueue()[...]
-        let draining = Set(drain.map(\.id))
+        var drain = DrainStream(survey: pass.survey, batchSize: limits.batchSize)
         var collector = PlanCollector(limits: limits, budget: budget)
         var cursor: FileState?
         scan: while collector.open(&pass) {
@@ -81,16 +82,17 @@ public struct Planner: Sendable {
             if batch.isEmpty { break }
             for file in batch {
                 cursor = file
-                while let next = drain.first, FileState.schedulingOrder(next, file) {
-                    drain.removeFirst()
+                while let next = try drain.next(before: file, queries: queries) {
                     guard try collector.consider(next, in: &pass) else { break scan }
                 }
-                // Planned by the kn the drain sees, above.
-                if draining.contains(file.id) { continue }
+                // A drain file comes out of the stream, by the kn the drain sees, before its
+                // place here: the stream has read every file of the draining nodes up to a kn
+                // above this one.
+                if drain.seen.contains(file.id) { continue }
                 guard try collector.consider(file, in: &pass) else { break scan }
             }
         }
-        while collector.open(&pass), let next = drain.popFirst() {
+        while collector.open(&pass), let next = try drain.next(before: nil, queries: queries) {
             guard try collector.consider(next, in: &pass) else { break }
         }
         return Plan(actions: collector.actions, heldBack: collector.heldBack)

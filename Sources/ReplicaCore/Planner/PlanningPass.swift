@@ -115,21 +115,6 @@ struct PlanningPass {
         return false
     }
 
-    // MARK: Drain
-
-    /// The files draining nodes hold that need a copy elsewhere (rule 8), each with K = its
-    /// copies elsewhere, in scheduling order by that K.
-    func drainQueue() throws -> [FileState] {
-        var seen: Set<FileID> = []
-        var queue: [FileState] = []
-        for node in survey.drainingAlive {
-            try survey.forEachNeeded(on: node, queries: queries, batchSize: limits.batchSize) { file, _ in
-                if seen.insert(file.id).inserted { queue.append(file) }
-            }
-        }
-        return queue.sorted(by: FileState.schedulingOrder)
-    }
-
     // MARK: Copies
 
     /// Decides the copy of `file`, if one is possible now, and books it in this pass.

@@ -6,6 +6,30 @@ import TestSupport
 /// Planner rules 8 (drain), 9 (maintenance) and 10 (rate limit), case by case.
 @Suite("Planner: drain, maintenance and rate limit")
 struct PlannerDrainTests {
+    @Test("A pass reads a draining node's files only as far as it plans: 2,000 files to drain, 10 copies, a few pages")
+    func drainReadsLazily() async throws {
+        let cluster = try InstantCluster(limits: PlannerLimits(maxCopiesPerNode: 100, maxActions: 10, batchSize: 50))
+        for id in ["d", "a", "b"] { try await cluster.addNode(NodeID(id), quota: 1_000_000) }
+        var imported: [ImportedFile] = []
+        for i in 0..<2_000 {
+            imported.append(ImportedFile(
+                file: NewFile(path: try VirtualPath("f\(i)"), size: 10, sha256: String(repeating: "a", count: 64), n: 2),
+                holders: ["d", "a"]))
+        }
+        try await cluster.catalog.importFiles(imported)
+        try await cluster.catalog.setDraining("d", true)
+        let nodes = try await cluster.plannerNodes()
+        let planner = cluster.planner
+        let (actions, reads) = try await cluster.catalog.withPlannerView { queries in
+            let counting = CountingQueries(base: queries)
+            let actions = try planner.plan(queries: counting, nodes: nodes, inFlight: .none)
+            return (actions, counting.replicaReads)
+        }
+        #expect(actions.count == 10)
+        #expect(actions.allSatisfy { if case .copy(let copy) = $0 { copy.target == "b" } else { false } })
+        #expect(reads <= 200, "\(reads) replica reads for 10 copies")
+    }
+
     @Test("A draining node receives nothing; every file it holds gets N copies on other nodes, and it keeps its own")
     func drainCopiesEverythingNeeded() async throws {
         var cluster = try InstantCluster()
@@ -205,4 +229,25 @@ struct PlannerDrainTests {
         }
         #expect(queue.count < 400, "copies did start")
     }
+}
+
+/// Counts the planner's reads of a file's replicas (one query each on a real catalog).
+private final class CountingQueries: PlannerQueries {
+    let base: any PlannerQueries
+    private(set) var replicaReads = 0
+
+    init(base: any PlannerQueries) { self.base = base }
+
+    func files(after cursor: FileState?, limit: Int) throws -> [FileState] { try base.files(after: cursor, limit: limit) }
+    func replicas(of file: FileID) throws -> [ReplicaRecord] {
+        replicaReads += 1
+        return try base.replicas(of: file)
+    }
+    func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {
+        try base.highestKnFiles(on: node, after: cursor, limit: limit)
+    }
+    func lowestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {
+        try base.lowestKnFiles(on: node, after: cursor, limit: limit)
+    }
+    func records(of files: [FileID]) throws -> [FileRecord] { try base.records(of: files) }
 }

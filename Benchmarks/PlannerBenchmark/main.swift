@@ -134,6 +134,14 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     let importSeconds = now() - importStart
     imported = []
 
+    if decommission {
+        // What `status` reads to show the drain's progress: every file the node still has to give away.
+        let survey = DrainSurvey(nodes: try await catalog.nodes().map(PlannerNode.init))
+        let start = now()
+        let progress = try await catalog.withPlannerView { try survey.progress(of: nodes[0], queries: $0) }
+        print(String(format: "  (%@, %d files: status's drain measure of %@ read %d files to give away in %.2f s)",
+                     catalogName as NSString, files, nodes[0].rawValue as NSString, progress.filesLeft, now() - start))
+    }
     let planner = Planner(limits: PlannerLimits(maxCopiesPerNode: 1_000_000, maxLoad: 100, maxActions: 1_024))
     var decisions = 0
     var planSeconds = 0.0

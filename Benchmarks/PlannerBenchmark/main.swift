@@ -12,6 +12,9 @@
 //             down the queue with a changed catalog.
 //   eviction  nodes are full of over-replicated files (K = 4, N = 3) and 10% of the files are
 //             at K = 1: every decision has to find a file to evict on some node.
+//   decommission  every file at K = N = 3 and the first node draining (`fsdfsd node drain`):
+//             every file it holds needs a copy elsewhere, found through the node's own index
+//             (planner rule 8); nodes have room. (--workloads decommission; not run by default.)
 // "decisions/s" counts planner decisions over the time spent inside Planner.plan (catalog
 // reads included), over the passes that returned a full batch of 1,024 decisions; "drain
 // pass s" is the pass that found less (it reads the rest of the store: the cost of planning
@@ -103,6 +106,7 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     var rng = SystemRandomNumberGenerator()
     let nodes = (0..<nodeCount).map { NodeID(String(format: "node-%03d", $0)) }
     let eviction = workload == "eviction"
+    let decommission = workload == "decommission"
     let meanSize: Int64 = 512 * 1024
 
     // Import.
@@ -111,7 +115,7 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     var perNode = [Int64](repeating: 0, count: nodeCount)
     for i in 0..<files {
         let size = Int64.random(in: 1024...(2 * meanSize), using: &rng)
-        let copies = eviction ? (i % 10 == 0 ? 1 : min(4, nodeCount)) : 1
+        let copies = eviction ? (i % 10 == 0 ? 1 : min(4, nodeCount)) : decommission ? min(3, nodeCount) : 1
         let first = Int.random(in: 0..<nodeCount, using: &rng)
         let holders = (0..<copies).map { (first + $0) % nodeCount }
         for holder in holders { perNode[holder] += size }
@@ -125,6 +129,7 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
         let quota = eviction ? perNode[index] : Int64(files) * meanSize * 4 / Int64(nodeCount) + 1 << 30
         try await catalog.registerNode(NodeRecord(id: node, address: "10.0.0.\(index):4242", quota: quota))
     }
+    if decommission { try await catalog.setDraining(nodes[0], true) }
     let importStart = now()
     for chunk in stride(from: 0, to: imported.count, by: 50_000) {
         try await catalog.importFiles(Array(imported[chunk..<min(chunk + 50_000, imported.count)]))
@@ -136,6 +141,14 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     _ = try await catalog.replicationCounts()
     let scrapeSeconds = now() - scrapeStart
 
+    if decommission {
+        // What `status` reads to show the drain's progress: every file the node still has to give away.
+        let survey = DrainSurvey(nodes: try await catalog.nodes().map(PlannerNode.init))
+        let start = now()
+        let progress = try await catalog.withPlannerView { try survey.progress(of: nodes[0], queries: $0) }
+        print(String(format: "  (%@, %d files: status's drain measure of %@ read %d files to give away in %.2f s)",
+                     catalogName as NSString, files, nodes[0].rawValue as NSString, progress.filesLeft, now() - start))
+    }
     let planner = Planner(limits: PlannerLimits(maxCopiesPerNode: 1_000_000, maxLoad: 100, maxActions: 1_024))
     var decisions = 0
     var planSeconds = 0.0

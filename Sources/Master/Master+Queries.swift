@@ -53,7 +53,9 @@ extension Master {
         let figures = try await catalog.nodeFigures()
         let unaccounted = state.withLock { $0.strays() }
         let scrubs = state.withLock { $0.scrub }
-        let nodes = try await catalog.nodes().map { node in
+        let records = try await catalog.nodes()
+        let drains = try await drainStatus(of: records, now: now)
+        let nodes = records.map { node in
             let figure = figures[node.id]
             let extra = unaccounted[node.id]
             return NodeStatus(
@@ -61,7 +63,8 @@ extension Master {
                 used: figure?.used ?? node.used, free: node.free, files: figure?.files ?? 0,
                 load: (node.load * 100).rounded() / 100, maxKn: figure?.maxKn,
                 unaccountedFiles: extra?.count ?? 0, unaccountedBytes: extra?.reduce(0) { $0 + $1.size } ?? 0,
-                scrub: scrubs[node.id])
+                scrub: scrubs[node.id], draining: node.draining, drain: drains[node.id],
+                maintenanceUntil: node.inMaintenance(at: now) ? node.maintenanceUntil?.formatted(.iso8601) : nil)
         }
         let strays = unaccounted.values.joined()
         let refused = state.withLock { $0.refused.values.sorted { $0.address < $1.address } }
@@ -76,10 +79,45 @@ extension Master {
             underReplicated: totals.underReplicated, nodes: nodes,
             replication: ReplicationStatus(
                 copiesInFlight: copies, backlogBytes: backlog, bytesPerSecond: rate.rounded(), etaSeconds: eta, paused: nil,
-                stuck: stuck),
+                stuck: stuck, maxBytesPerSecond: settings.maxReplicationRate),
             swarm: swarm, safeMode: try await safeModeStatus(), refused: refused,
             unaccountedFiles: strays.count, unaccountedBytes: strays.reduce(0) { $0 + $1.size },
             knHistogram: try await catalog.knHistogram(), lostFiles: atRisk.filter { $0.k == 0 }.count)
+    }
+
+    /// The progress of every draining node (``DrainSurvey``, the planner's own measure), and
+    /// why a drain cannot go on when it cannot.
+    private func drainStatus(of records: [NodeRecord], now: Date) async throws -> [NodeID: DrainStatus] {
+        let draining = records.filter(\.draining).map(\.id)
+        guard !draining.isEmpty else { return [:] }
+        let progress: [(NodeID, DrainProgress)]
+        // Measuring reads every file a drain still needs: `status --watch` on a big drain must
+        // not do it every second. Reused for 2 s, or five times as long as it took.
+        if let cached = state.withLock({ $0.drainProgress }), cached.nodes == draining,
+            now.timeIntervalSince(cached.at) < max(2, cached.took * 5)
+        {
+            progress = cached.progress
+        } else {
+            let survey = DrainSurvey(nodes: plannerNodes(records, now: now))
+            let batch = settings.planner.batchSize
+            progress = try await catalog.withPlannerView { queries in
+                try draining.map { ($0, try survey.progress(of: $0, queries: queries, batchSize: batch)) }
+            }
+            let took = Date().timeIntervalSince(now)
+            state.withLock { $0.drainProgress = (now, took, draining, progress) }
+        }
+        let (idle, copies) = state.withLock { ($0.lastPassIdle, $0.copies.count) }
+        var result: [NodeID: DrainStatus] = [:]
+        for (node, left) in progress {
+            var blocked: String?
+            if left.beyondSwarm > 0 {
+                blocked = "\(left.beyondSwarm) file(s) need more copies than the other nodes can hold (too few nodes that are up, answering and not draining): add a node, or they keep fewer than N copies once this one stops"
+            } else if left.filesLeft > 0, idle, copies == 0 {
+                blocked = "no other node can take the copies now (no room under its quota, load at --max-load, or backing off after failures): add space or a node"
+            }
+            result[node] = DrainStatus(filesLeft: left.filesLeft, bytesLeft: left.bytesLeft, done: left.filesLeft == 0, blocked: blocked)
+        }
+        return result
     }
 
     /// `rm PATH`: writes the tombstone (the file stops counting and is never served again),

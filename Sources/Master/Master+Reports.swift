@@ -31,6 +31,7 @@ extension Master {
                 // holdings must be matched before any of them counts again.
                 return NodeReportReply(swarm: swarm, sendInventory: true)
             }
+            try await endMaintenanceIfBack(known, at: now)
             state.withLock { $0.lastSeen[report.node] = now }
             try await catalog.recordReport(node: report.node, quota: report.quota, load: report.load, at: now)
             var changed = known.quota != report.quota
@@ -54,6 +55,7 @@ extension Master {
         }
 
         // A whole inventory: register (not yet counting), match, then count.
+        if let known { try await endMaintenanceIfBack(known, at: now) }
         let record = NodeRecord(
             id: report.node, address: report.address, quota: report.quota, used: 0, load: report.load,
             lastReport: now, alive: known?.alive ?? false)
@@ -83,9 +85,20 @@ extension Master {
         return reply
     }
 
-    /// A node leaving cleanly: it is down at once, so its replicas stop counting.
+    /// A node leaving cleanly: it is down at once, so its replicas stop counting — unless it
+    /// is in a maintenance window: then it stays up (its copies keep counting) but receives
+    /// nothing, and its next report, once it is back, ends the window.
     public func handleLeave(_ leave: NodeLeave) async throws {
         guard let known = try await catalog.node(leave.node) else { return }
+        if known.alive, known.inMaintenance(at: Date()) {
+            state.withLock { state in
+                state.inventoryKnown.remove(leave.node)
+                state.away.insert(leave.node)
+            }
+            logger.info("node \(leave.node) left during its maintenance window: not declared down, its replicas keep counting until \(known.maintenanceUntil!.formatted(.iso8601))")
+            schedule.signal()
+            return
+        }
         try await catalog.setNodeAlive(leave.node, alive: false)
         state.withLock { state in
             state.inventoryKnown.remove(leave.node)
@@ -109,6 +122,21 @@ extension Master {
         guard reserved.map({ highest > $0 }) ?? true else { return }
         try await catalog.reserveFileIDs(through: highest)
         state.withLock { $0.reservedIDs = max($0.reservedIDs ?? highest, highest) }
+    }
+
+    /// A node in a maintenance window that left or fell silent and now reports again is
+    /// back: its window ends (the planned restart is over), and it may receive copies again.
+    private func endMaintenanceIfBack(_ known: NodeRecord, at now: Date) async throws {
+        guard known.inMaintenance(at: now) else { return }
+        let back = state.withLock { state in
+            state.away.contains(known.id)
+                || state.lastSeen[known.id].map { now.timeIntervalSince($0) > settings.freshFor } ?? true
+        }
+        guard back else { return }
+        try await catalog.setMaintenance(known.id, until: nil)
+        state.withLock { _ = $0.away.remove(known.id) }
+        logger.info("node \(known.id) at \(known.address) is back: its maintenance window ends")
+        schedule.signal()
     }
 
     // MARK: Swarm

@@ -72,6 +72,15 @@ extension Master {
             }
             return ErrorResponse.json(try await self.eventLog(after: after, limit: limit))
         }
+        router.post(.init(stringLiteral: Route.nodeDrain)) { request, context in
+            ErrorResponse.json(try await self.drain(try await request.decodeJSON(DrainCommand.self, context: context)))
+        }
+        router.post(.init(stringLiteral: Route.nodeMaintenance)) { request, context in
+            ErrorResponse.json(try await self.maintenance(try await request.decodeJSON(MaintenanceCommand.self, context: context)))
+        }
+        router.post(.init(stringLiteral: Route.nodeForget)) { request, context in
+            ErrorResponse.json(try await self.forget(try await request.decodeJSON(ForgetCommand.self, context: context)))
+        }
         router.get(.init(stringLiteral: Route.auditPath)) { request, _ in
             let deep = request.uri.queryParameters.get("deep").map { $0 == "1" || $0 == "true" } ?? false
             return ErrorResponse.json(try await self.audit(deep: deep))

@@ -24,7 +24,7 @@ public final class Master: Sendable {
     /// One report at a time while the catalog is being rebuilt: two nodes reporting the same
     /// path must not both take it in.
     let recovery = AsyncLock()
-    let state = Mutex(MasterState())
+    let state: Mutex<MasterState>
     /// Events recorded, on their way to the catalog (``EventWriter``).
     let events = EventQueue()
     let policyState: Mutex<PolicySet>
@@ -42,6 +42,9 @@ public final class Master: Sendable {
         self.logger = logger
         self.planner = Planner(limits: settings.planner)
         self.policyState = Mutex(policies)
+        var initial = MasterState()
+        initial.rateLimiter = settings.maxReplicationRate.map { ReplicationRateLimiter(bytesPerSecond: $0, now: Date()) }
+        self.state = Mutex(initial)
     }
 
     public var policies: PolicySet { policyState.withLock { $0 } }

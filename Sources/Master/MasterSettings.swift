@@ -14,11 +14,16 @@ public struct MasterSettings: Sendable, Equatable {
     public var planner: PlannerLimits
     /// Rebuild an empty catalog from the inventories of the nodes that join (`--recover`).
     public var recover: Bool
+    /// Bytes per second the copies the scheduler starts may add up to, across the swarm
+    /// (`--max-replication-rate`); nil: no limit. Uploads and reads are not counted.
+    public var maxReplicationRate: Int64?
 
     public init(
         catalog: CatalogLocation, policies: String? = nil, reportInterval: Double = 10,
-        missedReports: Int = 3, planner: PlannerLimits = PlannerLimits(), recover: Bool = false
+        missedReports: Int = 3, planner: PlannerLimits = PlannerLimits(), recover: Bool = false,
+        maxReplicationRate: Int64? = nil
     ) {
+        self.maxReplicationRate = maxReplicationRate
         self.recover = recover
         self.catalog = catalog
         self.policies = policies

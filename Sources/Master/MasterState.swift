@@ -100,6 +100,22 @@ struct MasterState: Sendable {
     /// is recorded as its repair (``Master/noteCopied(_:)``).
     var damaged: [FileID: Date] = [:]
 
+    /// `--max-replication-rate`: the budget of the copies the scheduler starts.
+    var rateLimiter: ReplicationRateLimiter?
+    /// When the copy the budget held back becomes affordable: the scheduler looks again then.
+    var budgetWake: Date?
+    /// The earliest end of a maintenance window of a node that reports: it may receive copies
+    /// again from then on, so the scheduler looks again.
+    var maintenanceWake: Date?
+    /// Nodes in a maintenance window that left or fell silent during it: their next report
+    /// means they are back, and ends the window.
+    var away: Set<NodeID> = []
+    /// The last planning pass started no copy (and held none back for the rate limit).
+    var lastPassIdle = false
+    /// The last measure of the drains under way, for `status`: when, how long it took, of
+    /// which nodes.
+    var drainProgress: (at: Date, took: Double, nodes: [NodeID], progress: [(NodeID, DrainProgress)])?
+
     /// The planner's view of the work under way.
     func inFlight(now: Date) -> InFlight {
         var copies = self.copies.values.map {
@@ -116,6 +132,7 @@ struct MasterState: Sendable {
     /// The earliest moment a back-off or reservation lapses, when the scheduler should look again.
     func nextExpiry(now: Date) -> Date? {
         let dates = backoff.values.map(\.until).filter { $0 > now } + uploads.values.map(\.expires).filter { $0 > now }
+            + [budgetWake, maintenanceWake].compactMap { $0 }.filter { $0 > now }
         return dates.min()
     }
 

@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics. Plain HTTP without a signature (a Prometheus server cannot sign); the metrics name no file and carry no secret. Off unless given.")
     var metricsListen: String?
 
+    @Option(help: "Master only: bytes per second the replication copies across the swarm may add up to (bytes or K/M/G/T, powers of 1024). Client uploads and reads are not limited. Default: no limit.")
+    var maxReplicationRate: String?
+
     @Option(help: "Swarm password (prefer the FSDFS_SECRET environment variable: arguments are visible to other users).")
     var secret: String?
 
@@ -88,6 +91,11 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--scrub-rate \(scrubRate) is not a size above 0: use bytes per second or a K/M/G/T suffix, e.g. 64M")
         }
         guard scrubInterval > 0 else { throw ValidationError("--scrub-interval must be above 0 seconds, e.g. 604800 (a week)") }
+        if let maxReplicationRate {
+            guard let rate = try? ByteSize.parse(maxReplicationRate), rate > 0 else {
+                throw ValidationError("--max-replication-rate \(maxReplicationRate) is not a size above 0: use bytes per second or a K/M/G/T suffix, e.g. 100M")
+            }
+        }
         if let quota, (try? ByteSize.parse(quota)) == nil {
             throw ValidationError("--quota \(quota) is not a size: use bytes or a K/M/G/T suffix, e.g. 500G")
         }
@@ -159,7 +167,7 @@ struct Serve: AsyncParsableCommand {
                 catalog: catalogAt, policies: policies, reportInterval: reportInterval,
                 missedReports: missedReports,
                 planner: PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor),
-                recover: recover)
+                recover: recover, maxReplicationRate: try maxReplicationRate.map { try ByteSize.parse($0) })
             let role = Master(
                 catalog: catalog, settings: settings,
                 policies: policySet, address: address, client: client, logger: logger)

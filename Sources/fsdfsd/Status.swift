@@ -69,6 +69,9 @@ struct Status: AsyncParsableCommand {
         if let lost = status.lostFiles, lost > 0 {
             out += "LOST: \(lost == 1 ? "1 file has" : "\(lost) files have") no copy on a node that is up (fsdfsd at-risk says why)\n"
         }
+        if let limit = replication.maxBytesPerSecond {
+            out += "replication limited to \(formatBytes(limit))/s across the swarm (--max-replication-rate; uploads and reads are not)\n"
+        }
         if let paused = replication.paused { out += "SCHEDULER PAUSED: \(paused)\n" }
         if let safe = status.safeMode {
             var line = "SAFE MODE since \(safe.since): \(safe.reason); no removals or evictions"
@@ -81,12 +84,36 @@ struct Status: AsyncParsableCommand {
         for node in status.refused ?? [] {
             out += "REFUSED: \(node.address) (node \(node.id.rawValue.prefix(8))) belongs to swarm \(node.swarm.map { "\($0)" } ?? "?"), not to this master's; it deletes nothing\n"
         }
+        out += renderNodeStates(status.nodes)
         out += "\n"
         out += "STATE  ADDRESS               FILES      USED     QUOTA   LOAD  MAX K−N  ID        SCRUB\n"
         for node in status.nodes {
-            let state = node.alive ? "up" : "DOWN"
+            let state = !node.alive ? "DOWN" : node.maintenanceUntil != nil ? "MAINT" : node.draining == true ? "DRAIN" : "up"
             let maxKn = node.maxKn.map { $0 > 0 ? "+\($0)" : "\($0)" } ?? "-"
             out += "\(state.rightPadded(5))  \(node.address.rightPadded(20))  \(String(node.files).leftPadded(5))  \(formatBytes(node.used).leftPadded(8))  \(formatBytes(node.quota).leftPadded(8))  \(String(format: "%5.2f", node.load))  \(maxKn.leftPadded(7))  \(node.id.rawValue.prefix(8))  \(describeScrub(node.scrub))\n"
+        }
+        return out
+    }
+}
+
+extension Status {
+    /// One line per node that is draining or in a maintenance window.
+    static func renderNodeStates(_ nodes: [NodeStatus], now: Date = Date()) -> String {
+        var out = ""
+        for node in nodes {
+            if node.draining == true, let drain = node.drain {
+                if drain.done {
+                    out += "drained \(node.address): no file needs its copies; it can be stopped (then fsdfsd node forget \(node.address))\n"
+                } else {
+                    var line = "draining \(node.address): \(drain.filesLeft) file(s), \(formatBytes(drain.bytesLeft)) still need a copy elsewhere"
+                    if let blocked = drain.blocked { line += "; CANNOT FINISH: \(blocked)" }
+                    out += line + "\n"
+                }
+            }
+            if let until = node.maintenanceUntil {
+                let left = (try? Date(until, strategy: .iso8601)).map { " (\(formatDuration(max(0, $0.timeIntervalSince(now)))) left)" } ?? ""
+                out += "MAINTENANCE \(node.address) until \(until)\(left): not declared down while silent; its copies count in K even while it does not answer (operator's decision)\n"
+            }
         }
         return out
     }

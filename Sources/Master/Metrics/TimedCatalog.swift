@@ -50,6 +50,12 @@ public final class TimedCatalog: Catalog {
         try await timed("setNodeAlive") { try await base.setNodeAlive(node, alive: alive) }
     }
     public func removeNode(_ node: NodeID) async throws { try await timed("removeNode") { try await base.removeNode(node) } }
+    public func setDraining(_ node: NodeID, _ draining: Bool) async throws {
+        try await timed("setDraining") { try await base.setDraining(node, draining) }
+    }
+    public func setMaintenance(_ node: NodeID, until: Date?) async throws {
+        try await timed("setMaintenance") { try await base.setMaintenance(node, until: until) }
+    }
     public func node(_ id: NodeID) async throws -> NodeRecord? { try await timed("node") { try await base.node(id) } }
     public func nodes() async throws -> [NodeRecord] { try await timed("nodes") { try await base.nodes() } }
 

@@ -24,10 +24,10 @@ extension MasterState {
 
 extension Master {
     /// The planner's view of the nodes at `now`, with freshness from the report times this
-    /// master keeps. Nodes in `unreachable` (a client could not connect to them) count as not
+    /// master keeps, and maintenance windows from the catalog. Nodes in `unreachable` (a client could not connect to them) count as not
     /// fresh whatever their last report says.
     func plannerNodes(_ records: [NodeRecord], now: Date, unreachable: Set<NodeID> = []) -> [PlannerNode] {
         let fresh = state.withLock { $0.freshNodes(now: now, within: settings.freshFor) }.subtracting(unreachable)
-        return records.map { PlannerNode($0, fresh: fresh.contains($0.id)) }
+        return records.map { PlannerNode($0, fresh: fresh.contains($0.id), maintenance: $0.inMaintenance(at: now)) }
     }
 }

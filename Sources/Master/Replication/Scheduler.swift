@@ -6,8 +6,10 @@ import Synchronization
 
 /// The replication loop (ARCHITECTURE.md section 3). It sleeps until something happens —
 /// an upload, a report that changes a node, a finished or failed copy, a node going down or
-/// coming back, a back-off lapsing — then asks the planner for copies and runs them, each in
-/// a child task, at most ``PlannerLimits/maxCopiesPerNode`` per target.
+/// coming back, a back-off lapsing, a maintenance window ending, the rate limit affording the
+/// next copy — then asks the planner for copies and runs them, each in a child task, at most
+/// ``PlannerLimits/maxCopiesPerNode`` per target. With `--max-replication-rate` it starts
+/// only what the budget allows (``ReplicationRateLimiter``, planner rule 10).
 public struct Scheduler: Service {
     let master: Master
 
@@ -54,16 +56,28 @@ public struct Scheduler: Service {
     /// the gate opens again.
     func planPass() async throws -> [CopyOrder] {
         try await master.placement.withLock {
+            let now = Date()
             let records = try await master.catalog.nodes()
-            let nodes = master.plannerNodes(records, now: Date())
+            let nodes = master.plannerNodes(records, now: now)
             let addresses = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.address) })
-            let inFlight = master.state.withLock { $0.inFlight(now: Date()) }
-            let planner = master.currentPlanner
-            let (actions, files) = try await master.catalog.withPlannerView { queries in
-                let actions = try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight)
-                return (actions, try queries.records(of: CopyOrder.files(of: actions)))
+            let (inFlight, budget) = master.state.withLock { state in
+                (state.inFlight(now: now), state.rateLimiter?.budget(at: now))
             }
-            let orders = CopyOrder.resolve(actions, records: files, addresses: addresses)
+            let planner = master.currentPlanner
+            let (plan, files) = try await master.catalog.withPlannerView { queries in
+                let plan = try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight, budget: budget)
+                return (plan, try queries.records(of: CopyOrder.files(of: plan.actions)))
+            }
+            let orders = CopyOrder.resolve(plan.actions, records: files, addresses: addresses)
+            // A node whose maintenance window ends may receive copies again: look then.
+            let windowEnds = records.compactMap(\.maintenanceUntil).filter { $0 > now }.min()
+            master.state.withLock { state in
+                let started = orders.reduce(Int64(0)) { $0 + $1.plan.size }
+                if started > 0 { state.rateLimiter?.spend(started, at: now) }
+                state.budgetWake = plan.heldBack.flatMap { state.rateLimiter?.whenAffordable($0, at: now) }
+                state.maintenanceWake = windowEnds
+                state.lastPassIdle = orders.isEmpty && plan.heldBack == nil
+            }
             do {
                 for order in orders {
                     master.state.withLock { $0.copies[order.plan.file] = MasterState.ActiveCopy(order: order, started: Date()) }

@@ -5,6 +5,10 @@ import ServiceLifecycle
 /// Declares a node down when it has missed `--missed-reports` reports in a row: its replicas
 /// stop counting (the catalog recomputes K in the same step) and the scheduler re-plans. The
 /// node's next report brings it back (ARCHITECTURE.md section 7).
+///
+/// A node in a maintenance window (`fsdfsd node maintenance`) is not declared down for
+/// silence until the window ends: its copies keep counting and nothing is copied to replace
+/// them. If it is still silent when the window ends, it is declared down then, as any other.
 public struct LivenessMonitor: Service {
     let master: Master
 
@@ -42,12 +46,27 @@ public struct LivenessMonitor: Service {
                 master.state.withLock { _ = $0.lastSeen.removeValue(forKey: node) }
                 continue
             }
+            if record.inMaintenance(at: now) {
+                let first = master.state.withLock { $0.away.insert(node).inserted }
+                if first {
+                    let until = record.maintenanceUntil!.formatted(.iso8601)
+                    master.logger.notice(
+                        "node \(node) at \(record.address) is silent in its maintenance window (until \(until)): not declared down, its copies keep counting")
+                }
+                continue
+            }
             try await master.catalog.setNodeAlive(node, alive: false)
             master.state.withLock { state in
                 state.lastSeen[node] = nil
                 state.inventoryKnown.remove(node)
+                state.away.remove(node)
             }
             let seconds = Int(now.timeIntervalSince(last).rounded())
+            if record.maintenanceUntil != nil {
+                // The window is over (it was checked above): forget it, so status no longer shows it.
+                try await master.catalog.setMaintenance(node, until: nil)
+                master.logger.warning("node \(node) at \(record.address) is still silent at the end of its maintenance window: declared down")
+            }
             master.logger.warning("node \(node) at \(record.address) is down: no report for \(seconds) s; its replicas no longer count")
             master.record(.nodeDown, node: node, address: record.address,
                           "node \(record.address) is down: no report for \(seconds) s; its replicas no longer count")

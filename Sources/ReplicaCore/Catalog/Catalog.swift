@@ -43,6 +43,16 @@ public protocol Catalog: Sendable {
     func node(_ id: NodeID) async throws -> NodeRecord?
     func nodes() async throws -> [NodeRecord]
 
+    // MARK: Node states (drain and maintenance)
+
+    /// Marks a node draining, or no longer (`fsdfsd node drain|undrain`). K does not change:
+    /// a draining node's copies still count. The state survives re-registration (a report)
+    /// and restarts; only ``removeNode(_:)`` forgets it. Throws ``CatalogError/unknownNode(_:)``.
+    func setDraining(_ node: NodeID, _ draining: Bool) async throws
+    /// Sets the end of a node's maintenance window, or clears it (nil). K does not change. The
+    /// window survives re-registration and restarts. Throws ``CatalogError/unknownNode(_:)``.
+    func setMaintenance(_ node: NodeID, until: Date?) async throws
+
     // MARK: Files
 
     /// Records a new file, or a new version of a path that exists (the old version becomes a

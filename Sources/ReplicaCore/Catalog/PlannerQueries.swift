@@ -9,6 +9,11 @@ public protocol PlannerQueries {
     /// Live replicas on `node` of files not deleted, highest kn first (ties: larger size
     /// first, then higher id), strictly after `cursor` in that order.
     func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState]
+    /// Live replicas on `node` of files not deleted, lowest kn first (ties: smaller size
+    /// first, then lower id), strictly after `cursor` in that order: the same index range as
+    /// ``highestKnFiles(on:after:limit:)`` read from the other end. A drain reads the files of
+    /// a draining node this way, most at risk first.
+    func lowestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState]
     /// The records of the given versions (deleted or not), in any order; unknown ids are left
     /// out. The master resolves a pass's plans with it — paths, checksums, sizes — in the same
     /// view, so carrying them out reads nothing more from the catalog.

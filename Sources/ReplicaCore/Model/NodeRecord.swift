@@ -13,13 +13,28 @@ public struct NodeRecord: Sendable, Equatable, Codable {
     public var load: Double
     public var lastReport: Date
     public var alive: Bool
+    /// Draining (`fsdfsd node drain`): it receives no new copy or upload, and every file it
+    /// holds that needs its copy gets one elsewhere. Its copies still count towards K; the
+    /// drain never removes them (the operator stops the node once it is drained).
+    public var draining: Bool
+    /// The end of the node's maintenance window (`fsdfsd node maintenance`): until then it is
+    /// not declared down for silence and its copies keep counting. Nil when none was set; a
+    /// date in the past is a window that has ended.
+    public var maintenanceUntil: Date?
 
     public var free: Int64 { max(0, quota - used) }
 
+    /// Whether `now` is inside the node's maintenance window.
+    public func inMaintenance(at now: Date) -> Bool {
+        maintenanceUntil.map { $0 > now } ?? false
+    }
+
     public init(
         id: NodeID, address: String, quota: Int64, used: Int64 = 0, load: Double = 0,
-        lastReport: Date = Date(), alive: Bool = true
+        lastReport: Date = Date(), alive: Bool = true, draining: Bool = false, maintenanceUntil: Date? = nil
     ) {
+        self.draining = draining
+        self.maintenanceUntil = maintenanceUntil
         self.id = id
         self.address = address
         self.quota = quota

@@ -30,6 +30,26 @@
 ///    truth) is unchanged: scheduling order and the strict-improvement test use the catalog's.
 /// 7. With ``PlannerLimits/allowEvictions`` off (the master's safe mode) nothing is evicted:
 ///    a file that needs room waits.
+/// 8. Drain (``PlannerNode/draining``, HDFS decommissioning): a draining node is never a copy
+///    or upload target, and nothing is evicted from it. Its copies still count in the
+///    catalog's K — what the operator sees — but not in the K the planner uses to decide
+///    what a file it holds needs: such a file is planned with K = its copies *elsewhere*
+///    (``DrainSurvey``), so with the priority and the eviction rights (rule 3) of a file
+///    missing that many copies, until it has N copies on other nodes (read lazily from the
+///    node's own index, ``DrainStream``; among drain files of equal kn, the node's order
+///    stands in for the tie-breaks of rule 1). The draining node
+///    stays a source. The drain never removes its copies: the operator stops the node once
+///    no file needs them. For the floor of rule 3, copies on draining nodes do not count.
+///    *Why*: a drain is a promise that stopping the node costs no file a copy it needs;
+///    counting the node's copies would keep it, and only it, holding them.
+/// 9. Maintenance (``PlannerNode/maintenance``, a planned restart): the node is treated as
+///    silent (rule 6) whatever its last report says — no copies or uploads, a source only
+///    when no one else holds the file, its copies do not count for evictions — while its
+///    copies keep counting in K, so nothing is copied to replace them.
+/// 10. Rate limit (``CopyBudget``): a pass starts copies while their sizes fit in the budget
+///    (the first copy may exceed a full bucket, and then goes alone). The first copy that
+///    does not fit ends the pass: the files after it do not overtake it, and the pass tells
+///    the scheduler how much it waits for (``Plan/heldBack``).
 public struct Planner: Sendable {
     public var limits: PlannerLimits
 
@@ -42,27 +62,40 @@ public struct Planner: Sendable {
     public func plan(
         queries: any PlannerQueries, nodes: [PlannerNode], inFlight: InFlight
     ) throws -> [ReplicationAction] {
+        try plan(queries: queries, nodes: nodes, inFlight: inFlight, budget: nil).actions
+    }
+
+    /// Plans as ``plan(queries:nodes:inFlight:)`` does, starting no more copies than `budget`
+    /// allows (rule 10; nil: no limit).
+    ///
+    /// Files come in scheduling order from the catalog, merged with the files draining nodes
+    /// hold that need a copy (rule 8), which take their place by the kn the drain sees.
+    public func plan(
+        queries: any PlannerQueries, nodes: [PlannerNode], inFlight: InFlight, budget: CopyBudget?
+    ) throws -> Plan {
         var pass = PlanningPass(limits: limits, nodes: nodes, inFlight: inFlight, queries: queries)
-        var actions: [ReplicationAction] = []
-        var copies = 0
+        var drain = DrainStream(survey: pass.survey, batchSize: limits.batchSize)
+        var collector = PlanCollector(limits: limits, budget: budget)
         var cursor: FileState?
-        scan: while copies < limits.maxActions {
-            guard pass.hasOpenTarget else { break }
+        scan: while collector.open(&pass) {
             let batch = try queries.files(after: cursor, limit: limits.batchSize)
             if batch.isEmpty { break }
             for file in batch {
                 cursor = file
-                if let (plan, victims) = try pass.planCopy(of: file) {
-                    for victim in victims {
-                        actions.append(.evict(EvictionPlan(file: victim.id, node: plan.target, size: victim.size, makingRoomFor: plan.file)))
-                    }
-                    actions.append(.copy(plan))
-                    copies += 1
-                    if copies >= limits.maxActions || !pass.hasOpenTarget { break scan }
+                while let next = try drain.next(before: file, queries: queries) {
+                    guard try collector.consider(next, in: &pass) else { break scan }
                 }
+                // A drain file comes out of the stream, by the kn the drain sees, before its
+                // place here: the stream has read every file of the draining nodes up to a kn
+                // above this one.
+                if drain.seen.contains(file.id) { continue }
+                guard try collector.consider(file, in: &pass) else { break scan }
             }
         }
-        return actions
+        while collector.open(&pass), let next = try drain.next(before: nil, queries: queries) {
+            guard try collector.consider(next, in: &pass) else { break }
+        }
+        return Plan(actions: collector.actions, heldBack: collector.heldBack)
     }
 
     /// Chooses the node that receives an upload of `size` bytes whose policy asks for `n`
@@ -75,5 +108,45 @@ public struct Planner: Sendable {
     ) throws -> UploadPlacement? {
         var pass = PlanningPass(limits: limits, nodes: nodes, inFlight: inFlight, queries: queries)
         return try pass.placeUpload(size: size, kn: -n)
+    }
+}
+
+/// The actions of one pass as they are decided, within the action limit and the budget.
+private struct PlanCollector {
+    let limits: PlannerLimits
+    let budget: CopyBudget?
+    var actions: [ReplicationAction] = []
+    var copies = 0
+    var spent: Int64 = 0
+    var heldBack: Int64?
+
+    init(limits: PlannerLimits, budget: CopyBudget?) {
+        self.limits = limits
+        self.budget = budget
+    }
+
+    /// Whether the pass may go on: actions left, the budget not exhausted, a target open.
+    mutating func open(_ pass: inout PlanningPass) -> Bool {
+        heldBack == nil && copies < limits.maxActions && pass.hasOpenTarget
+    }
+
+    /// Plans `file` if it can be; false when the pass must stop.
+    mutating func consider(_ file: FileState, in pass: inout PlanningPass) throws -> Bool {
+        guard let (plan, victims) = try pass.planCopy(of: file) else { return true }
+        if let budget {
+            // Rule 10. The decision is already booked in the pass, which ends here.
+            let fits = spent + plan.size <= budget.bytes || (copies == 0 && budget.full)
+            guard fits else {
+                heldBack = plan.size
+                return false
+            }
+            spent += plan.size
+        }
+        for victim in victims {
+            actions.append(.evict(EvictionPlan(file: victim.id, node: plan.target, size: victim.size, makingRoomFor: plan.file)))
+        }
+        actions.append(.copy(plan))
+        copies += 1
+        return open(&pass)
     }
 }

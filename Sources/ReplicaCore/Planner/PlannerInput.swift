@@ -13,23 +13,46 @@ public struct PlannerNode: Sendable, Equatable {
     /// file, and its replicas do not count when an eviction checks the floor. The planner
     /// has no clock; the master sets this from the report times it keeps.
     public var fresh: Bool
+    /// Draining (``Planner`` rule 8): never a target; its copies do not count when the planner
+    /// decides whether a file it holds needs another copy.
+    public var draining: Bool
+    /// Inside a maintenance window (``Planner`` rule 9): treated as silent whatever its last
+    /// report says, while its copies keep counting in K.
+    public var maintenance: Bool
 
-    public init(id: NodeID, alive: Bool, quota: Int64, used: Int64, load: Double, fresh: Bool = true) {
+    public init(
+        id: NodeID, alive: Bool, quota: Int64, used: Int64, load: Double, fresh: Bool = true, draining: Bool = false,
+        maintenance: Bool = false
+    ) {
         self.id = id
         self.alive = alive
         self.quota = quota
         self.used = used
         self.load = load
         self.fresh = fresh
+        self.draining = draining
+        self.maintenance = maintenance
     }
 
     public init(_ record: NodeRecord) {
         self.init(record, fresh: true)
     }
 
-    public init(_ record: NodeRecord, fresh: Bool) {
-        self.init(id: record.id, alive: record.alive, quota: record.quota, used: record.used, load: record.load, fresh: fresh)
+    /// A node as the catalog records it, draining or not; `maintenance` comes from the
+    /// master's clock (``NodeRecord/inMaintenance(at:)``), which the planner does not have.
+    public init(_ record: NodeRecord, fresh: Bool, maintenance: Bool = false) {
+        self.init(
+            id: record.id, alive: record.alive, quota: record.quota, used: record.used, load: record.load, fresh: fresh,
+            draining: record.draining, maintenance: maintenance)
     }
+
+    /// Can receive copies and uploads as far as rules 6, 8 and 9 go: alive, fresh, not
+    /// draining, not in maintenance. (Slots, load and room are the pass's business.)
+    var canReceive: Bool { alive && fresh && !draining && !maintenance }
+
+    /// Its live copies count for a drain (rule 8): alive, not draining, and either heard from
+    /// recently or in a maintenance window (the operator said it counts while silent).
+    var countsForDrain: Bool { alive && !draining && (fresh || maintenance) }
 }
 
 /// A copy the master has commanded and not yet seen finish, or an upload under way.
@@ -101,6 +124,36 @@ public struct InFlight: Sendable, Equatable {
     }
 
     public static let none = InFlight()
+}
+
+/// How many bytes of copies a pass may start (`--max-replication-rate`); see
+/// ``ReplicationRateLimiter``, which hands them out.
+public struct CopyBudget: Sendable, Equatable {
+    /// Bytes the copies of this pass may add up to; negative while an earlier oversized copy
+    /// is still being paid for.
+    public var bytes: Int64
+    /// The bucket is full: the first copy of the pass may be larger than `bytes` (a file
+    /// bigger than the whole bucket would never fit otherwise). It then goes alone.
+    public var full: Bool
+
+    public init(bytes: Int64, full: Bool) {
+        self.bytes = bytes
+        self.full = full
+    }
+}
+
+/// What one planning pass decided.
+public struct Plan: Sendable, Equatable {
+    /// Copies, each right after the evictions it needs.
+    public var actions: [ReplicationAction]
+    /// Size of the copy the budget held back, when it did: the pass stopped there so that
+    /// files keep their order, and the next pass should come once that much is affordable.
+    public var heldBack: Int64?
+
+    public init(actions: [ReplicationAction], heldBack: Int64? = nil) {
+        self.actions = actions
+        self.heldBack = heldBack
+    }
 }
 
 /// Knobs of the planner, with the defaults of `fsdfsd serve`.

@@ -3,8 +3,14 @@
 struct PlanningPass {
     struct Slot {
         var alive: Bool
-        /// Heard from within the last report interval: may receive, counts for evictions.
+        /// Heard from within the last report interval and not in a maintenance window (rule 9):
+        /// a preferred source, counts for evictions.
         var fresh: Bool
+        /// May receive copies and uploads: alive, fresh, not draining, not in maintenance.
+        var receives: Bool
+        var draining: Bool
+        /// Its live copies count when a drain decides what is needed (rule 8).
+        var countsForDrain: Bool
         var free: Int64
         var load: Double
         var incoming = 0
@@ -17,6 +23,7 @@ struct PlanningPass {
     let order: [NodeID]
     let aliveCount: Int
     let backoff: Set<Placement>
+    let survey: DrainSurvey
     var filesInFlight: Set<FileID> = []
     /// Nodes sending or receiving a copy of each file in flight: the file may not be
     /// evicted from them.
@@ -29,6 +36,8 @@ struct PlanningPass {
     /// Nodes that are alive and fresh holding a live replica of each file checked as an
     /// eviction victim in this pass, read once per file.
     var freshHolders: [FileID: Set<NodeID>] = [:]
+    /// Alive draining nodes holding a live replica of each file checked as a victim.
+    var drainingHolders: [FileID: Set<NodeID>] = [:]
     private var openCache: [NodeID]?
 
     init(limits: PlannerLimits, nodes: [PlannerNode], inFlight: InFlight, queries: any PlannerQueries) {
@@ -37,8 +46,11 @@ struct PlanningPass {
         self.backoff = inFlight.backoff
         order = nodes.map(\.id).sorted()
         aliveCount = nodes.filter(\.alive).count
+        survey = DrainSurvey(nodes: nodes)
         for node in nodes {
-            slots[node.id] = Slot(alive: node.alive, fresh: node.fresh, free: node.quota - node.used, load: node.load)
+            slots[node.id] = Slot(
+                alive: node.alive, fresh: node.fresh && !node.maintenance, receives: node.canReceive, draining: node.draining,
+                countsForDrain: node.countsForDrain, free: node.quota - node.used, load: node.load)
         }
         for copy in inFlight.copies {
             filesInFlight.insert(copy.file)
@@ -57,12 +69,13 @@ struct PlanningPass {
 
     // MARK: Targets
 
-    /// Nodes that can receive a copy now: alive and fresh, a free slot, load below the limit.
+    /// Nodes that can receive a copy now: alive and fresh, neither draining nor in
+    /// maintenance, a free slot, load below the limit.
     mutating func openTargets() -> [NodeID] {
         if let openCache { return openCache }
         let open = order.filter { id in
             let slot = slots[id]!
-            return slot.alive && slot.fresh && slot.incoming < limits.maxCopiesPerNode && slot.load < limits.maxLoad
+            return slot.receives && slot.incoming < limits.maxCopiesPerNode && slot.load < limits.maxLoad
         }
         openCache = open
         return open
@@ -159,7 +172,7 @@ struct PlanningPass {
     // MARK: Uploads
 
     mutating func placeUpload(size: Int64, kn: Int) throws -> UploadPlacement? {
-        let alive = order.filter { slots[$0]!.alive && slots[$0]!.fresh }
+        let alive = order.filter { slots[$0]!.receives }
         if let best = alive.filter({ slots[$0]!.free >= size }).min(by: { preferred($0, $1) }) {
             return UploadPlacement(target: best, evicting: [])
         }
@@ -238,7 +251,9 @@ struct PlanningPass {
             else { continue }
             // Read last, as it costs a query: with silent holders not counted, G would drop
             // below the floor. Fresh kn only falls during a pass, so G stays out for this pass.
-            if try freshKn(of: candidate) - 1 < floor {
+            // Nor is G's kn over-stated by copies on draining nodes (rule 8): without them
+            // the eviction must still be a strict improvement, or a drain would only trade places.
+            if try freshKn(of: candidate) - 1 < floor || drainKn(of: candidate) < kn + 2 {
                 index -= 1
                 victimBuffers[node]!.items.remove(at: index)
                 continue
@@ -256,20 +271,34 @@ struct PlanningPass {
         return victims
     }
 
-    /// kn of `file` counting only its live replicas on alive, fresh nodes, less those this
-    /// pass evicts: at most the catalog's kn, lower while a holder is silent.
+    /// kn of `file` counting only its live replicas on alive, fresh nodes that are not draining,
+    /// less those this pass evicts: at most the catalog's kn, lower while a holder is silent,
+    /// in maintenance or draining (its copy is about to go away with the node).
     mutating func freshKn(of file: FileState) throws -> Int {
-        let holders: Set<NodeID>
-        if let known = freshHolders[file.id] {
-            holders = known
-        } else {
-            holders = Set(try queries.replicas(of: file.id).filter { replica in
-                guard replica.state == .live, let slot = slots[replica.node] else { return false }
-                return slot.alive && slot.fresh
-            }.map(\.node))
-            freshHolders[file.id] = holders
+        try readVictimHolders(of: file)
+        return freshHolders[file.id]!.filter { !evicted.contains(Placement(file: file.id, node: $0)) }.count - file.n
+    }
+
+    /// kn of `file` as the catalog will have it after this pass's evictions, less its live
+    /// copies on draining nodes (rule 8).
+    mutating func drainKn(of file: FileState) throws -> Int {
+        try readVictimHolders(of: file)
+        return effectiveKn(file) - drainingHolders[file.id]!.count
+    }
+
+    private mutating func readVictimHolders(of file: FileState) throws {
+        guard freshHolders[file.id] == nil else { return }
+        var fresh: Set<NodeID> = [], draining: Set<NodeID> = []
+        for replica in try queries.replicas(of: file.id) where replica.state == .live {
+            guard let slot = slots[replica.node], slot.alive else { continue }
+            if slot.draining {
+                draining.insert(replica.node)
+            } else if slot.fresh {
+                fresh.insert(replica.node)
+            }
         }
-        return holders.filter { !evicted.contains(Placement(file: file.id, node: $0)) }.count - file.n
+        freshHolders[file.id] = fresh
+        drainingHolders[file.id] = draining
     }
 
     /// Books a placement: the evicted files lose one replica, their space goes to `file`.

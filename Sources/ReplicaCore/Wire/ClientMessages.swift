@@ -229,11 +229,22 @@ public struct NodeStatus: Sendable, Codable, Equatable {
     /// The node's background scrubber, as it last reported it (addition; omitted when unknown).
     public var scrub: ScrubStatus?
 
+    /// Draining (`fsdfsd node drain`): it receives nothing new (addition).
+    public var draining: Bool?
+    /// How far the drain is, while the node is draining (addition).
+    public var drain: DrainStatus?
+    /// End of the node's maintenance window (ISO 8601), while it lasts (addition): its copies
+    /// count even while it does not answer, by the operator's decision.
+    public var maintenanceUntil: String?
+
     public init(
         id: NodeID, address: String, alive: Bool, quota: Int64, used: Int64, free: Int64,
         files: Int, load: Double, maxKn: Int?, unaccountedFiles: Int? = nil, unaccountedBytes: Int64? = nil,
-        scrub: ScrubStatus? = nil
+        scrub: ScrubStatus? = nil, draining: Bool? = nil, drain: DrainStatus? = nil, maintenanceUntil: String? = nil
     ) {
+        self.draining = draining
+        self.drain = drain
+        self.maintenanceUntil = maintenanceUntil
         self.unaccountedFiles = unaccountedFiles
         self.unaccountedBytes = unaccountedBytes
         self.id = id
@@ -250,6 +261,7 @@ public struct NodeStatus: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, address, alive, quota, used, free, files, load, maxKn, unaccountedFiles, unaccountedBytes, scrub
+        case draining, drain, maintenanceUntil
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -266,6 +278,28 @@ public struct NodeStatus: Sendable, Codable, Equatable {
         try container.encodeIfPresent(unaccountedFiles, forKey: .unaccountedFiles)
         try container.encodeIfPresent(unaccountedBytes, forKey: .unaccountedBytes)
         try container.encodeIfPresent(scrub, forKey: .scrub)
+        try container.encodeIfPresent(draining, forKey: .draining)
+        try container.encodeIfPresent(drain, forKey: .drain)
+        try container.encodeIfPresent(maintenanceUntil, forKey: .maintenanceUntil)
+    }
+}
+
+/// A drain's progress (`status`, on a draining node).
+public struct DrainStatus: Sendable, Codable, Equatable {
+    /// Files on the node with fewer than N copies on other nodes that are up, answering and
+    /// not draining: they still need the node's copy.
+    public var filesLeft: Int
+    public var bytesLeft: Int64
+    /// No file needs the node's copies: it can be stopped without any file losing a copy it needs.
+    public var done: Bool
+    /// Why the drain cannot go on now, when it cannot (too few other nodes, no room).
+    public var blocked: String?
+
+    public init(filesLeft: Int, bytesLeft: Int64, done: Bool, blocked: String? = nil) {
+        self.filesLeft = filesLeft
+        self.bytesLeft = bytesLeft
+        self.done = done
+        self.blocked = blocked
     }
 }
 
@@ -284,11 +318,15 @@ public struct ReplicationStatus: Sendable, Codable, Equatable {
     /// Why the backlog cannot progress, and what would fix it; null while it progresses or
     /// there is none (then `etaSeconds` is null too).
     public var stuck: StuckReplication?
+    /// The cap on copy traffic across the swarm (`--max-replication-rate`), bytes per second;
+    /// absent without one (addition).
+    public var maxBytesPerSecond: Int64?
 
     public init(
         copiesInFlight: Int, backlogBytes: Int64, bytesPerSecond: Double, etaSeconds: Double?, paused: String?,
-        stuck: StuckReplication? = nil
+        stuck: StuckReplication? = nil, maxBytesPerSecond: Int64? = nil
     ) {
+        self.maxBytesPerSecond = maxBytesPerSecond
         self.copiesInFlight = copiesInFlight
         self.backlogBytes = backlogBytes
         self.bytesPerSecond = bytesPerSecond
@@ -300,7 +338,7 @@ public struct ReplicationStatus: Sendable, Codable, Equatable {
     // `etaSeconds` and `stuck` are written as null when unset (synthesised Codable would omit
     // them): a reader sees at once there is no estimate and nothing is stuck.
     enum CodingKeys: String, CodingKey {
-        case copiesInFlight, backlogBytes, bytesPerSecond, etaSeconds, paused, stuck
+        case copiesInFlight, backlogBytes, bytesPerSecond, etaSeconds, paused, stuck, maxBytesPerSecond
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -311,6 +349,7 @@ public struct ReplicationStatus: Sendable, Codable, Equatable {
         try container.encode(etaSeconds, forKey: .etaSeconds)
         try container.encodeIfPresent(paused, forKey: .paused)
         try container.encode(stuck, forKey: .stuck)
+        try container.encodeIfPresent(maxBytesPerSecond, forKey: .maxBytesPerSecond)
     }
 }
 

@@ -30,6 +30,10 @@ public enum Route {
     public static let atRiskPath = "/v1/at-risk"
     /// `GET [?after=SEQ][&limit=N]`: an array of ``EventRecord``, oldest first.
     public static let eventsPath = "/v1/events"
+    /// The operator's node commands (``DrainCommand``, ``MaintenanceCommand``, ``ForgetCommand``).
+    public static let nodeDrain = "/v1/nodes/drain"
+    public static let nodeMaintenance = "/v1/nodes/maintenance"
+    public static let nodeForget = "/v1/nodes/forget"
 
     /// `GET`/`PUT /v1/blob?path=…[&upload=…]`. A read names the version it wants
     /// (`file=ID&sha256=…`): a node never serves another version under that name.

@@ -28,6 +28,8 @@ final class ClusterSimulator {
         case nodeDown(NodeID)
         case nodeUp(NodeID)
         case delete(path: String)
+        /// The operator drains the node (planner rule 8).
+        case drain(NodeID)
     }
 
     struct Scheduled {
@@ -39,6 +41,8 @@ final class ClusterSimulator {
     let catalog: SQLiteCatalog
     let planner: Planner
     var nodes: [NodeID: Node] = [:]
+    /// Nodes being drained: never a copy target, nothing evicted from them.
+    private(set) var draining: Set<NodeID> = []
     var now = 0.0
     private var queue: [Scheduled] = []
     private var sequence = 0
@@ -129,6 +133,9 @@ final class ClusterSimulator {
             }
             try await evict(plan.evicting, from: plan.target, for: "copy of \(plan.file)")
             plannedChanges += 1
+            if draining.contains(plan.target) {
+                violations.append("planned a copy of \(plan.file) to \(plan.target), which is draining")
+            }
             guard var target = nodes[plan.target], target.reachable, target.disk[plan.file] == nil else {
                 violations.append("planned a copy to \(plan.target), which is down, silent or already holds \(plan.file)")
                 continue
@@ -150,17 +157,26 @@ final class ClusterSimulator {
         }
     }
 
-    /// kn of every file with its copies in flight counted, sorted ascending.
+    /// kn of every file with its copies in flight counted, sorted ascending. While nodes drain,
+    /// each file's kn is the one the planner goes by (rule 8): its copies elsewhere for a file a
+    /// draining node holds that needs them, the catalog's less the draining copies otherwise.
     func plannedKnVector() async throws -> [Int] {
         var vector: [Int] = []
-        for (record, _, _) in try await groundTruth() {
-            vector.append(record.kn + copies.filter { $0.file == record.id }.count)
+        for (record, _, holders) in try await groundTruth() {
+            let inFlight = copies.filter { $0.file == record.id }.count
+            let drainingCopies = holders.filter { draining.contains($0) && nodes[$0]!.alive }.count
+            let elsewhere = holders.filter { !draining.contains($0) && nodes[$0]!.reachable }.count
+            let kn = drainingCopies > 0 && elsewhere < record.n ? elsewhere - record.n : record.kn - drainingCopies
+            vector.append(kn + inFlight)
         }
         return vector.sorted()
     }
 
     private func evict(_ files: [FileID], from node: NodeID, for reason: String) async throws {
         let floor = planner.limits.evictionFloor
+        if draining.contains(node), !files.isEmpty {
+            violations.append("evicted \(files) from \(node), which is draining: a drain never removes its copies")
+        }
         for file in files {
             try await catalog.setReplica(file, on: node, state: .evicting)
             if let record = try await catalog.file(id: file), record.kn < floor {
@@ -255,6 +271,12 @@ final class ClusterSimulator {
             plannedChanges += 1
             guard try await catalog.deleteFile(at: try VirtualPath(path)) != nil else { return }
             try await removePendingDeletions()
+
+        case .drain(let id):
+            epoch += 1
+            plannedChanges += 1
+            draining.insert(id)
+            try await catalog.setDraining(id, true)
         }
     }
 
@@ -303,11 +325,14 @@ final class ClusterSimulator {
     func improvementsLeft() async throws -> [String] {
         let floor = planner.limits.evictionFloor
         let truth = try await groundTruth()
-        let knByFile = Dictionary(uniqueKeysWithValues: truth.map { ($0.record.id, $0.k - $0.record.n) })
+        // A victim is judged without its copies on draining nodes (rule 8).
+        let knByFile = Dictionary(uniqueKeysWithValues: truth.map { entry in
+            (entry.record.id, entry.k - entry.holders.filter { draining.contains($0) && nodes[$0]!.alive }.count - entry.record.n)
+        })
         var left: [String] = []
         for (record, k, holders) in truth where k > 0 {
             let kn = k - record.n
-            for (id, node) in nodes where node.alive && !holders.contains(id) {
+            for (id, node) in nodes where node.alive && !draining.contains(id) && !holders.contains(id) {
                 let free = node.quota - node.diskBytes
                 if free >= record.size {
                     left.append("\(record.path) (kn \(kn)) fits in \(id) (free \(free))")
@@ -319,6 +344,40 @@ final class ClusterSimulator {
                 }.values.reduce(0, +)
                 if free + evictable >= record.size {
                     left.append("\(record.path) (kn \(kn)) could evict over-replicated files on \(id)")
+                }
+            }
+        }
+        return left
+    }
+}
+
+extension ClusterSimulator {
+    /// Independent of the planner, for files a draining node holds with fewer than N copies
+    /// elsewhere: no node that may receive has room for one, and no eviction the rules allow
+    /// would make room (victims judged without their draining copies, as rule 8 says).
+    func drainImprovementsLeft() async throws -> [String] {
+        let floor = planner.limits.evictionFloor
+        let truth = try await groundTruth()
+        let records = Dictionary(uniqueKeysWithValues: truth.map { ($0.record.id, $0) })
+        var left: [String] = []
+        for (record, _, holders) in truth where holders.contains(where: { draining.contains($0) && nodes[$0]!.alive }) {
+            let elsewhere = holders.filter { !draining.contains($0) && nodes[$0]!.reachable }.count
+            guard elsewhere < record.n else { continue }
+            let kn = elsewhere - record.n
+            for (id, node) in nodes where node.reachable && !draining.contains(id) && !holders.contains(id) {
+                let free = node.quota - node.diskBytes
+                if free >= record.size {
+                    left.append("\(record.path) (\(elsewhere) copies elsewhere, N = \(record.n)) fits in \(id) (free \(free))")
+                    continue
+                }
+                let evictable = node.disk.filter { file, _ in
+                    guard let other = records[file] else { return false }
+                    let drainingCopies = other.holders.filter { draining.contains($0) && nodes[$0]!.alive }.count
+                    let fresh = other.holders.filter { !draining.contains($0) && nodes[$0]!.reachable }.count
+                    return fresh - other.record.n - 1 >= floor && other.record.kn - drainingCopies >= kn + 2
+                }.values.reduce(0, +)
+                if free + evictable >= record.size {
+                    left.append("\(record.path) (\(elsewhere) copies elsewhere, N = \(record.n)) could evict on \(id)")
                 }
             }
         }

@@ -8,6 +8,8 @@ struct InstantCluster {
     var planner: Planner
     /// Alive nodes not heard from within the last report interval (``PlannerNode/fresh`` false).
     var silent: Set<NodeID> = []
+    /// Nodes inside a maintenance window (``PlannerNode/maintenance``).
+    var maintenance: Set<NodeID> = []
 
     init(limits: PlannerLimits = PlannerLimits()) throws {
         catalog = try SQLiteCatalog()
@@ -19,7 +21,7 @@ struct InstantCluster {
     }
 
     func plannerNodes() async throws -> [PlannerNode] {
-        try await catalog.nodes().map { PlannerNode($0, fresh: !silent.contains($0.id)) }
+        try await catalog.nodes().map { PlannerNode($0, fresh: !silent.contains($0.id), maintenance: maintenance.contains($0.id)) }
     }
 
     /// Uploads a file the way `put` does: the planner picks the node (evicting if the rules
@@ -52,6 +54,30 @@ struct InstantCluster {
         return try await catalog.withPlannerView { queries in
             try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight)
         }
+    }
+
+    /// One pass within a copy budget (rule 10).
+    func plan(budget: CopyBudget, inFlight: InFlight = .none) async throws -> Plan {
+        let nodes = try await plannerNodes()
+        let planner = self.planner
+        return try await catalog.withPlannerView { queries in
+            try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight, budget: budget)
+        }
+    }
+
+    /// How far the drain of `node` is, as `status` measures it.
+    func drainProgress(_ node: NodeID) async throws -> DrainProgress {
+        let survey = DrainSurvey(nodes: try await plannerNodes())
+        return try await catalog.withPlannerView { try survey.progress(of: node, queries: $0) }
+    }
+
+    /// Records a file with copies on `holders` (placed by the test, not by an upload).
+    @discardableResult
+    func place(_ path: String, size: Int64, n: Int, on holders: [NodeID]) async throws -> FileRecord {
+        let file = try await catalog.putFile(
+            NewFile(path: try VirtualPath(path), size: size, sha256: String(repeating: "a", count: 64), n: n))
+        for holder in holders { try await catalog.setReplica(file.id, on: holder, state: .live) }
+        return try await catalog.file(id: file.id)!
     }
 
     /// Plans and executes until the planner has nothing left to do; returns every action.

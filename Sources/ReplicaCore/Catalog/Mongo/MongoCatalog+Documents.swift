@@ -134,7 +134,9 @@ enum Tombstones {
     ]
 }
 
-/// The `nodes` collection: `_id` is the node's UUID.
+/// The `nodes` collection: `_id` is the node's UUID. The operator's states are optional
+/// fields, absent on documents written before them: `draining` (bool) and `maintenanceUntil`
+/// (seconds since 1970, removed when the window is cleared).
 enum Nodes {
     static let collection = "nodes"
 
@@ -146,7 +148,8 @@ enum Nodes {
             id: NodeID(id), address: document["address"]?.stringValue ?? "", quota: document["quota"]?.int64Value ?? 0,
             used: document["used"]?.int64Value ?? 0, load: document["load"]?.doubleValue ?? 0,
             lastReport: Date(timeIntervalSince1970: document["lastReport"]?.doubleValue ?? 0),
-            alive: document["alive"]?.boolValue ?? false)
+            alive: document["alive"]?.boolValue ?? false, draining: document["draining"]?.boolValue ?? false,
+            maintenanceUntil: document["maintenanceUntil"]?.doubleValue.map(Date.init(timeIntervalSince1970:)))
     }
 }
 
@@ -215,6 +218,24 @@ final class MongoPlannerQueries: PlannerQueries {
         }
         return try session.find(
             Files.collection, filter, sort: ["kn": -1, "size": -1, "_id": -1], projection: Self.projection, limit: limit,
+            hint: Files.liveIndex
+        ).compactMap(Files.fileState)
+    }
+
+    func lowestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {
+        let id = BSON.string(node.rawValue)
+        var filter: BSONDocument = ["live": id]
+        if let cursor {
+            let kn = BSON.int64(Int64(cursor.kn)), size = BSON.int64(cursor.size), file = BSON.int64(cursor.id.rawValue)
+            filter["$or"] = [
+                ["kn": ["$gt": kn]],
+                ["kn": kn, "size": ["$gt": size]],
+                ["kn": kn, "size": size, "_id": ["$gt": file]],
+            ]
+        }
+        // The `live_kn` index read backwards.
+        return try session.find(
+            Files.collection, filter, sort: ["kn": 1, "size": 1, "_id": 1], projection: Self.projection, limit: limit,
             hint: Files.liveIndex
         ).compactMap(Files.fileState)
     }

@@ -285,6 +285,28 @@ public final class MongoCatalog: Catalog {
         }
     }
 
+    // MARK: Node states
+
+    public func setDraining(_ node: NodeID, _ draining: Bool) async throws {
+        let result = try await withSession { session in
+            try session.update(
+                Nodes.collection, ["_id": .string(node.rawValue)], .operators(["$set": ["draining": .bool(draining)]]))
+        }
+        if result.matched == 0 { throw CatalogError.unknownNode(node) }
+    }
+
+    public func setMaintenance(_ node: NodeID, until: Date?) async throws {
+        let change: BSONDocument = if let until {
+            ["$set": ["maintenanceUntil": .double(until.timeIntervalSince1970)]]
+        } else {
+            ["$unset": ["maintenanceUntil": ""]]
+        }
+        let result = try await withSession { session in
+            try session.update(Nodes.collection, ["_id": .string(node.rawValue)], .operators(change))
+        }
+        if result.matched == 0 { throw CatalogError.unknownNode(node) }
+    }
+
     // MARK: Files
 
     public func reserveFileIDs(through id: FileID) async throws {

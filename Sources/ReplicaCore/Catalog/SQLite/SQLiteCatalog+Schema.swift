@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
-    static let schemaVersion = 3
+    static let schemaVersion = 4
 
     /// The schema. Derived figures are kept by triggers, so every statement that changes a
     /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
@@ -177,6 +177,13 @@ extension SQLiteCatalog {
                     UPDATE kn_counts SET number = number - 1 WHERE kn = OLD.k - OLD.n;
                 END;
                 """)
+        }
+        // v4: the operator's node states (`fsdfsd node drain`, `fsdfsd node maintenance`).
+        // Two columns with defaults, nothing else: no trigger reads them (K does not change
+        // when a node drains or enters maintenance), and older rows read as "neither".
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: "ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0")
+            try db.execute(sql: "ALTER TABLE nodes ADD COLUMN maintenance_until REAL")
         }
         return migrator
     }

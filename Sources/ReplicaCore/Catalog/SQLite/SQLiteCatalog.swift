@@ -131,6 +131,24 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
+    // MARK: Node states
+
+    public func setDraining(_ node: NodeID, _ draining: Bool) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE nodes SET draining = ? WHERE id = ?", arguments: [draining, node.rawValue])
+            if db.changesCount == 0 { throw CatalogError.unknownNode(node) }
+        }
+    }
+
+    public func setMaintenance(_ node: NodeID, until: Date?) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE nodes SET maintenance_until = ? WHERE id = ?",
+                arguments: [until?.timeIntervalSince1970, node.rawValue])
+            if db.changesCount == 0 { throw CatalogError.unknownNode(node) }
+        }
+    }
+
     // MARK: Files
 
     public func file(upload: String) async throws -> FileRecord? {
@@ -438,6 +456,8 @@ extension SQLiteCatalog {
             "files after cursor": SQLitePlannerQueries.filesAfter,
             "highest kn on node": SQLitePlannerQueries.highestKnFromTop,
             "highest kn after cursor": SQLitePlannerQueries.highestKnAfter,
+            "lowest kn on node": SQLitePlannerQueries.lowestKnFromBottom,
+            "lowest kn after cursor": SQLitePlannerQueries.lowestKnAfter,
             "replicas of file": Self.replicasSQL,
             "min kn": Self.minKnSQL,
             "under-replicated": Self.underReplicatedSQL,
@@ -466,7 +486,8 @@ extension SQLiteCatalog {
     static func nodeRecord(_ row: Row) -> NodeRecord {
         NodeRecord(
             id: NodeID(row["id"]), address: row["address"], quota: row["quota"], used: row["used"],
-            load: row["load"], lastReport: Date(timeIntervalSince1970: row["last_report"]), alive: row["alive"])
+            load: row["load"], lastReport: Date(timeIntervalSince1970: row["last_report"]), alive: row["alive"],
+            draining: row["draining"], maintenanceUntil: (row["maintenance_until"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }
 
     static func fileRecord(_ row: Row) throws -> FileRecord {

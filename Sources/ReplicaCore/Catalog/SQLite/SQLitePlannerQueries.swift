@@ -28,6 +28,19 @@ struct SQLitePlannerQueries: PlannerQueries {
         ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
         """
 
+    static let lowestKnFromBottom = """
+        SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
+        JOIN files f ON f.id = r.file
+        WHERE r.node = ? AND r.state = 0
+        ORDER BY r.kn, r.size, r.file LIMIT ?
+        """
+    static let lowestKnAfter = """
+        SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
+        JOIN files f ON f.id = r.file
+        WHERE r.node = ? AND r.state = 0 AND (r.kn, r.size, r.file) > (?, ?, ?)
+        ORDER BY r.kn, r.size, r.file LIMIT ?
+        """
+
     func files(after cursor: FileState?, limit: Int) throws -> [FileState] {
         let rows: [Row]
         if let cursor {
@@ -57,6 +70,19 @@ struct SQLitePlannerQueries: PlannerQueries {
             rows = try Row.fetchAll(
                 db.cachedStatement(sql: Self.highestKnFromTop),
                 arguments: [seq, limit])
+        }
+        return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
+    }
+
+    func lowestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {
+        guard let seq = try SQLiteCatalog.nodeSeq(db, node) else { return [] }
+        let rows: [Row]
+        if let cursor {
+            rows = try Row.fetchAll(
+                db.cachedStatement(sql: Self.lowestKnAfter),
+                arguments: [seq, cursor.kn, cursor.size, cursor.id.rawValue, limit])
+        } else {
+            rows = try Row.fetchAll(db.cachedStatement(sql: Self.lowestKnFromBottom), arguments: [seq, limit])
         }
         return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
     }

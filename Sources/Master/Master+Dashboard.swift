@@ -43,12 +43,15 @@ extension Master {
         let records = Dictionary(uniqueKeysWithValues: try await catalog.nodes().map { ($0.id, $0) })
         let fresh = state.withLock { $0.freshNodes(now: now, within: settings.freshFor) }
         return status.nodes.map { node in
-            let state = !node.alive ? "down" : fresh.contains(node.id) ? "up" : "silent"
+            let state = if !node.alive { "down" } else if node.maintenanceUntil != nil { "maintenance" } else if node.draining == true {
+                node.drain?.done == true ? "drained" : "draining"
+            } else { fresh.contains(node.id) ? "up" : "silent" }
             return DashboardNode(
                 id: node.id, address: node.address, state: state, alive: node.alive, quota: node.quota, used: node.used,
                 free: node.free, files: node.files, load: node.load,
                 lastReport: records[node.id].map { $0.lastReport.timeIntervalSince1970 }, maxKn: node.maxKn,
-                unaccountedFiles: node.unaccountedFiles, scrub: node.scrub)
+                unaccountedFiles: node.unaccountedFiles, scrub: node.scrub, drain: node.drain,
+                maintenanceUntil: node.maintenanceUntil)
         }
         .sorted { $0.address < $1.address }
     }

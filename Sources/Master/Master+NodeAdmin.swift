@@ -16,12 +16,18 @@ extension Master {
             message = node.draining
                 ? "\(node.address) is already draining; fsdfsd status shows how far it is"
                 : "\(node.address) is draining: it receives no new copies, and every file that needs its copy gets one elsewhere; fsdfsd status shows how far it is"
-            if !node.draining { logger.notice("node \(node.id) at \(node.address) is draining (operator)") }
+            if !node.draining {
+                logger.notice("node \(node.id) at \(node.address) is draining (operator)")
+                record(.nodeDraining, node: node.id, address: node.address, "node \(node.address) is draining (operator): its copies are being made elsewhere")
+            }
         } else {
             message = node.draining
                 ? "\(node.address) is no longer draining: it receives copies again"
                 : "\(node.address) was not draining"
-            if node.draining { logger.notice("node \(node.id) at \(node.address) is no longer draining (operator)") }
+            if node.draining {
+                logger.notice("node \(node.id) at \(node.address) is no longer draining (operator)")
+                record(.nodeUndrained, node: node.id, address: node.address, "node \(node.address) is no longer draining (operator)")
+            }
         }
         return NodeAdminReply(id: node.id, address: node.address, message: message)
     }
@@ -41,7 +47,10 @@ extension Master {
             let message = node.inMaintenance(at: now)
                 ? "\(node.address): maintenance window ended; if it does not report, it is declared down after --missed-reports reports"
                 : "\(node.address) was not in a maintenance window"
-            if node.inMaintenance(at: now) { logger.notice("node \(node.id) at \(node.address): maintenance window ended (operator)") }
+            if node.inMaintenance(at: now) {
+                logger.notice("node \(node.id) at \(node.address): maintenance window ended (operator)")
+                record(.maintenanceEnded, node: node.id, address: node.address, "node \(node.address): maintenance window ended (operator)")
+            }
             return NodeAdminReply(id: node.id, address: node.address, message: message)
         }
         guard node.alive else {
@@ -54,6 +63,9 @@ extension Master {
         try await catalog.setMaintenance(node.id, until: until)
         schedule.signal()
         logger.notice("node \(node.id) at \(node.address) in maintenance until \(until.formatted(.iso8601)) (operator): it is not declared down for silence and its copies keep counting")
+        record(
+            .maintenanceStarted, node: node.id, address: node.address,
+            "node \(node.address) in maintenance until \(until.formatted(.iso8601)) (operator): its copies keep counting while it is silent")
         return NodeAdminReply(
             id: node.id, address: node.address,
             message: "\(node.address) in maintenance until \(until.formatted(.iso8601)): it receives no copies, is not declared down if silent, and its copies keep counting; the window ends early when it comes back")
@@ -88,6 +100,7 @@ extension Master {
         schedule.signal()
         let files = held?.files ?? 0
         logger.notice("node \(node.id) at \(node.address) forgotten (operator), with its \(files) replicas")
+        record(.nodeForgotten, node: node.id, address: node.address, "node \(node.address) forgotten (operator), with its \(files) replicas")
         return NodeAdminReply(
             id: node.id, address: node.address,
             message: "\(node.address) forgotten with its \(files) replicas; if it reports again it joins as a new node and only what matches the catalog counts")

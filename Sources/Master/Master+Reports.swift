@@ -136,6 +136,7 @@ extension Master {
         try await catalog.setMaintenance(known.id, until: nil)
         state.withLock { _ = $0.away.remove(known.id) }
         logger.info("node \(known.id) at \(known.address) is back: its maintenance window ends")
+        record(.maintenanceEnded, node: known.id, address: known.address, "node \(known.address) is back: its maintenance window ends")
         schedule.signal()
     }
 

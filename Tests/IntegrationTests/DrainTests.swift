@@ -105,6 +105,11 @@ extension Integration {
                 let node = try #require(try await cluster.node(a))
                 #expect(node.draining == false)
                 #expect(node.drain == nil)
+                // Both are in the master's event log.
+                try await eventually("drain and undrain recorded as events") {
+                    let events = try await cluster.cli("events", "--json").stdout
+                    return events.contains("\"node_draining\"") && events.contains("\"node_undrained\"")
+                }
             }
         }
 

@@ -129,6 +129,10 @@ extension Integration {
                 #expect(stop.status == 0, "\(stop.stderr)")
                 #expect(stop.stdout.contains("maintenance window ended"), "\(stop.stdout)")
                 #expect(try await cluster.node(a)?.maintenanceUntil == nil)
+                try await eventually("the window's start and end recorded as events") {
+                    let events = try await cluster.cli("events", "--json").stdout
+                    return events.contains("\"maintenance_started\"") && events.contains("\"maintenance_ended\"")
+                }
 
                 await a.crash()
                 try await eventually("a is down") { try await cluster.node(a)?.alive == false }

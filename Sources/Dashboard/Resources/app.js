@@ -414,12 +414,21 @@
     }
     body.replaceChildren(...list.map((node) => {
       const nodeState = node.state || (node.alive === false ? 'down' : 'up');
-      const stateBadge = { up: 'badge-ok', silent: 'badge-warn', down: 'badge-risk' }[nodeState] || 'badge-muted';
+      const stateBadge = { up: 'badge-ok', drained: 'badge-ok', silent: 'badge-warn', draining: 'badge-warn', maintenance: 'badge-warn', down: 'badge-risk' }[nodeState] || 'badge-muted';
+      let stateNote = '';
+      if (node.drain && nodeState === 'draining') {
+        stateNote = node.drain.blocked ? `cannot finish: ${node.drain.blocked}` : `${fmtCount(node.drain.filesLeft)} files (${fmtBytes(node.drain.bytesLeft)}) left`;
+      } else if (nodeState === 'drained') {
+        stateNote = 'can be stopped';
+      } else if (nodeState === 'maintenance' && node.maintenanceUntil) {
+        stateNote = `until ${node.maintenanceUntil.replace('T', ' ').replace(/\.\d+/, '').replace('Z', ' UTC')}`;
+      }
       const share = isNum(node.used) && isNum(node.quota) && node.quota > 0 ? node.used / node.quota : 0;
       const fill = el('div', { class: 'bar-fill' });
       setBar(fill, share);
       return el('tr', { 'data-address': node.address },
-        el('td', { 'data-label': 'State' }, el('span', { class: `badge ${stateBadge}`, text: nodeState })),
+        el('td', { 'data-label': 'State' }, el('div', {}, el('span', { class: `badge ${stateBadge}`, text: nodeState }),
+          stateNote ? el('div', { class: 'muted small', text: stateNote }) : null)),
         el('td', { 'data-label': 'Node' }, el('div', {}, el('div', { class: 'mono', text: node.address || '?' }), el('div', { class: 'node-id', text: String(node.id || '').slice(0, 8) }))),
         el('td', { 'data-label': 'Space', class: 'col-space' }, el('div', { class: 'space' },
           el('div', { class: 'space-text' }, el('span', { text: `${fmtBytes(node.used)} of ${fmtBytes(node.quota)}` }), el('span', { class: 'muted', text: `${Math.round(share * 100)}%` })),

@@ -18,6 +18,9 @@ extension Master: MetricsSource {
                     let nodes = try await catalog.nodes()
                     let alive = nodes.filter(\.alive).count
                     metrics.record(totals: totals, counts: counts, alive: alive, down: nodes.count - alive)
+                    metrics.record(
+                        draining: nodes.filter { $0.alive && $0.draining }.count,
+                        maintenance: nodes.filter { $0.inMaintenance(at: Date()) }.count)
                     metrics.lastRead.withLock { $0 = (now, ContinuousClock.now - now) }
                     noteCatalogReachable()
                 } catch {

@@ -125,11 +125,13 @@ public final class MasterMetrics: Sendable {
         self.copiesInFlight.record(copiesInFlight)
         schedulerPaused.record(paused ? 1 : 0)
         nodes[.refused]?.record(refused)
-        // Draining and maintenance windows do not exist yet (ARCHITECTURE.md section 12):
-        // until they do, no node is in either. Their counts will come from the node records
-        // (or the master's state) beside `alive`, in `Master.refreshMetrics()`.
-        nodes[.draining]?.record(0)
-        nodes[.maintenance]?.record(0)
+    }
+
+    /// Nodes draining (`fsdfsd node drain`) and in a maintenance window; they are also
+    /// counted as up (or, for a silent node in maintenance, as up until its window ends).
+    func record(draining: Int, maintenance: Int) {
+        nodes[.draining]?.record(draining)
+        nodes[.maintenance]?.record(maintenance)
     }
 
     /// A copy of `bytes` bytes is on its target, verified.

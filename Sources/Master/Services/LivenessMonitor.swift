@@ -66,6 +66,9 @@ public struct LivenessMonitor: Service {
                 // The window is over (it was checked above): forget it, so status no longer shows it.
                 try await master.catalog.setMaintenance(node, until: nil)
                 master.logger.warning("node \(node) at \(record.address) is still silent at the end of its maintenance window: declared down")
+                master.record(
+                    .maintenanceEnded, node: node, address: record.address,
+                    "node \(record.address) is still silent at the end of its maintenance window: declared down")
             }
             master.logger.warning("node \(node) at \(record.address) is down: no report for \(seconds) s; its replicas no longer count")
             master.record(.nodeDown, node: node, address: record.address,

@@ -42,6 +42,14 @@ public struct EventKind: Hashable, Sendable, Codable, CustomStringConvertible, E
     public static let catalogResumed: EventKind = "catalog_resumed"
     public static let safeModeOn: EventKind = "safe_mode_on"
     public static let safeModeOff: EventKind = "safe_mode_off"
+    /// The operator started or cancelled a node's drain (`fsdfsd node drain|undrain`).
+    public static let nodeDraining: EventKind = "node_draining"
+    public static let nodeUndrained: EventKind = "node_undrained"
+    /// A maintenance window began, or ended (by the operator, the node's return or its end).
+    public static let maintenanceStarted: EventKind = "maintenance_started"
+    public static let maintenanceEnded: EventKind = "maintenance_ended"
+    /// The operator removed a node that was down for good (`fsdfsd node forget`).
+    public static let nodeForgotten: EventKind = "node_forgotten"
     /// Events recorded while the catalog was away that did not fit in the master's buffer.
     public static let eventsDropped: EventKind = "events_dropped"
 }

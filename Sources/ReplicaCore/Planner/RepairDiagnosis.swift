@@ -39,7 +39,8 @@ public struct RepairDiagnosis {
     private let allowEvictions: Bool
     private let paused: String?
     private let maxLoad: Double
-    /// Nodes that are up with a quota above 0: those that can hold a copy.
+    /// Nodes that are up with a quota above 0, neither draining nor in a maintenance window:
+    /// those that can take a copy.
     private let storing: [NodeID]
 
     /// - Parameters:
@@ -56,7 +57,7 @@ public struct RepairDiagnosis {
         allowEvictions = limits.allowEvictions
         self.paused = paused
         maxLoad = limits.maxLoad
-        storing = nodes.filter { $0.alive && $0.quota > 0 }.map(\.id).sorted()
+        storing = nodes.filter { $0.alive && $0.quota > 0 && !$0.draining && !$0.maintenance }.map(\.id).sorted()
     }
 
     /// The reason `file` (K < N) is not at N yet.

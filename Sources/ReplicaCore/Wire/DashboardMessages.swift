@@ -106,11 +106,17 @@ public struct DashboardNode: Sendable, Codable, Equatable {
     public var maxKn: Int?
     public var unaccountedFiles: Int?
     public var scrub: ScrubStatus?
+    /// How far a drain is (`fsdfsd node drain`), and when a maintenance window ends.
+    public var drain: DrainStatus?
+    public var maintenanceUntil: String?
 
     public init(
         id: NodeID, address: String, state: String, alive: Bool, quota: Int64, used: Int64, free: Int64, files: Int,
-        load: Double, lastReport: Double?, maxKn: Int?, unaccountedFiles: Int?, scrub: ScrubStatus?
+        load: Double, lastReport: Double?, maxKn: Int?, unaccountedFiles: Int?, scrub: ScrubStatus?,
+        drain: DrainStatus? = nil, maintenanceUntil: String? = nil
     ) {
+        self.drain = drain
+        self.maintenanceUntil = maintenanceUntil
         self.id = id
         self.address = address
         self.state = state

@@ -65,12 +65,12 @@ struct AtRisk: AsyncParsableCommand {
     private static func count(_ files: Int) -> String { files == 1 ? "1 file has" : "\(files) files have" }
 
     private static func table(_ files: [AtRiskFile], total: Int) -> String {
-        var out = "  K−N    K/N      SIZE  REASON             PATH  (HOLDERS)\n"
+        var out = "  K−N    K/N       SIZE  REASON             PATH  (HOLDERS)\n"
         for file in files {
             var holders = file.holders
             holders += file.downHolders.map { "\($0) (down)" }
             let where_ = holders.isEmpty ? "" : "  (\(holders.joined(separator: ", ")))"
-            out += "  \(signed(file.kn).leftPadded(3))  \("\(file.k)/\(file.n)".leftPadded(5))  \(formatBytes(file.size).leftPadded(8))  "
+            out += "  \(signed(file.kn).leftPadded(3))  \("\(file.k)/\(file.n)".leftPadded(5))  \(formatBytes(file.size).leftPadded(10))  "
                 + "\(file.reason.rightPadded(17))  \(file.path)\(where_)\n"
         }
         if total > files.count { out += "  … and \(total - files.count) more (--limit)\n" }

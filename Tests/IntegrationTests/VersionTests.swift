@@ -91,6 +91,25 @@ extension Integration {
             }
         }
 
+        /// Starts `fsdfsd put`, waits until its bytes are streaming into `node`'s temporary
+        /// file, and freezes the client there (SIGSTOP): the caller disturbs the master, then
+        /// lets the put go on with SIGCONT.
+        static func putHeldWhileStreaming(
+            _ local: URL, _ remote: String, to node: NodeProcess, in cluster: Cluster
+        ) async throws -> Process {
+            let put = try Fsdfsd.start(
+                ["put", local.path, remote], environment: cluster.environment,
+                log: cluster.root.appendingPathComponent("put.log"))
+            let temporary = node.data.appendingPathComponent(".fsdfs/tmp")
+            let deadline = ContinuousClock.now + .seconds(60)
+            while (try? FileManager.default.contentsOfDirectory(atPath: temporary.path))?.contains(where: { $0.hasSuffix(".part") }) != true {
+                guard ContinuousClock.now < deadline, put.isRunning else { throw HarnessError("the upload never reached the node") }
+                try await Task.sleep(for: .milliseconds(2))  // poll interval
+            }
+            kill(put.processIdentifier, SIGSTOP)
+            return put
+        }
+
         @Test("A replacing upload whose commit fails replaces nothing: the old version stays on the node, counted and served")
         func failedCommitKeepsTheOldVersion() async throws {
             try await withCluster { cluster in
@@ -103,16 +122,7 @@ extension Integration {
                 // The put is held (SIGSTOP) while its bytes stream to the node, the master is
                 // killed and restarted, and the put goes on: its commit reaches a master that
                 // never recorded the upload.
-                let put = try Fsdfsd.start(
-                    ["put", new.path, "keep/x"], environment: cluster.environment,
-                    log: cluster.root.appendingPathComponent("put.log"))
-                let temporary = a.data.appendingPathComponent(".fsdfs/tmp")
-                let deadline = ContinuousClock.now + .seconds(60)
-                while (try? FileManager.default.contentsOfDirectory(atPath: temporary.path))?.contains(where: { $0.hasSuffix(".part") }) != true {
-                    guard ContinuousClock.now < deadline, put.isRunning else { throw HarnessError("the upload never reached the node") }
-                    try await Task.sleep(for: .milliseconds(2))  // poll interval
-                }
-                kill(put.processIdentifier, SIGSTOP)
+                let put = try await Self.putHeldWhileStreaming(new, "keep/x", to: a, in: cluster)
                 await master.crash()
                 try await cluster.restart(master)
                 kill(put.processIdentifier, SIGCONT)
@@ -138,18 +148,9 @@ extension Integration {
                 let old = try cluster.localFile("old", size: 100_000, seed: 71)
                 try await cluster.put(old, "keep/y")
                 let new = try cluster.localFile("new", size: 64 << 20, seed: 72)
-                let put = try Fsdfsd.start(
-                    ["put", new.path, "keep/y"], environment: cluster.environment,
-                    log: cluster.root.appendingPathComponent("put.log"))
-                let temporary = a.data.appendingPathComponent(".fsdfs/tmp")
-                let deadline = ContinuousClock.now + .seconds(60)
-                while (try? FileManager.default.contentsOfDirectory(atPath: temporary.path))?.contains(where: { $0.hasSuffix(".part") }) != true {
-                    guard ContinuousClock.now < deadline, put.isRunning else { throw HarnessError("the upload never reached the node") }
-                    try await Task.sleep(for: .milliseconds(2))  // poll interval
-                }
                 // The master dies while the bytes stream and stays away longer than the node
                 // asks it about the commit (30 s): the node never learns whether it counts.
-                kill(put.processIdentifier, SIGSTOP)
+                let put = try await Self.putHeldWhileStreaming(new, "keep/y", to: a, in: cluster)
                 await master.crash()
                 kill(put.processIdentifier, SIGCONT)
                 try await eventually("the put ended", timeout: .seconds(90)) { !put.isRunning }

@@ -58,6 +58,7 @@ extension Integration {
                     }
                     let read = try #require(got, "cut/file.bin no longer reads back (put: \(output))")
                     let (oldBytes, newBytes) = (try Data(contentsOf: old), try Data(contentsOf: new))
+                    print("put cut short at \(command): exit \(put.terminationStatus), reads back the \(read == newBytes ? "new" : read == oldBytes ? "old" : "other") version")
                     if put.terminationStatus == 0 {
                         #expect(read == newBytes, "the put succeeded: \(output)")
                     } else {

@@ -52,7 +52,7 @@ extension Master {
             state.withLock { _ = $0.uploads.removeValue(forKey: grant.upload) }
             throw error
         }
-        logger.info("upload \(request.path) (\(ByteSize.format(request.size)), N=\(n)) granted to \(grant.address)")
+        logger.info("upload \(request.path) (\(ByteSize.format(request.size)), N=\(n)) granted to \(grant.address) (upload \(grant.upload))")
         return grant
     }
 
@@ -109,7 +109,7 @@ extension Master {
             throw error
         }
         state.withLock { _ = $0.uploads.removeValue(forKey: commit.upload) }
-        logger.info("stored \(file.path) version \(file.version) (\(ByteSize.format(file.size)), N=\(file.n)) on \(commit.node)")
+        logger.info("stored \(file.path) version \(file.version) (\(ByteSize.format(file.size)), N=\(file.n)) on \(commit.node) as file \(file.id) (upload \(commit.upload), sha256 \(file.sha256.prefix(12)))")
         if file.version > 1 { deletions.signal() }
         schedule.signal()
         return StoredReply(

@@ -52,7 +52,7 @@ extension Integration {
                                 let bytes = try Data(contentsOf: local)
                                 let put = ledger.willPut(path, bytes)
                                 let result = try? await cluster.cli("put", local.path, path)
-                                ledger.didPut(path, put, acknowledged: result?.status == 0)
+                                ledger.didPut(path, put, acknowledged: result?.status == 0, error: result?.stderr ?? "did not finish")
                                 try? FileManager.default.removeItem(at: local)
                                 if result?.status != 0 {
                                     // Pacing: a failed put (master away) is not retried at once.
@@ -162,9 +162,14 @@ extension Integration {
                 try await cluster.expectAuditClean(timeout: .seconds(60))
                 let status = try await cluster.status()
                 let counts = ledger.counts()
+                print("chaos(\(catalog)): cluster directory \(cluster.root.lastPathComponent)")
                 print("chaos(\(catalog)): events: \(counts.events.joined(separator: ", "))")
                 print("chaos(\(catalog)): unaccounted files \(status.unaccountedFiles ?? 0) (\(status.unaccountedBytes ?? 0) bytes), catalog files \(status.files)")
-                for problem in lost { print("chaos(\(catalog)): LOST \(problem)") }
+                for problem in lost {
+                    print("chaos(\(catalog)): LOST \(problem)")
+                    let path = String(problem.prefix { $0 != ":" })
+                    for line in ledger.history(path) { print("chaos(\(catalog)):   \(line)") }
+                }
                 for problem in counts.badReads { print("chaos(\(catalog)): BAD READ \(problem)") }
                 print("chaos(\(catalog)): puts \(counts.putsOK) ok / \(counts.putsFailed) failed, gets \(counts.getsOK) ok / \(counts.getsFailed) failed, files lost \(lost.count)")
                 #expect(counts.putsOK > 0)
@@ -183,6 +188,10 @@ private final class Ledger: Sendable {
         var bytes: Data
         /// nil while the put runs; false when it failed or its outcome is unknown.
         var acknowledged: Bool?
+        /// For the report of a lost path: when the put started and ended, and why it failed.
+        var started: Duration
+        var ended: Duration?
+        var error: String?
     }
 
     private struct State {
@@ -202,14 +211,16 @@ private final class Ledger: Sendable {
     /// Records a put about to start (a reader may see its bytes from then on); returns its index.
     func willPut(_ path: String, _ bytes: Data) -> Int {
         state.withLock { state in
-            state.puts[path, default: []].append(Put(bytes: bytes, acknowledged: nil))
+            state.puts[path, default: []].append(Put(bytes: bytes, acknowledged: nil, started: ContinuousClock.now - state.started))
             return state.puts[path]!.count - 1
         }
     }
 
-    func didPut(_ path: String, _ index: Int, acknowledged: Bool) {
+    func didPut(_ path: String, _ index: Int, acknowledged: Bool, error: String) {
         state.withLock { state in
             state.puts[path]![index].acknowledged = acknowledged
+            state.puts[path]![index].ended = ContinuousClock.now - state.started
+            if !acknowledged { state.puts[path]![index].error = error.split(separator: "\n").last.map(String.init) ?? error }
             if acknowledged { state.putsOK += 1 } else { state.putsFailed += 1 }
         }
     }
@@ -249,6 +260,21 @@ private final class Ledger: Sendable {
                 let puts = state.puts[path]!
                 guard let last = puts.lastIndex(where: { $0.acknowledged == true }) else { return nil }
                 return (path, puts[last...].map(\.bytes))
+            }
+        }
+    }
+
+    /// The puts to `path`, one line each (for the report of a lost path).
+    func history(_ path: String) -> [String] {
+        state.withLock { state in
+            (state.puts[path] ?? []).map { put in
+                let outcome = switch put.acknowledged {
+                case true?: "acknowledged"
+                case false?: "failed: \(put.error ?? "")"
+                case nil: "unfinished"
+                }
+                return "put \(put.bytes.count) B sha256 \(RequestSignature.sha256Hex(of: put.bytes).prefix(12)) "
+                    + "from \(put.started) to \(put.ended.map { "\($0)" } ?? "?"): \(outcome)"
             }
         }
     }

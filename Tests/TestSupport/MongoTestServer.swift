@@ -52,7 +52,10 @@ public final class MongoTestServer: Sendable {
         sys.exit(0)
         """
 
-    public static func start(guarded: Bool = false) async throws -> MongoTestServer {
+    /// - Parameter testCommands: also serves `configureFailPoint`, so that a test can make the
+    ///   server fail chosen commands (for a real MongoDB from `FSDFS_TEST_MONGODB_URI`, start
+    ///   it with `--setParameter enableTestCommands=1`).
+    public static func start(guarded: Bool = false, testCommands: Bool = false) async throws -> MongoTestServer {
         if let uri = ProcessInfo.processInfo.environment["FSDFS_TEST_MONGODB_URI"], !uri.isEmpty {
             return MongoTestServer(uri: uri, process: nil)
         }
@@ -61,6 +64,7 @@ public final class MongoTestServer: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         let arguments = ["--host", "127.0.0.1", "--port", "0", "--storage-path", ":memory:"]
+            + (testCommands ? ["--enable-test-commands"] : [])
         if guarded {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", "-c", guardScript, executable.path] + arguments

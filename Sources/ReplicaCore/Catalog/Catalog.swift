@@ -57,6 +57,10 @@ public protocol Catalog: Sendable {
 
     /// Records a new file, or a new version of a path that exists (the old version becomes a
     /// tombstone whose replicas are pending deletion). Returns the new record, with K = 0.
+    ///
+    /// All or nothing, even when the master dies in the middle: the path is left with its old
+    /// version or its new one, never without either. An upload already recorded
+    /// (``NewFile/upload``; its node asks again) is not recorded twice: its version is returned.
     func putFile(_ file: NewFile) async throws -> FileRecord
     /// Records many files at once, each with the nodes that already hold a verified copy (a
     /// node adopting an existing data directory, a restore, a benchmark). Paths that exist get

@@ -180,7 +180,7 @@ extension StorageNode {
                 noteRemoved(FileRef(fileID: stored.fileID, path: path))
                 throw error
             }
-            logger.info("stored upload \(path) (\(blob.size) B) as version \(stored.fileID)")
+            logger.info("stored upload \(upload) of \(path) (\(blob.size) B) as version \(stored.fileID)")
             return ErrorResponse.json(stored, status: .created)
         case .unknown(let error):
             // No sure answer: the new version stays where it is (the master may have recorded
@@ -197,6 +197,7 @@ extension StorageNode {
         case .refused(let error):
             // Not recorded: what the path held before is put back, so a put that fails has
             // replaced nothing.
+            logger.notice("the master refused upload \(upload) of \(path) (\(error)); what the path held before is put back")
             do {
                 if let replaced {
                     if try await store.restore(replaced) {

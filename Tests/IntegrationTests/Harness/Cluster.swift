@@ -212,8 +212,18 @@ final class Cluster: Sendable {
     // MARK: Teardown
 
     /// Stops every process and removes the directory; on failure the logs are printed first.
+    /// With FSDFS_KEEP_LOGS=DIR in the environment, every node's whole log is copied to
+    /// DIR/<this cluster's directory name>/ first (a failed `#expect` throws nothing, so a
+    /// run investigated afterwards keeps them all).
     func shutdown(printLogs: Bool) async {
         let all = nodes.withLock { $0 }
+        if let keep = ProcessInfo.processInfo.environment["FSDFS_KEEP_LOGS"], !keep.isEmpty {
+            let directory = URL(fileURLWithPath: keep).appendingPathComponent(root.lastPathComponent)
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for node in Set(all.map(\.log)) {
+                try? FileManager.default.copyItem(at: node, to: directory.appendingPathComponent(node.lastPathComponent))
+            }
+        }
         if printLogs {
             for node in all {
                 print("----- \(node.name) (\(node.address)) log, last 4000 characters -----")

@@ -148,6 +148,25 @@ struct CatalogConformanceTests {
         #expect(third.version == 3)
     }
 
+    @Test("A commit asked again records one version: putting the same upload twice returns the version it stored", arguments: CatalogBackend.all)
+    func sameUploadRecordsOneVersion(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        try await catalog.registerNode(Fixture.node("n1"))
+        let first = try await catalog.putFile(Fixture.newFile("u.txt", size: 3, n: 1))
+        try await catalog.setReplica(first.id, on: "n1", state: .live)
+        var upload = Fixture.newFile("u.txt", size: 4, n: 1)
+        upload.upload = "upload-1"
+        let stored = try await catalog.putFile(upload)
+        let again = try await catalog.putFile(upload)
+        #expect(again.id == stored.id)
+        #expect(again.version == 2)
+        #expect(again.deleted == false)
+        #expect(try await catalog.file(at: Fixture.path("u.txt"))?.id == stored.id)
+        #expect(try await catalog.file(upload: "upload-1")?.id == stored.id)
+        #expect(try await catalog.pendingDeletions(on: "n1").map(\.id) == [first.id])
+        #expect(try await catalog.totals() == CatalogTotals(files: 1, bytes: 4, underReplicated: 1, minKn: -1))
+    }
+
     @Test("Ids nodes report are never given to another version: the counter only goes up", arguments: CatalogBackend.all)
     func reservedIDsAreNeverReused(backend: CatalogBackend) async throws {
         let catalog = try await backend.make()

@@ -191,4 +191,103 @@ struct MongoCatalogOwnershipTests {
         }
         #expect(try await MongoCatalog(uri: uri).nodes().isEmpty, "nothing was written")
     }
+
+    // MARK: Puts cut short
+
+    /// Leaves `catalog` as a master that died during a put of `path` left it: the new version
+    /// staged (with `upload`), and with `retired` the current version also retired (the second
+    /// step, before the staged one is made current). Returns the staged version's id.
+    private func cutShortPut(
+        _ catalog: MongoCatalog, _ path: String, size: Int64, version: Int64, upload: String, retired: FileRecord?
+    ) async throws -> FileID {
+        let id = Int64(1000 + version)
+        try await catalog.reserveFileIDs(through: FileID(id))
+        var file = Fixture.newFile(path, size: size, n: 1)
+        file.upload = upload
+        let staged = Files.newDocument(id: id, file: file, version: version, holders: [], staged: true)
+        try await catalog.connection.withSession { session in
+            try session.insert(Files.collection, [staged])
+            if let retired {
+                _ = try session.update(
+                    Meta.collection, ["_id": "totals"], .operators(["$inc": ["files": -1, "bytes": .int64(-retired.size)]]))
+                _ = try session.update(
+                    Files.collection, ["_id": .int64(retired.id.rawValue)],
+                    .pipeline([
+                        ["$set": [
+                            "deleted": true,
+                            "replicas": ["$map": [
+                                "input": "$replicas", "in": ["$mergeObjects": ["$$this", ["state": .int32(Files.evicting)]]],
+                            ]],
+                        ]],
+                    ] + Files.derive))
+            }
+        }
+        return FileID(id)
+    }
+
+    @Test("A put cut short by a crash, after staging its version or after retiring the old one, is carried through when the catalog opens", arguments: [false, true])
+    func cutShortPutIsFinishedAtOpen(oldRetired: Bool) async throws {
+        let uri = try await freshURI()
+        let old: FileRecord
+        let new: FileID
+        do {
+            let catalog = try await MongoCatalog(uri: uri)
+            try await catalog.registerNode(Fixture.node("n1"))
+            old = try await catalog.putFile(Fixture.newFile("cut", size: 30, n: 1))
+            try await catalog.setReplica(old.id, on: "n1", state: .live)
+            new = try await cutShortPut(catalog, "cut", size: 40, version: 2, upload: "u-1", retired: oldRetired ? old : nil)
+            // Meanwhile the old version is no removal owed: its node keeps it.
+            #expect(try await catalog.pendingDeletions(on: "n1").isEmpty)
+        }
+        let reopened = try await MongoCatalog(uri: uri)
+        let current = try #require(try await reopened.file(at: Fixture.path("cut")))
+        #expect(current.id == new)
+        #expect(current.version == 2)
+        #expect(try await reopened.file(upload: "u-1")?.id == new)
+        #expect(try await reopened.pendingDeletions(on: "n1").map(\.id) == [old.id])
+        #expect(try await count(reopened, Files.collection, ["staged": ["$exists": true]]) == 0)
+        #expect(try await count(reopened, Tombstones.collection, ["_id": .int64(old.id.rawValue)]) == 1)
+        #expect(try await reopened.totals() == CatalogTotals(files: 1, bytes: 40, underReplicated: 1, minKn: -1))
+    }
+
+    @Test("A node asking again about a put cut short carries it through, while the master runs")
+    func cutShortPutIsFinishedWhenAsked() async throws {
+        let catalog = try await MongoCatalog(uri: try await freshURI())
+        try await catalog.registerNode(Fixture.node("n1"))
+        let old = try await catalog.putFile(Fixture.newFile("asked", size: 30, n: 1))
+        try await catalog.setReplica(old.id, on: "n1", state: .live)
+        let new = try await cutShortPut(catalog, "asked", size: 40, version: 2, upload: "u-2", retired: old)
+        #expect(try await catalog.file(at: Fixture.path("asked")) == nil, "between the retire and the new version")
+
+        let recorded = try #require(try await catalog.file(upload: "u-2"))
+        #expect(recorded.id == new)
+        #expect(recorded.deleted == false)
+        #expect(try await catalog.file(at: Fixture.path("asked"))?.id == new)
+        #expect(try await catalog.pendingDeletions(on: "n1").map(\.id) == [old.id])
+        var again = Fixture.newFile("asked", size: 40, n: 1)
+        again.upload = "u-2"
+        #expect(try await catalog.putFile(again).id == new, "the commit asked again records nothing more")
+        #expect(try await catalog.totals() == CatalogTotals(files: 1, bytes: 40, underReplicated: 1, minKn: -1))
+    }
+
+    @Test("A put cut short never replaces a later version recorded meanwhile: it is retired unrecorded")
+    func cutShortPutLosesToALaterVersion() async throws {
+        let uri = try await freshURI()
+        let later: FileRecord
+        do {
+            let catalog = try await MongoCatalog(uri: uri)
+            try await catalog.registerNode(Fixture.node("n1"))
+            let old = try await catalog.putFile(Fixture.newFile("raced", size: 30, n: 1))
+            try await catalog.setReplica(old.id, on: "n1", state: .live)
+            _ = try await cutShortPut(catalog, "raced", size: 40, version: 2, upload: "u-old", retired: nil)
+            later = try await catalog.putFile(Fixture.newFile("raced", size: 50, n: 1))
+            #expect(later.version == 3, "a staged version takes its number")
+            try await catalog.setReplica(later.id, on: "n1", state: .live)
+        }
+        let reopened = try await MongoCatalog(uri: uri)
+        #expect(try await reopened.file(at: Fixture.path("raced"))?.id == later.id)
+        #expect(try await reopened.file(upload: "u-old")?.deleted == true)
+        #expect(try await count(reopened, Files.collection, ["staged": ["$exists": true]]) == 0)
+        #expect(try await reopened.totals() == CatalogTotals(files: 1, bytes: 50, underReplicated: 0, minKn: 0))
+    }
 }

@@ -15,6 +15,7 @@ enum Files {
     static let scheduleIndex = "schedule"
     static let liveIndex = "live_kn"
     static let holdersIndex = "holders"
+    static let stagedIndex = "staged"
 
     /// The scheduling order (ARCHITECTURE.md section 3): lowest kn, then fewer copies, then
     /// smaller, then older.
@@ -36,6 +37,8 @@ enum Files {
         ["key": ["deleted": 1], "name": "retired", "partialFilterExpression": ["deleted": true]],
         // The version an upload stored, for a node asking again whether its commit went through.
         ["key": ["upload": 1], "name": "upload", "sparse": true],
+        // Versions a put staged and has not made current yet (a put cut short by a crash).
+        ["key": ["staged": 1], "name": .string(stagedIndex), "partialFilterExpression": ["staged": true]],
     ]
 
     /// Update stages that recompute `k` (live replicas on nodes that are up), `live` (nodes
@@ -60,7 +63,12 @@ enum Files {
         ["$filter": ["input": "$replicas", "cond": ["$ne": ["$$this.node", node]]]]
     }
 
-    static func newDocument(id: Int64, file: NewFile, version: Int64, holders: [(node: NodeID, up: Bool)]) -> BSONDocument {
+    /// A version's document; `staged`, one a put has written but not made current yet (see
+    /// ``MongoCatalog/putFile(_:)``): `staged: true` and `deleted: true`, so that it counts
+    /// nowhere and no query for current or retired versions finds it.
+    static func newDocument(
+        id: Int64, file: NewFile, version: Int64, holders: [(node: NodeID, up: Bool)], staged: Bool = false
+    ) -> BSONDocument {
         let k = holders.filter(\.up).count
         var document: BSONDocument = [
             "_id": .int64(id),
@@ -77,6 +85,10 @@ enum Files {
             "live": .array(holders.map { .string($0.node.rawValue) }),
         ]
         if let upload = file.upload { document["upload"] = .string(upload) }
+        if staged {
+            document["deleted"] = true
+            document["staged"] = true
+        }
         return document
     }
 

@@ -20,6 +20,13 @@ private typealias Update = MongoSession.Update
 ///   `tombstones` and the original deleted only if it did not change since it was copied (see
 ///   ``moveToTombstones(_:id:)``). While a move is under way the `files` document is the
 ///   authority; a move cut short by a crash is finished when the catalog next opens.
+/// - A put is three steps, none of which leaves the path without its current version if the
+///   master dies after it: the new version is first written **staged** (`staged: true`,
+///   counted nowhere); then the current version is retired but stays in `files`, where no
+///   removal is owed for it; then the staged version becomes current, and only then does the
+///   retired one move to `tombstones`. Once staged, a put is carried through: by the node
+///   asking again about its commit (``file(upload:)``, or ``putFile(_:)`` with the same
+///   upload), or when the catalog next opens (see ``finishPut(_:_:)``).
 /// - `nodes`: one document per node, `_id` its UUID.
 /// - `meta`: the schema version, the file and event id counters and the store totals.
 /// - `events`: the master's event log (`MongoCatalog+Events.swift`).
@@ -114,8 +121,16 @@ public final class MongoCatalog: Catalog {
                     ["createIndexes": .string(collection), "indexes": .array(indexes.map(BSON.document))],
                     on: collection, operation: "createIndexes")
             }
-            // Finish the moves to `tombstones` that a crash cut short.
-            for retired in try session.find(Files.collection, ["deleted": true], projection: ["_id": 1], hint: "retired") {
+            // Finish the puts a crash cut short, oldest version first (see `finishPut`), then the
+            // moves to `tombstones`.
+            for staged in try session.find(
+                Files.collection, ["staged": true], sort: ["version": 1, "_id": 1], hint: Files.stagedIndex)
+            {
+                _ = try Self.finishPut(session, staged)
+            }
+            for retired in try session.find(
+                Files.collection, ["deleted": true, "staged": ["$exists": false]], projection: ["_id": 1], hint: "retired")
+            {
                 if let id = retired["_id"]?.int64Value { try Self.moveToTombstones(session, id: id) }
             }
             try Self.repairCounters(session)
@@ -319,27 +334,84 @@ public final class MongoCatalog: Catalog {
         }
     }
 
+    /// Writes the new version staged, then makes it current (``finishPut(_:_:)``): a master
+    /// dying at any point leaves the path with its old version or its new one, never neither.
+    /// An upload already recorded (its node asking again) is carried through, not recorded twice.
     public func putFile(_ file: NewFile) async throws -> FileRecord {
         guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
         return try await withSession { session in
-            // Another upload of the same path can win between the tombstone and the insert: the
-            // unique index refuses ours and we go again, retiring theirs (last writer wins).
-            for _ in 0..<16 {
-                let previous = try Self.lastVersion(session, of: file.path)
-                try Self.retire(session, path: file.path)
-                let id = try Self.reserveIDs(session, count: 1)
-                let document = Files.newDocument(id: id, file: file, version: max(previous + 1, file.version ?? 0), holders: [])
-                do {
-                    try session.insert(Files.collection, [document])
-                } catch let error as MongoError where error.isDuplicateKey {
+            if let upload = file.upload, let known = try Self.version(session, upload: upload) {
+                return try Self.finishPut(session, known)
+            }
+            let previous = try Self.lastVersion(session, of: file.path)
+            let id = try Self.reserveIDs(session, count: 1)
+            let staged = Files.newDocument(
+                id: id, file: file, version: max(previous + 1, file.version ?? 0), holders: [], staged: true)
+            try session.insert(Files.collection, [staged])
+            return try Self.finishPut(session, staged)
+        }
+    }
+
+    /// The second half of a put: makes the staged version in `document` current. The path's
+    /// current version is retired but kept in `files` (no removal is owed for it there), the
+    /// staged one becomes current, and only then does the retired one move to `tombstones`.
+    /// Each step is one conditional write, so running this again, for a put cut short or by a
+    /// second caller, goes on from where it stopped; a version already finished is returned as
+    /// it stands (deleted if it was replaced or deleted since).
+    ///
+    /// Another upload of the same path can become current between the retire and ours: the
+    /// unique index refuses ours and we go again, retiring theirs (last writer wins), unless
+    /// theirs is a later version than ours (this put was cut short and a later upload was
+    /// recorded meanwhile): then ours is retired unrecorded, so that finishing an old put never
+    /// replaces a newer version.
+    static func finishPut(_ session: MongoSession, _ document: BSONDocument) throws -> FileRecord {
+        var staged = try Files.record(document)
+        let key = BSON.int64(staged.id.rawValue)
+        for _ in 0..<16 {
+            guard try session.findOne(Files.collection, ["_id": key, "staged": true], projection: ["_id": 1]) != nil else {
+                // Finished already (its move to `tombstones` perhaps not).
+                try moveRetired(session, path: staged.path)
+                guard let now = try session.findOne(Files.collection, ["_id": key])
+                    ?? session.findOne(Tombstones.collection, ["_id": key])
+                else { throw CatalogError.unknownFile(staged.id) }
+                return try Files.record(now)
+            }
+            if let current = try session.findOne(
+                Files.collection, ["path": .string(staged.path.rawValue), "deleted": false], projection: ["version": 1]),
+                let currentID = current["_id"]?.int64Value
+            {
+                if current["version"]?.int64Value ?? 0 > staged.version {
+                    // A later version is current: ours becomes an ordinary retired version.
+                    _ = try session.update(Files.collection, ["_id": key, "staged": true], .operators(["$unset": ["staged": ""]]))
                     continue
                 }
-                try Self.addTotals(session, files: 1, bytes: file.size)
-                return try Files.record(document)
+                try retire(session, path: staged.path, only: currentID, move: false)
             }
-            throw MongoError(
-                operation: "insert", target: session.target(Files.collection),
-                message: "\(file.path) is being uploaded by too many writers at once")
+            do {
+                let made = try session.update(
+                    Files.collection, ["_id": key, "staged": true],
+                    .operators(["$set": ["deleted": false], "$unset": ["staged": ""]]))
+                if made.matched == 0 { continue }
+            } catch let error as MongoError where error.isDuplicateKey {
+                continue
+            }
+            try addTotals(session, files: 1, bytes: staged.size)
+            try moveRetired(session, path: staged.path)
+            staged.deleted = false
+            return staged
+        }
+        throw MongoError(
+            operation: "update", target: session.target(Files.collection),
+            message: "\(staged.path) is being uploaded by too many writers at once")
+    }
+
+    /// Moves the retired versions of `path` still in `files` to `tombstones`.
+    private static func moveRetired(_ session: MongoSession, path: VirtualPath) throws {
+        for retired in try session.find(
+            Files.collection, ["path": .string(path.rawValue), "deleted": true, "staged": ["$exists": false]],
+            projection: ["_id": 1], hint: Files.pathVersionIndex)
+        {
+            if let id = retired["_id"]?.int64Value { try moveToTombstones(session, id: id) }
         }
     }
 
@@ -410,11 +482,20 @@ public final class MongoCatalog: Catalog {
         }
     }
 
+    /// A version a put staged and did not finish (the master died, or the catalog failed, in
+    /// the middle) is finished first: the node asking decides the put, as it kept the bytes.
     public func file(upload: String) async throws -> FileRecord? {
         try await withSession { session in
-            try (session.findOne(Files.collection, ["upload": .string(upload)])
-                ?? session.findOne(Tombstones.collection, ["upload": .string(upload)])).map(Files.record)
+            guard let document = try Self.version(session, upload: upload) else { return nil }
+            if document["staged"]?.boolValue == true { return try Self.finishPut(session, document) }
+            return try Files.record(document)
         }
+    }
+
+    /// The document of the version `upload` stored, staged, current or retired.
+    private static func version(_ session: MongoSession, upload: String) throws -> BSONDocument? {
+        try session.findOne(Files.collection, ["upload": .string(upload)])
+            ?? session.findOne(Tombstones.collection, ["upload": .string(upload)])
     }
 
     public func deleteFile(at path: VirtualPath) async throws -> FileRecord? {
@@ -432,12 +513,18 @@ public final class MongoCatalog: Catalog {
         }.max() ?? 0
     }
 
-    /// Retires the current version of `path`, if any: one atomic update makes it deleted,
-    /// every replica pending deletion and K = 0; then it moves to `tombstones`.
+    /// Retires the current version of `path`, if any (and only if it is `only`, when given):
+    /// one atomic update makes it deleted, every replica pending deletion and K = 0; then it
+    /// moves to `tombstones`, unless `move` is false (a put moves it once its replacement is
+    /// current).
     @discardableResult
-    private static func retire(_ session: MongoSession, path: VirtualPath) throws -> FileRecord? {
+    private static func retire(
+        _ session: MongoSession, path: VirtualPath, only id: Int64? = nil, move: Bool = true
+    ) throws -> FileRecord? {
+        var filter: BSONDocument = ["path": .string(path.rawValue), "deleted": false]
+        if let id { filter["_id"] = .int64(id) }
         guard let document = try session.findAndModify(
-            Files.collection, ["path": .string(path.rawValue), "deleted": false],
+            Files.collection, filter,
             .pipeline([
                 ["$set": [
                     "deleted": true,
@@ -448,7 +535,7 @@ public final class MongoCatalog: Catalog {
         else { return nil }
         let record = try Files.record(document)
         try addTotals(session, files: -1, bytes: -record.size)
-        try moveToTombstones(session, id: record.id.rawValue)
+        if move { try moveToTombstones(session, id: record.id.rawValue) }
         return record
     }
 
@@ -460,7 +547,9 @@ public final class MongoCatalog: Catalog {
     /// original stays in `files` as the authority and the move is finished at the next open.
     private static func moveToTombstones(_ session: MongoSession, id: Int64) throws {
         for _ in 0..<64 {
-            guard let document = try session.findOne(Files.collection, ["_id": .int64(id), "deleted": true]) else { return }
+            guard let document = try session.findOne(
+                Files.collection, ["_id": .int64(id), "deleted": true, "staged": ["$exists": false]])
+            else { return }
             try session.replace(Tombstones.collection, ["_id": .int64(id)], with: document, upsert: true)
             let unchanged: BSONDocument = ["_id": .int64(id), "deleted": true, "replicas": document["replicas"] ?? .array([])]
             if try session.delete(Files.collection, unchanged) > 0 { return }

@@ -175,6 +175,10 @@ public final class SQLiteCatalog: Catalog {
     public func putFile(_ file: NewFile) async throws -> FileRecord {
         guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
         return try await writer.write { db in
+            // A node asking again about an upload already recorded: its version, not a second one.
+            if let upload = file.upload, let known = try Self.fetchFile(db, sql: "SELECT * FROM files WHERE upload = ?", [upload]) {
+                return known
+            }
             let path = file.path.rawValue
             let previous = try Int64.fetchOne(
                 db, sql: "SELECT max(version) FROM files WHERE path = ?", arguments: [path]) ?? 0

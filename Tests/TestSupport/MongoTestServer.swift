@@ -76,6 +76,7 @@ public final class MongoTestServer: Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        try? handle.close()  // the child has its own copy
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""

@@ -35,10 +35,18 @@ enum Fsdfsd {
         let err = directory.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
+        let outHandle = try FileHandle(forWritingTo: out)
+        let errHandle = try FileHandle(forWritingTo: err)
+        process.standardOutput = outHandle
+        process.standardError = errHandle
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // The child has its own copies. Ours would stay open for good (a Process nobody waited
+        // on with waitUntilExit is never released), two descriptors per command: thousands in
+        // a chaos run, and Process.run, which adds a close action for every open descriptor,
+        // then crashed the test process.
+        try? outHandle.close()
+        try? errHandle.close()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
@@ -75,6 +83,7 @@ extension Fsdfsd {
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        try? handle.close()  // the child has its own copy
         return process
     }
 }

@@ -36,6 +36,7 @@ final class NodeProcess: Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        try? handle.close()  // the child has its own copy
         self.process.withLock { $0 = process }
     }
 

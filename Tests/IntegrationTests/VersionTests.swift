@@ -77,6 +77,43 @@ extension Integration {
             }
         }
 
+        @Test("A copy of a version replaced meanwhile, still under way when its target comes back with its inventory, is removed once it lands: nothing is left unaccounted")
+        func replacedCopyUnderWayAtInventory() async throws {
+            try await withCluster { cluster in
+                let first = try cluster.localFile("v1", size: 300_000, seed: 43)
+                let second = try cluster.localFile("v2", size: 200_000, seed: 44)
+                // b has room for version 1 alone: version 2 cannot go there while version 1 is
+                // on its way, so the old copy lands.
+                let (_, a, b) = try await Self.copyHeldUp(cluster, path: "late/h", local: first, bQuota: "400K")
+                // b stops too, and is declared down: no removal can reach it.
+                b.signal(SIGSTOP)
+                try await eventually("a and b declared down") {
+                    let nodes = try await cluster.status().nodes
+                    return !nodes.contains { [a.address, b.address].contains($0.address) && $0.alive }
+                }
+                // Version 2 goes to c; version 1 is retired, its copy to b is still under way.
+                let c = try await cluster.start("c")
+                try await eventually("c counted") { try await cluster.node(c)?.alive == true }
+                try await cluster.put(second, "late/h")
+                // b comes back and sends its inventory while its copy still waits for a.
+                b.signal(SIGCONT)
+                try await eventually("b back") { try await cluster.node(b)?.alive == true }
+                #expect(try await cluster.status().replication.copiesInFlight == 1)
+                a.signal(SIGCONT)
+                try await eventually("the old copy is over") { try await cluster.status().replication.copiesInFlight == 0 }
+                // However it ended, version 1 does not stay on b: it is removed (or was never
+                // kept), and version 2 reaches every node.
+                try await eventually("version 2 on a, b and c", timeout: .seconds(60)) {
+                    try await cluster.whereIs("late/h")?.k == 3
+                }
+                for node in [a, b, c] {
+                    #expect(try Data(contentsOf: node.file("late/h")) == Data(contentsOf: second), "\(node.name)")
+                }
+                #expect(try await cluster.status().unaccountedFiles == 0)
+                try await cluster.expectAuditClean()
+            }
+        }
+
         @Test("A master killed during a copy finds it after its restart: the copy that landed meanwhile counts")
         func masterKilledMidCopy() async throws {
             try await withCluster { cluster in

@@ -200,18 +200,23 @@ extension Master {
         }
         // Replicas the catalog records that the node no longer has (an eviction under way
         // forgets its own when the node confirms it). A copy under way to the node is not in
-        // the inventory yet and settles its own record when it ends: forgotten here, a copy of
-        // a version replaced meanwhile would land on the node with no tombstone listing it,
-        // never to be removed, and would keep the newer version off that node.
+        // the inventory yet and settles its own record when it ends.
+        //
+        // A deleted or replaced version stays listed until the node confirms its removal (a
+        // node asked to remove what it does not hold confirms at once): an inventory can be
+        // older than a copy of it that landed since, and a version forgotten here would stay on
+        // the node unaccounted for good, keeping the newer version off that node.
         let (evicting, copying) = state.withLock { state in
             (Set(state.evictions.keys.filter { $0.node == node }.map(\.file)),
              Set(state.copies.values.filter { $0.plan.target == node }.map(\.plan.file)))
         }
         var missing: [FileRecord] = []
         for holding in holdings
-        where !matched.contains(holding.file.id) && !evicting.contains(holding.file.id) && !copying.contains(holding.file.id) {
+        where !matched.contains(holding.file.id) && !evicting.contains(holding.file.id) && !copying.contains(holding.file.id)
+            && !holding.file.deleted
+        {
             try await catalog.removeReplica(holding.file.id, from: node)
-            if holding.state == .live && !holding.file.deleted { missing.append(holding.file) }
+            if holding.state == .live { missing.append(holding.file) }
         }
         noteMissing(missing, on: node, address: address)
         noteUnaccounted(unaccounted, on: node, replacing: true)

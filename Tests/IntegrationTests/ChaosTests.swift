@@ -165,6 +165,15 @@ extension Integration {
                 print("chaos(\(catalog)): cluster directory \(cluster.root.lastPathComponent)")
                 print("chaos(\(catalog)): events: \(counts.events.joined(separator: ", "))")
                 print("chaos(\(catalog)): unaccounted files \(status.unaccountedFiles ?? 0) (\(status.unaccountedBytes ?? 0) bytes), catalog files \(status.files)")
+                // Each one with its reason: kept on purpose (an upload whose node never learned
+                // its outcome) or the trace of something the catalog lost track of.
+                if let listed = try? await cluster.cli("unaccounted", "--json"),
+                   let files = try? JSONDecoder().decode([UnaccountedFile].self, from: Data(listed.stdout.utf8))
+                {
+                    for file in files {
+                        print("chaos(\(catalog)):   unaccounted \(file.path) on \(file.address), \(file.size) B, sha256 \(file.sha256.prefix(12))\(file.kept == nil ? "" : ", kept aside"): \(file.reason)")
+                    }
+                }
                 for problem in lost {
                     print("chaos(\(catalog)): LOST \(problem)")
                     let path = String(problem.prefix { $0 != ":" })

@@ -199,22 +199,22 @@ extension Master {
             }
         }
         // Replicas the catalog records that the node no longer has (an eviction under way
-        // forgets its own when the node confirms it). A copy under way to the node is not in
-        // the inventory yet and settles its own record when it ends.
-        //
-        // A deleted or replaced version stays listed until the node confirms its removal (a
-        // node asked to remove what it does not hold confirms at once): an inventory can be
-        // older than a copy of it that landed since, and a version forgotten here would stay on
-        // the node unaccounted for good, keeping the newer version off that node.
-        let (evicting, copying) = state.withLock { state in
+        // forgets its own when the node confirms it). Not forgotten either:
+        // - a copy under way to the node: not in the inventory yet, it settles its own record;
+        // - a version the node confirmed lately (a copy that ended, an upload recorded): the
+        //   inventory may have been taken just before it landed;
+        // - a deleted or replaced version: it stays listed until the node confirms its removal
+        //   (a node asked to remove what it does not hold confirms at once).
+        // A version forgotten wrongly would stay on the node unaccounted for good once retired,
+        // and keep every newer version of its path off that node.
+        let (evicting, copying, landed) = state.withLock { state in
             (Set(state.evictions.keys.filter { $0.node == node }.map(\.file)),
-             Set(state.copies.values.filter { $0.plan.target == node }.map(\.plan.file)))
+             Set(state.copies.values.filter { $0.plan.target == node }.map(\.plan.file)),
+             state.landed(on: node, now: Date()))
         }
+        let kept = evicting.union(copying).union(landed)
         var missing: [FileRecord] = []
-        for holding in holdings
-        where !matched.contains(holding.file.id) && !evicting.contains(holding.file.id) && !copying.contains(holding.file.id)
-            && !holding.file.deleted
-        {
+        for holding in holdings where !matched.contains(holding.file.id) && !kept.contains(holding.file.id) && !holding.file.deleted {
             try await catalog.removeReplica(holding.file.id, from: node)
             if holding.state == .live { missing.append(holding.file) }
         }

@@ -92,6 +92,7 @@ extension Master {
             // whether the upload was recorded, so the node gets a sure answer either way.
             if let file = try await catalog.file(upload: commit.upload), file.sha256 == commit.sha256, file.size == commit.size {
                 if !file.deleted { try await catalog.setReplica(file.id, on: commit.node, state: .live) }
+                state.withLock { $0.noteLanded(file.id, on: commit.node, at: Date()) }
                 logger.info("upload \(commit.upload) of \(file.path) was already committed as version \(file.version)")
                 return StoredReply(
                     path: file.path, fileID: file.id, size: file.size, sha256: file.sha256, k: max(file.k, 1), version: file.version,
@@ -108,7 +109,10 @@ extension Master {
             state.withLock { $0.uploads[commit.upload]?.committing = false }
             throw error
         }
-        state.withLock { _ = $0.uploads.removeValue(forKey: commit.upload) }
+        state.withLock { state in
+            _ = state.uploads.removeValue(forKey: commit.upload)
+            state.noteLanded(file.id, on: commit.node, at: Date())
+        }
         logger.info("stored \(file.path) version \(file.version) (\(ByteSize.format(file.size)), N=\(file.n)) on \(commit.node) as file \(file.id) (upload \(commit.upload), sha256 \(file.sha256.prefix(12)))")
         if file.version > 1 { deletions.signal() }
         schedule.signal()

@@ -99,6 +99,25 @@ struct MasterState: Sendable {
     /// Files that lost a replica to damage, and since when: a copy that brings one back to N
     /// is recorded as its repair (``Master/noteCopied(_:)``).
     var damaged: [FileID: Date] = [:]
+    /// Versions each node confirmed holding lately (a copy that ended, an upload recorded),
+    /// and when. A node's whole inventory is taken before it is sent, so it can be older than
+    /// such a confirmation: matching it must not make the master forget them.
+    var landed: [NodeID: [FileID: Date]] = [:]
+    /// How long a confirmation outlives a whole inventory taken before it: well beyond the
+    /// 30 s a report may take.
+    static let landedMemory: TimeInterval = 120
+
+    /// A node confirmed holding `file` (forgets confirmations older than ``landedMemory``).
+    mutating func noteLanded(_ file: FileID, on node: NodeID, at now: Date) {
+        var recent = (landed[node] ?? [:]).filter { now.timeIntervalSince($0.value) < Self.landedMemory }
+        recent[file] = now
+        landed[node] = recent
+    }
+
+    /// The versions `node` confirmed holding within ``landedMemory`` before `now`.
+    func landed(on node: NodeID, now: Date) -> Set<FileID> {
+        Set((landed[node] ?? [:]).filter { now.timeIntervalSince($0.value) < Self.landedMemory }.keys)
+    }
 
     /// `--max-replication-rate`: the budget of the copies the scheduler starts.
     var rateLimiter: ReplicationRateLimiter?

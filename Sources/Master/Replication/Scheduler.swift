@@ -169,6 +169,7 @@ public struct Scheduler: Service {
             master.state.withLock { state in
                 state.backoff[Placement(file: file.id, node: plan.target)] = nil
                 state.recordFinished(bytes: file.size, at: Date())
+                state.noteLanded(file.id, on: plan.target, at: Date())
             }
             master.metrics.copySucceeded(bytes: file.size)
             master.logger.info("replicated \(file.path) to \(plan.target) (\(ByteSize.format(file.size)))")

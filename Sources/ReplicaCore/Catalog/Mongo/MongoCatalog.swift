@@ -364,7 +364,7 @@ public final class MongoCatalog: Catalog {
     /// theirs is a later version than ours (this put was cut short and a later upload was
     /// recorded meanwhile): then ours is retired unrecorded, so that finishing an old put never
     /// replaces a newer version.
-    static func finishPut(_ session: MongoSession, _ document: BSONDocument) throws -> FileRecord {
+    private static func finishPut(_ session: MongoSession, _ document: BSONDocument) throws -> FileRecord {
         var staged = try Files.record(document)
         let key = BSON.int64(staged.id.rawValue)
         for _ in 0..<16 {

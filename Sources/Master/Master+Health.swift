@@ -44,8 +44,8 @@ extension Master {
     /// is found that the scheduler can copy.
     func stuckBacklog(_ atRisk: [FileRecord]) async throws -> StuckReplication? {
         guard !atRisk.isEmpty else { return nil }
-        let ids = Set(atRisk.map(\.id))
-        if state.withLock({ $0.copies.keys.contains { ids.contains($0) } }) { return nil }
+        // A copy under way for a file that was under-replicated when it was planned: progress.
+        if state.withLock({ $0.copies.values.contains { $0.order.file.k < $0.order.file.n } }) { return nil }
         let diagnosed = try await diagnose(Array(atRisk.prefix(Self.statusDiagnoses)), untilProgressing: true)
         guard let stuck = RepairReason.stuck(diagnosed.map { ($0.reason, $0.file.k > 0) }) else { return nil }
         return StuckReplication(stuck.reason, files: stuck.files)

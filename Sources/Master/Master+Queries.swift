@@ -68,8 +68,12 @@ extension Master {
         }
         let strays = unaccounted.values.joined()
         let refused = state.withLock { $0.refused.values.sorted { $0.address < $1.address } }
-        let atRisk = try await catalog.underReplicated(limit: Self.atRiskScan)
-        let backlog = atRisk.reduce(Int64(0)) { $0 + $1.size * Int64(max(0, $1.n - $1.k)) }
+        // The counts by K and N are a handful of rows, whatever the number of files; only the
+        // files most at risk are read, to say why the backlog does not move if it does not.
+        let counts = try await catalog.replicationCounts()
+        let backlog = counts.reduce(Int64(0)) { $0 + $1.missingBytes }
+        let lost = counts.filter { $0.k == 0 }.reduce(0) { $0 + $1.files }
+        let atRisk = try await catalog.underReplicated(limit: Self.statusDiagnoses)
         let (copies, rate) = state.withLock { ($0.copies.count, $0.rate(now: now)) }
         // No estimate for a backlog that cannot progress: the rate is that of copies past.
         let stuck = try await stuckBacklog(atRisk)
@@ -82,7 +86,13 @@ extension Master {
                 stuck: stuck, maxBytesPerSecond: settings.maxReplicationRate),
             swarm: swarm, safeMode: try await safeModeStatus(), refused: refused,
             unaccountedFiles: strays.count, unaccountedBytes: strays.reduce(0) { $0 + $1.size },
-            knHistogram: try await catalog.knHistogram(), lostFiles: atRisk.filter { $0.k == 0 }.count)
+            knHistogram: Self.histogram(counts), lostFiles: lost)
+    }
+
+    /// Files per value of K − N, from the counts by K and N.
+    static func histogram(_ counts: [ReplicationCount]) -> [KnBucket] {
+        Dictionary(counts.map { ($0.kn, $0.files) }, uniquingKeysWith: +).filter { $0.value > 0 }
+            .map { KnBucket(kn: $0.key, files: $0.value) }.sorted { $0.kn < $1.kn }
     }
 
     /// The progress of every draining node (``DrainSurvey``, the planner's own measure), and

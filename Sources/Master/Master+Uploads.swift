@@ -38,6 +38,7 @@ extension Master {
             try await reserveEvictions(evictions)
             let upload = UUID().uuidString.lowercased()
             state.withLock { state in
+                state.grantedBytes[decision.target, default: 0] += request.size
                 state.uploads[upload] = MasterState.Reservation(
                     path: request.path, size: request.size, n: n, node: decision.target,
                     expires: Date().addingTimeInterval(Self.reservationLifetime(request.size)),

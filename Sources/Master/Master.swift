@@ -9,6 +9,8 @@ import Synchronization
 public final class Master: Sendable {
     /// The catalog given, every call timed (``TimedCatalog``).
     public let catalog: any Catalog
+    /// The same catalog, for its count of writes (``TimedCatalog/writes``).
+    let timedCatalog: TimedCatalog
     public let settings: MasterSettings
     /// The master's own address, as clients and nodes reach it.
     public let address: String
@@ -35,7 +37,9 @@ public final class Master: Sendable {
         catalog: any Catalog, settings: MasterSettings, policies: PolicySet, address: String,
         client: SignedClient, logger: Logger
     ) {
-        self.catalog = TimedCatalog(catalog)
+        let timed = TimedCatalog(catalog)
+        self.catalog = timed
+        self.timedCatalog = timed
         self.settings = settings
         self.address = address
         self.client = client

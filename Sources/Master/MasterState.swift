@@ -99,6 +99,13 @@ struct MasterState: Sendable {
     /// Files that lost a replica to damage, and since when: a copy that brings one back to N
     /// is recorded as its repair (``Master/noteCopied(_:)``).
     var damaged: [FileID: Date] = [:]
+    /// The inputs of the last planning pass that found nothing to do (``Planner`` rule 11):
+    /// while they stay the same, the scheduler does not read the catalog again.
+    var idleInputs: PlanningInputs?
+    /// Bytes granted to uploads on each node since the master started (only ever grows): a
+    /// planning pass that read the catalog without the placement lock checks what was
+    /// granted meanwhile against the room it left (``Plan/slack``).
+    var grantedBytes: [NodeID: Int64] = [:]
     /// Versions each node confirmed holding lately (a copy that ended, an upload recorded),
     /// and when. A node's whole inventory is taken before it is sent, so it can be older than
     /// such a confirmation: matching it must not make the master forget them.

@@ -15,6 +15,7 @@ extension Integration {
             ("fsdfs_replication_backlog_bytes", "gauge"), ("fsdfs_copies_in_flight", "gauge"),
             ("fsdfs_copies_total", "counter"), ("fsdfs_copied_bytes_total", "counter"), ("fsdfs_evictions_total", "counter"),
             ("fsdfs_nodes", "gauge"), ("fsdfs_scheduler_paused", "gauge"), ("fsdfs_catalog_seconds_count", "histogram"),
+            ("fsdfs_planner_pass_seconds_count", "histogram"),
         ]
         static let nodeMetrics: [(String, String)] = [
             ("fsdfs_node_used_bytes", "gauge"), ("fsdfs_node_quota_bytes", "gauge"), ("fsdfs_node_transfers", "gauge"),
@@ -70,6 +71,9 @@ extension Integration {
                     #expect((scrape.value("fsdfs_catalog_seconds_count", ["call": call]) ?? 0) > 0, "catalog call \(call) timed")
                 }
                 #expect((scrape.value("fsdfs_http_request_seconds_count", ["route": Route.report, "method": "POST", "status": "200"]) ?? 0) > 0)
+                // Passes that planned the copies, and at least one that found the swarm settled.
+                #expect((scrape.value("fsdfs_planner_pass_seconds_count", ["result": "work"]) ?? 0) > 0)
+                #expect((scrape.value("fsdfs_planner_pass_seconds_count", ["result": "idle"]) ?? 0) > 0)
                 for (name, type) in Self.masterMetrics + Self.nodeMetrics {
                     let samples = scrape.all(name)
                     #expect(!samples.isEmpty, "\(name) on the master")

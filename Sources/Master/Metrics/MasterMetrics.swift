@@ -38,9 +38,17 @@ public final class MasterMetrics: Sendable {
                 .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
             ])
 
+        static let plannerPassSeconds = MetricDescription(
+            "fsdfs_planner_pass_seconds",
+            help: "Time of each planning pass, by result: work (it planned copies), idle (it read the catalog and found nothing), skipped (nothing it depends on changed since an idle pass).",
+            buckets: [
+                .microseconds(10), .microseconds(100), .milliseconds(1), .milliseconds(10), .milliseconds(100),
+                .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+            ])
+
         public static let all = [
             files, bytes, minKn, filesByKn, underReplicated, lost, backlog, copiesInFlight, copies, copiedBytes,
-            evictions, nodes, schedulerPaused, catalogSeconds,
+            evictions, nodes, schedulerPaused, catalogSeconds, plannerPassSeconds,
         ]
     }
 
@@ -63,6 +71,14 @@ public final class MasterMetrics: Sendable {
     let copiesFailed = Counter(label: Metric.copies.name, dimensions: [("result", "failed")])
     let copiedBytes = Counter(label: Metric.copiedBytes.name)
     let evictions = Counter(label: Metric.evictions.name)
+    /// The outcomes of a planning pass (`fsdfs_planner_pass_seconds{result}`).
+    enum PassResult: String, CaseIterable {
+        case work, idle, skipped
+    }
+
+    let passes = Dictionary(uniqueKeysWithValues: PassResult.allCases.map {
+        ($0, Metrics.Timer(label: Metric.plannerPassSeconds.name, dimensions: [("result", $0.rawValue)]))
+    })
 
     /// Made while there are files, destroyed (so absent) while there are none.
     private let minKn = Mutex<Gauge?>(nil)
@@ -138,6 +154,11 @@ public final class MasterMetrics: Sendable {
     func copySucceeded(bytes: Int64) {
         copiesOK.increment()
         copiedBytes.increment(by: bytes)
+    }
+
+    /// A planning pass ended.
+    func planned(_ result: PassResult, took: Duration) {
+        passes[result]?.record(duration: took)
     }
 
     /// A copy failed (or the master could not record its success).

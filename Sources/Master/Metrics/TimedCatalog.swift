@@ -6,9 +6,26 @@ import Synchronization
 /// The catalog the master uses: every call goes to `base` and its duration is recorded in
 /// `fsdfs_catalog_seconds{call="…"}` (the method's name; never an argument), whether it
 /// succeeded or threw. Without a metrics backend the timers record nothing.
+///
+/// It also counts the calls that may write (``writes``): every call but the reads listed in
+/// ``reads`` and a node's routine report, so that a method added later counts as a write
+/// until it is listed. The scheduler compares the count to know that nothing it plans from
+/// changed (``PlanningInputs``).
 public final class TimedCatalog: Catalog {
     public let base: any Catalog
     private let timers = Mutex<[String: Metrics.Timer]>([:])
+    private let writeCount = Atomic<Int>(0)
+
+    /// Calls that change nothing a planning pass reads. `recordReport` writes a node's quota,
+    /// load and report time, which the planner takes from ``PlannerNode`` (compared as such).
+    static let reads: Set<String> = [
+        "swarmID", "isRecovering", "node", "nodes", "fileAtPath", "fileByID", "fileByUpload", "listFiles", "replicas",
+        "holdings", "pendingDeletions", "totals", "nodeFigures", "underReplicated", "replicationCounts", "knHistogram",
+        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents",
+    ]
+
+    /// Calls that may have written so far; read it before reading what it guards.
+    public var writes: Int { writeCount.load(ordering: .acquiring) }
 
     public init(_ base: any Catalog) {
         self.base = base
@@ -25,7 +42,12 @@ public final class TimedCatalog: Catalog {
 
     private func timed<T>(_ call: String, _ body: () async throws -> T) async throws -> T {
         let start = ContinuousClock.now
-        defer { timer(call).record(duration: ContinuousClock.now - start) }
+        defer {
+            timer(call).record(duration: ContinuousClock.now - start)
+            // Counted once the call is over, written or not: a pass that began before sees
+            // another count afterwards.
+            if !Self.reads.contains(call) { writeCount.add(1, ordering: .releasing) }
+        }
         return try await body()
     }
 

@@ -52,31 +52,57 @@ public struct Scheduler: Service {
         }
     }
 
-    /// One planning decision, resolved in the same catalog view and booked in memory before
-    /// the gate opens again.
+    /// One planning pass: read without the placement lock (an upload never waits for a pass
+    /// to read the catalog), then checked against the uploads granted meanwhile and booked in
+    /// memory under the lock. A pass whose inputs have not changed since a pass that found
+    /// nothing is skipped (``Planner`` rule 11).
     func planPass() async throws -> [CopyOrder] {
-        try await master.placement.withLock {
-            let now = Date()
-            let records = try await master.catalog.nodes()
-            let nodes = master.plannerNodes(records, now: now)
-            let addresses = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.address) })
-            let (inFlight, budget) = master.state.withLock { state in
-                (state.inFlight(now: now), state.rateLimiter?.budget(at: now))
-            }
-            let planner = master.currentPlanner
-            let (plan, files) = try await master.catalog.withPlannerView { queries in
-                let plan = try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight, budget: budget)
-                return (plan, try queries.records(of: CopyOrder.files(of: plan.actions)))
-            }
-            let orders = CopyOrder.resolve(plan.actions, records: files, addresses: addresses)
-            // A node whose maintenance window ends may receive copies again: look then.
-            let windowEnds = records.compactMap(\.maintenanceUntil).filter { $0 > now }.min()
+        let clock = ContinuousClock.now
+        let now = Date()
+        // Read first: a write that lands while the pass reads makes the next pass look again.
+        let writes = master.timedCatalog.writes
+        let records = try await master.catalog.nodes()
+        let nodes = master.plannerNodes(records, now: now)
+        let addresses = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.address) })
+        let planner = master.currentPlanner
+        let (inFlight, budget, granted, skip) = master.state.withLock { state in
+            let inFlight = state.inFlight(now: now)
+            let inputs = PlanningInputs(nodes: nodes, inFlight: inFlight, limits: planner.limits, catalogWrites: writes)
+            return (inFlight, state.rateLimiter?.budget(at: now), state.grantedBytes, state.idleInputs == inputs)
+        }
+        if skip {
+            master.metrics.planned(.skipped, took: ContinuousClock.now - clock)
+            return []
+        }
+        let (plan, files) = try await master.catalog.withPlannerView { queries in
+            let plan = try planner.plan(queries: queries, nodes: nodes, inFlight: inFlight, budget: budget)
+            return (plan, try queries.records(of: CopyOrder.files(of: plan.actions)))
+        }
+        master.metrics.planned(plan.isIdle ? .idle : .work, took: ContinuousClock.now - clock)
+        // A node's maintenance window that ends may receive copies again: look then.
+        let windowEnds = records.compactMap(\.maintenanceUntil).filter { $0 > now }.min()
+        if plan.isIdle {
             master.state.withLock { state in
+                state.idleInputs = PlanningInputs(nodes: nodes, inFlight: inFlight, limits: planner.limits, catalogWrites: writes)
+                state.lastPassIdle = true
+                state.budgetWake = nil
+                state.maintenanceWake = windowEnds
+            }
+            return []
+        }
+        return try await master.placement.withLock {
+            let orders = master.state.withLock { state in
+                state.idleInputs = nil
+                let orders = Self.stillFitting(
+                    CopyOrder.resolve(plan.actions, records: files, addresses: addresses), plan: plan,
+                    grantedBefore: granted, grantedNow: state.grantedBytes,
+                    evicting: Set(state.evictions.keys))
                 let started = orders.reduce(Int64(0)) { $0 + $1.plan.size }
                 if started > 0 { state.rateLimiter?.spend(started, at: now) }
                 state.budgetWake = plan.heldBack.flatMap { state.rateLimiter?.whenAffordable($0, at: now) }
                 state.maintenanceWake = windowEnds
-                state.lastPassIdle = orders.isEmpty && plan.heldBack == nil
+                state.lastPassIdle = false
+                return orders
             }
             do {
                 for order in orders {
@@ -93,7 +119,26 @@ public struct Scheduler: Service {
                 await rollBack(orders)
                 throw error
             }
+            // Copies dropped for an upload granted meanwhile: plan again at once.
+            let planned = plan.actions.filter { if case .copy = $0 { true } else { false } }.count
+            if orders.count < planned { master.schedule.signal() }
             return orders
+        }
+    }
+
+    /// The orders of a pass that still hold once the uploads granted while it read the
+    /// catalog are counted: a node granted more than the room the pass left there
+    /// (``Plan/slack``) gets none of the pass's copies, and neither does a copy whose
+    /// eviction an upload took meanwhile. What is dropped, the next pass plans again.
+    static func stillFitting(
+        _ orders: [CopyOrder], plan: Plan, grantedBefore: [NodeID: Int64], grantedNow: [NodeID: Int64],
+        evicting: Set<Placement>
+    ) -> [CopyOrder] {
+        orders.filter { order in
+            let target = order.plan.target
+            let granted = (grantedNow[target] ?? 0) - (grantedBefore[target] ?? 0)
+            if granted > 0, granted > plan.slack[target] ?? 0 { return false }
+            return !order.evictions.contains { evicting.contains(Placement(file: $0.plan.file, node: $0.plan.node)) }
         }
     }
 

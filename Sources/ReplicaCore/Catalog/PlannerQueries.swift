@@ -4,6 +4,9 @@ public protocol PlannerQueries {
     /// Files not deleted in scheduling order — ascending kn, then smaller K, then smaller
     /// size, then id — strictly after `cursor` (from the start when nil).
     func files(after cursor: FileState?, limit: Int) throws -> [FileState]
+    /// The same order, only the files within `bounds`: the filter is applied in the index,
+    /// so the files left out cost the catalog an index entry each and the planner nothing.
+    func files(after cursor: FileState?, limit: Int, within bounds: CandidateBounds) throws -> [FileState]
     /// Every replica of a file, in any state.
     func replicas(of file: FileID) throws -> [ReplicaRecord]
     /// Live replicas on `node` of files not deleted, highest kn first (ties: larger size
@@ -18,4 +21,28 @@ public protocol PlannerQueries {
     /// out. The master resolves a pass's plans with it — paths, checksums, sizes — in the same
     /// view, so carrying them out reads nothing more from the catalog.
     func records(of files: [FileID]) throws -> [FileRecord]
+}
+
+/// What a file must satisfy for a planning pass to be able to copy it (``Planner`` rule 11),
+/// from the pass's open targets: a bound, never stricter than ``PlanningPass/planCopy(of:)``.
+public struct CandidateBounds: Sendable, Equatable {
+    /// Only files with K below this: a file with K at least the number of alive nodes is on
+    /// every one of them.
+    public var kBelow: Int
+    /// Only files of at most this size (the most free space of an open target)…
+    public var roomFor: Int64
+    /// …or with kn at most this: an open target could evict for them (its highest kn is at
+    /// least kn + 2 and above the floor). Nil when no target can evict.
+    public var evictionUpToKn: Int?
+
+    public init(kBelow: Int, roomFor: Int64, evictionUpToKn: Int?) {
+        self.kBelow = kBelow
+        self.roomFor = roomFor
+        self.evictionUpToKn = evictionUpToKn
+    }
+
+    /// Whether `file` is within the bounds (what the catalogs' queries test in their index).
+    public func admits(_ file: FileState) -> Bool {
+        file.k < kBelow && (file.size <= roomFor || evictionUpToKn.map { file.kn <= $0 } ?? false)
+    }
 }

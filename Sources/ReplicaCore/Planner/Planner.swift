@@ -50,6 +50,19 @@
 ///    (the first copy may exceed a full bucket, and then goes alone). The first copy that
 ///    does not fit ends the pass: the files after it do not overtake it, and the pass tells
 ///    the scheduler how much it waits for (``Plan/heldBack``).
+/// 11. Idle is cheap (``PlanningInputs``): the plan is a function of the catalog and of the
+///    inputs the master passes, so a pass over the same inputs that found nothing before finds
+///    nothing again. The master keeps the inputs of its last idle pass and skips the pass while
+///    nothing the plan depends on has changed: no catalog write, the same nodes (state, quota,
+///    usage, load on the same side of the limit), the same work in flight, the same limits. An
+///    idle swarm then plans in O(nodes), however many files it holds.
+///    And a pass reads only the files some open target could take (``CandidateBounds``): K
+///    below the number of alive nodes, and either no bigger than the most room on an open
+///    target or with an eviction conceivable for it (rule 3). The catalog tests this in its
+///    scheduling index, so a pass over a swarm where every node holds every file, or where no
+///    target has room, reads no file. The bounds are taken for each page of files; a booking
+///    that frees more room than it takes (an eviction of a bigger file) widens them only
+///    from the next page on, and a file passed over meanwhile waits for the next pass.
 public struct Planner: Sendable {
     public var limits: PlannerLimits
 
@@ -78,7 +91,9 @@ public struct Planner: Sendable {
         var collector = PlanCollector(limits: limits, budget: budget)
         var cursor: FileState?
         scan: while collector.open(&pass) {
-            let batch = try queries.files(after: cursor, limit: limits.batchSize)
+            // Rule 11: only the files a target could take, bounded afresh for each page.
+            let bounds = try pass.candidateBounds()
+            let batch = try queries.files(after: cursor, limit: limits.batchSize, within: bounds)
             if batch.isEmpty { break }
             for file in batch {
                 cursor = file
@@ -95,7 +110,9 @@ public struct Planner: Sendable {
         while collector.open(&pass), let next = try drain.next(before: nil, queries: queries) {
             guard try collector.consider(next, in: &pass) else { break }
         }
-        return Plan(actions: collector.actions, heldBack: collector.heldBack)
+        var slack: [NodeID: Int64] = [:]
+        for case .copy(let copy) in collector.actions { slack[copy.target] = pass.slots[copy.target]?.free }
+        return Plan(actions: collector.actions, heldBack: collector.heldBack, slack: slack)
     }
 
     /// Chooses the node that receives an upload of `size` bytes whose policy asks for `n`

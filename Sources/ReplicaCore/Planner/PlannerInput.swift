@@ -149,11 +149,19 @@ public struct Plan: Sendable, Equatable {
     /// Size of the copy the budget held back, when it did: the pass stopped there so that
     /// files keep their order, and the next pass should come once that much is affordable.
     public var heldBack: Int64?
+    /// Free space the pass left on each node it sent a copy to, after its own bookings: what
+    /// an upload granted while the pass read the catalog may take there without the pass's
+    /// copies overfilling the node (the master checks it before it books them).
+    public var slack: [NodeID: Int64]
 
-    public init(actions: [ReplicationAction], heldBack: Int64? = nil) {
+    public init(actions: [ReplicationAction], heldBack: Int64? = nil, slack: [NodeID: Int64] = [:]) {
         self.actions = actions
         self.heldBack = heldBack
+        self.slack = slack
     }
+
+    /// Nothing to do, nothing waiting for the budget.
+    public var isIdle: Bool { actions.isEmpty && heldBack == nil }
 }
 
 /// Knobs of the planner, with the defaults of `fsdfsd serve`.

@@ -115,6 +115,21 @@ struct PlanningPass {
         return false
     }
 
+    /// The bounds of the files this pass could still copy (``CandidateBounds``), from its
+    /// open targets as they are now: what ``planCopy(of:)`` tests first, for every file.
+    mutating func candidateBounds() throws -> CandidateBounds {
+        let open = openTargets()
+        var evictable: Int?
+        if limits.allowEvictions {
+            for node in open {
+                // As evictionConceivable(for:on:): top − 1 ≥ floor and top ≥ kn + 2.
+                if let top = try topKn(of: node), top - 1 >= limits.evictionFloor { evictable = max(evictable ?? top - 2, top - 2) }
+            }
+        }
+        return CandidateBounds(
+            kBelow: aliveCount, roomFor: open.map { slots[$0]!.free }.max() ?? -1, evictionUpToKn: evictable)
+    }
+
     // MARK: Copies
 
     /// Decides the copy of `file`, if one is possible now, and books it in this pass.

@@ -307,6 +307,28 @@ struct CatalogConformanceTests {
             return (all, byNode)
         }
         #expect(paged == expected)
+        // Bounded pages (planner rule 11): the same order, only the files within the bounds.
+        let bounds: [CandidateBounds] = [
+            CandidateBounds(kBelow: 3, roomFor: 1_000, evictionUpToKn: nil),
+            CandidateBounds(kBelow: 2, roomFor: 10, evictionUpToKn: nil),
+            CandidateBounds(kBelow: 3, roomFor: 5, evictionUpToKn: -2),
+            CandidateBounds(kBelow: 1, roomFor: 100, evictionUpToKn: 0),
+            CandidateBounds(kBelow: 3, roomFor: -1, evictionUpToKn: nil),
+        ]
+        for bound in bounds {
+            let bounded = try await catalog.withPlannerView { queries in
+                var all: [FileState] = []
+                var cursor: FileState?
+                while true {
+                    let page = try queries.files(after: cursor, limit: 2, within: bound)
+                    if page.isEmpty { break }
+                    all += page
+                    cursor = page.last
+                }
+                return all
+            }
+            #expect(bounded == expected.filter(bound.admits), "\(bound)")
+        }
         let n1Expected = zip(specs, states).filter { $0.0.2.contains("n1") }.map(\.1)
             .sorted { ($0.kn, $0.size, $0.id.rawValue) > ($1.kn, $1.size, $1.id.rawValue) }
         #expect(onN1 == n1Expected)

@@ -135,7 +135,7 @@ struct MongoCatalogOwnershipTests {
         // A delete of the first master half-way (retired, not yet moved), and a usage figure
         // that an opening catalog would recount.
         _ = try await first.connection.withSession { session in
-            try session.update(Files.collection, ["_id": .int64(file.id.rawValue)], .operators(["$set": ["deleted": true]]))
+            _ = try session.update(Files.collection, ["_id": .int64(file.id.rawValue)], .operators(["$set": ["deleted": true]]))
             return try session.update(Nodes.collection, ["_id": "n1"], .operators(["$set": ["used": .int64(999)]]))
         }
         await #expect(throws: CatalogError.self) {

@@ -231,14 +231,25 @@ struct PlannerDrainTests {
     }
 }
 
-/// Counts the planner's reads of a file's replicas (one query each on a real catalog).
-private final class CountingQueries: PlannerQueries {
+/// Counts the planner's reads of files and of a file's replicas (one query each on a real catalog).
+final class CountingQueries: PlannerQueries {
     let base: any PlannerQueries
     private(set) var replicaReads = 0
+    /// Files the scheduling order handed to the planner.
+    private(set) var filesRead = 0
 
     init(base: any PlannerQueries) { self.base = base }
 
-    func files(after cursor: FileState?, limit: Int) throws -> [FileState] { try base.files(after: cursor, limit: limit) }
+    func files(after cursor: FileState?, limit: Int) throws -> [FileState] {
+        let page = try base.files(after: cursor, limit: limit)
+        filesRead += page.count
+        return page
+    }
+    func files(after cursor: FileState?, limit: Int, within bounds: CandidateBounds) throws -> [FileState] {
+        let page = try base.files(after: cursor, limit: limit, within: bounds)
+        filesRead += page.count
+        return page
+    }
     func replicas(of file: FileID) throws -> [ReplicaRecord] {
         replicaReads += 1
         return try base.replicas(of: file)

@@ -188,16 +188,37 @@ final class MongoPlannerQueries: PlannerQueries {
     private static let pageProjection: BSONDocument = ["size": 1, "n": 1, "k": 1, "replicas": 1]
 
     func files(after cursor: FileState?, limit: Int) throws -> [FileState] {
+        try page(after: cursor, limit: limit, bounds: nil)
+    }
+
+    func files(after cursor: FileState?, limit: Int, within bounds: CandidateBounds) throws -> [FileState] {
+        try page(after: cursor, limit: limit, bounds: bounds)
+    }
+
+    /// A page of the `schedule` index; the bounds are tested on its keys (kn, k, size).
+    private func page(after cursor: FileState?, limit: Int, bounds: CandidateBounds?) throws -> [FileState] {
         var filter: BSONDocument = ["deleted": false]
+        var conditions: [BSON] = []
+        if let bounds {
+            filter["k"] = ["$lt": .int64(Int64(bounds.kBelow))]
+            var fits: [BSON] = [.document(["size": ["$lte": .int64(bounds.roomFor)]])]
+            if let kn = bounds.evictionUpToKn { fits.append(.document(["kn": ["$lte": .int64(Int64(kn))]])) }
+            conditions.append(.document(["$or": .array(fits)]))
+        }
         if let cursor {
             let kn = BSON.int64(Int64(cursor.kn)), k = BSON.int64(Int64(cursor.k))
             let size = BSON.int64(cursor.size), id = BSON.int64(cursor.id.rawValue)
-            filter["$or"] = [
+            conditions.append(["$or": [
                 ["kn": ["$gt": kn]],
                 ["kn": kn, "k": ["$gt": k]],
                 ["kn": kn, "k": k, "size": ["$gt": size]],
                 ["kn": kn, "k": k, "size": size, "_id": ["$gt": id]],
-            ]
+            ]])
+        }
+        if conditions.count == 1 {
+            filter["$or"] = conditions[0].documentValue?["$or"]
+        } else if !conditions.isEmpty {
+            filter["$and"] = .array(conditions)
         }
         let documents = try session.find(
             Files.collection, filter, sort: Files.scheduleOrder, projection: Self.pageProjection, limit: limit,

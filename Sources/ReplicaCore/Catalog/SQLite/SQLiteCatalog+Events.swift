@@ -43,7 +43,9 @@ extension SQLiteCatalog {
         }
     }
 
-    static let knHistogramSQL = "SELECT kn, number FROM kn_counts WHERE number > 0 ORDER BY kn"
+    static let knHistogramSQL = """
+        SELECT kn, sum(files) AS number FROM replication_counts GROUP BY kn HAVING sum(files) > 0 ORDER BY kn
+        """
 
     static func eventRecord(_ row: Row) throws -> EventRecord {
         let path: VirtualPath? = try (row["path"] as String?).map { try VirtualPath($0) }

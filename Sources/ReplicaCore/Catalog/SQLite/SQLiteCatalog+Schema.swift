@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
-    static let schemaVersion = 4
+    static let schemaVersion = 5
 
     /// The schema. Derived figures are kept by triggers, so every statement that changes a
     /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
@@ -184,6 +184,67 @@ extension SQLiteCatalog {
         migrator.registerMigration("v4") { db in
             try db.execute(sql: "ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0")
             try db.execute(sql: "ALTER TABLE nodes ADD COLUMN maintenance_until REAL")
+        }
+        // v5: what `status`, the metrics and the planner ask for at every call, kept by
+        // triggers so that each costs the same at a million files as at a thousand: files and
+        // bytes per (kn, K) (the K − N histogram, the backlog, the lost files, how many files
+        // are not yet on every node), and each node's live replicas.
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE TABLE replication_counts (
+                    kn INTEGER NOT NULL,
+                    k INTEGER NOT NULL,
+                    files INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    PRIMARY KEY (kn, k)
+                ) WITHOUT ROWID;
+                INSERT INTO replication_counts (kn, k, files, bytes)
+                    SELECT kn, k, count(*), sum(size) FROM files WHERE deleted = 0 GROUP BY kn, k;
+
+                -- Rows whose count fell to 0 stay (a handful of values) and are left out by the
+                -- queries. The UPSERTs read `WHERE true` so that SQLite parses ON CONFLICT as theirs.
+                CREATE TRIGGER counts_file_added AFTER INSERT ON files WHEN NEW.deleted = 0
+                BEGIN
+                    INSERT INTO replication_counts (kn, k, files, bytes) SELECT NEW.k - NEW.n, NEW.k, 1, NEW.size WHERE true
+                    ON CONFLICT(kn, k) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+                END;
+                CREATE TRIGGER counts_file_changed AFTER UPDATE OF k, n, deleted ON files
+                WHEN OLD.deleted != NEW.deleted OR (NEW.deleted = 0 AND (OLD.k != NEW.k OR OLD.n != NEW.n))
+                BEGIN
+                    UPDATE replication_counts SET files = files - 1, bytes = bytes - OLD.size
+                    WHERE OLD.deleted = 0 AND kn = OLD.k - OLD.n AND k = OLD.k;
+                    INSERT INTO replication_counts (kn, k, files, bytes) SELECT NEW.k - NEW.n, NEW.k, 1, NEW.size WHERE NEW.deleted = 0
+                    ON CONFLICT(kn, k) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+                END;
+                CREATE TRIGGER counts_file_dropped AFTER DELETE ON files WHEN OLD.deleted = 0
+                BEGIN
+                    UPDATE replication_counts SET files = files - 1, bytes = bytes - OLD.size
+                    WHERE kn = OLD.k - OLD.n AND k = OLD.k;
+                END;
+
+                -- The histogram of v3 is read from the counts above now.
+                DROP TRIGGER kn_counts_file_added;
+                DROP TRIGGER kn_counts_file_changed;
+                DROP TRIGGER kn_counts_file_dropped;
+                DROP TABLE kn_counts;
+
+                -- Live replicas per node, whatever the node's liveness (as `status` shows them).
+                ALTER TABLE nodes ADD COLUMN files INTEGER NOT NULL DEFAULT 0;
+                UPDATE nodes SET files = (SELECT count(*) FROM replicas WHERE node = nodes.seq AND state = 0);
+                CREATE TRIGGER node_files_added AFTER INSERT ON replicas WHEN NEW.state = 0
+                BEGIN
+                    UPDATE nodes SET files = files + 1 WHERE seq = NEW.node;
+                END;
+                CREATE TRIGGER node_files_removed AFTER DELETE ON replicas WHEN OLD.state = 0
+                BEGIN
+                    UPDATE nodes SET files = files - 1 WHERE seq = OLD.node;
+                END;
+                CREATE TRIGGER node_files_state_changed AFTER UPDATE OF state ON replicas
+                WHEN (OLD.state = 0) != (NEW.state = 0)
+                BEGIN
+                    UPDATE nodes SET files = files + (CASE WHEN NEW.state = 0 THEN 1 ELSE -1 END) WHERE seq = NEW.node;
+                END;
+                """)
         }
         return migrator
     }

@@ -389,10 +389,10 @@ public final class SQLiteCatalog: Catalog {
     public func nodeFigures() async throws -> [NodeID: NodeFigures] {
         try await writer.read { db in
             var figures: [NodeID: NodeFigures] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT seq, id, used FROM nodes") {
+            for row in try Row.fetchAll(db, sql: "SELECT seq, id, used, files FROM nodes") {
                 let seq: Int64 = row["seq"]
-                let files = try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM replicas WHERE node = ? AND state = 0", arguments: [seq]) ?? 0
+                let files: Int = row["files"]
+                // One end of the node's range of `replicas_by_node`.
                 let maxKn = try Int.fetchOne(
                     db, sql: "SELECT max(kn) FROM replicas WHERE node = ? AND state = 0", arguments: [seq])
                 figures[NodeID(row["id"])] = NodeFigures(files: files, used: row["used"], maxKn: maxKn)
@@ -433,10 +433,9 @@ public final class SQLiteCatalog: Catalog {
 
 extension SQLiteCatalog {
     static let minKnSQL = "SELECT min(kn) FROM files WHERE deleted = 0"
-    /// One pass over the scheduling index (it holds kn, k and size), grouped in its order.
+    /// The counts the triggers keep (a row per (kn, K) value present).
     static let replicationCountsSQL = """
-        SELECT kn, k, count(*) AS files, sum(size) AS bytes FROM files WHERE deleted = 0
-        GROUP BY kn, k ORDER BY kn, k
+        SELECT kn, k, files, bytes FROM replication_counts WHERE files > 0 ORDER BY kn, k
         """
     static let underReplicatedSQL = "SELECT * FROM files WHERE deleted = 0 AND kn < 0 ORDER BY kn, k, size, id LIMIT ?"
     static let replicasSQL = """
@@ -458,6 +457,8 @@ extension SQLiteCatalog {
         let queries: [String: String] = [
             "files from start": SQLitePlannerQueries.filesFromStart,
             "files after cursor": SQLitePlannerQueries.filesAfter,
+            "bounded files from start": SQLitePlannerQueries.boundedFromStart,
+            "bounded files after cursor": SQLitePlannerQueries.boundedAfter,
             "highest kn on node": SQLitePlannerQueries.highestKnFromTop,
             "highest kn after cursor": SQLitePlannerQueries.highestKnAfter,
             "lowest kn on node": SQLitePlannerQueries.lowestKnFromBottom,

@@ -15,6 +15,18 @@ struct SQLitePlannerQueries: PlannerQueries {
         WHERE deleted = 0 AND (kn, k, size, id) > (?, ?, ?, ?)
         ORDER BY kn, k, size, id LIMIT ?
         """
+    /// `files_schedule` holds kn, k, size and id, and n is k − kn: the filter and the result
+    /// come from the index alone, without reading a table row.
+    static let boundedFromStart = """
+        SELECT id, size, k - kn, k FROM files INDEXED BY files_schedule
+        WHERE deleted = 0 AND k < ? AND (size <= ? OR kn <= ?)
+        ORDER BY kn, k, size, id LIMIT ?
+        """
+    static let boundedAfter = """
+        SELECT id, size, k - kn, k FROM files INDEXED BY files_schedule
+        WHERE deleted = 0 AND (kn, k, size, id) > (?, ?, ?, ?) AND k < ? AND (size <= ? OR kn <= ?)
+        ORDER BY kn, k, size, id LIMIT ?
+        """
     static let highestKnFromTop = """
         SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
         JOIN files f ON f.id = r.file
@@ -51,6 +63,25 @@ struct SQLitePlannerQueries: PlannerQueries {
             rows = try Row.fetchAll(
                 db.cachedStatement(sql: Self.filesFromStart),
                 arguments: [limit])
+        }
+        return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
+    }
+
+    func files(after cursor: FileState?, limit: Int, within bounds: CandidateBounds) throws -> [FileState] {
+        // Every file on every alive node (the counts by K say so at once): nothing to read.
+        let belowK = try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT coalesce(sum(files), 0) FROM replication_counts WHERE k < ?"), arguments: [bounds.kBelow])
+        if belowK == 0 { return [] }
+        // No eviction: a kn no file has.
+        let evictable = bounds.evictionUpToKn ?? Int(Int32.min)
+        let filter: [any DatabaseValueConvertible] = [bounds.kBelow, bounds.roomFor, evictable, limit]
+        let rows: [Row]
+        if let cursor {
+            rows = try Row.fetchAll(
+                db.cachedStatement(sql: Self.boundedAfter),
+                arguments: StatementArguments([cursor.kn, cursor.k, cursor.size, cursor.id.rawValue] + filter))
+        } else {
+            rows = try Row.fetchAll(db.cachedStatement(sql: Self.boundedFromStart), arguments: StatementArguments(filter))
         }
         return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
     }

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import ReplicaCore
+
+/// Planner rule 11: a pass that finds nothing reads no file, and the master can tell when a
+/// pass need not run at all.
+@Suite("Planner: idle passes")
+struct PlannerIdleTests {
+    static func files(_ count: Int, prefix: String, size: Int64 = 10, n: Int, on holders: [NodeID]) throws -> [ImportedFile] {
+        try (0..<count).map { i in
+            ImportedFile(
+                file: NewFile(path: try VirtualPath("\(prefix)/\(i)"), size: size, sha256: String(repeating: "a", count: 64), n: n),
+                holders: holders)
+        }
+    }
+
+    /// Plans one pass and returns its plan with the number of files the catalog handed over.
+    static func countedPass(_ cluster: InstantCluster) async throws -> (Plan, filesRead: Int) {
+        let nodes = try await cluster.plannerNodes()
+        let planner = cluster.planner
+        return try await cluster.catalog.withPlannerView { queries in
+            let counting = CountingQueries(base: queries)
+            let plan = try planner.plan(queries: counting, nodes: nodes, inFlight: .none, budget: nil)
+            return (plan, counting.filesRead)
+        }
+    }
+
+    @Test("Every node holds every file: a pass over 3,000 files reads none; one new file is the only one read")
+    func everythingEverywhere() async throws {
+        let cluster = try InstantCluster()
+        for id in ["a", "b", "c"] { try await cluster.addNode(NodeID(id), quota: 1_000_000) }
+        try await cluster.catalog.importFiles(try Self.files(3_000, prefix: "old", n: 2, on: ["a", "b", "c"]))
+
+        let (idle, read) = try await Self.countedPass(cluster)
+        #expect(idle.isIdle)
+        #expect(read == 0, "files read by an idle pass: \(read)")
+
+        try await cluster.catalog.importFiles(try Self.files(1, prefix: "new", n: 2, on: ["a"]))
+        let (work, readForWork) = try await Self.countedPass(cluster)
+        #expect(work.actions.count == 1)
+        #expect(readForWork == 1, "files read to plan one copy: \(readForWork)")
+    }
+
+    @Test("No target has room and no eviction is a strict improvement: a pass over 2,000 files reads none")
+    func noRoomAnywhere() async throws {
+        let cluster = try InstantCluster()
+        // Each node exactly full of its own files, all at kn = 0.
+        for id in ["a", "b"] { try await cluster.addNode(NodeID(id), quota: 10_000) }
+        try await cluster.catalog.importFiles(try Self.files(1_000, prefix: "a", n: 1, on: ["a"]))
+        try await cluster.catalog.importFiles(try Self.files(1_000, prefix: "b", n: 1, on: ["b"]))
+
+        let (plan, read) = try await Self.countedPass(cluster)
+        #expect(plan.isIdle)
+        #expect(read == 0, "files read by an idle pass: \(read)")
+        // The same swarm with room on b: its files are read and copied again.
+        try await cluster.addNode("c", quota: 100)
+        let (work, _) = try await Self.countedPass(cluster)
+        #expect(work.actions.count == 2, "c's slots (2 copies) fill")
+    }
+
+    @Test("Planning inputs ignore load below the limit and the order of work in flight, and nothing else")
+    func planningInputs() {
+        let limits = PlannerLimits(maxLoad: 4)
+        let nodes = [
+            PlannerNode(id: "a", alive: true, quota: 100, used: 10, load: 0.5),
+            PlannerNode(id: "b", alive: true, quota: 100, used: 20, load: 1),
+        ]
+        let copies = [
+            InFlightCopy(file: FileID(1), size: 5, source: "a", target: "b"),
+            InFlightCopy(file: FileID(2), size: 5, source: "b", target: "a"),
+        ]
+        let base = PlanningInputs(nodes: nodes, inFlight: InFlight(copies: copies), limits: limits, catalogWrites: 7)
+
+        var calmer = nodes
+        calmer[0].load = 3.9
+        #expect(PlanningInputs(nodes: calmer.reversed(), inFlight: InFlight(copies: copies.reversed()), limits: limits, catalogWrites: 7) == base)
+
+        var loaded = nodes
+        loaded[1].load = 4
+        var silent = nodes
+        silent[0].fresh = false
+        var fuller = nodes
+        fuller[1].used = 21
+        var unsafe = limits
+        unsafe.allowEvictions = false
+        let changed: [PlanningInputs] = [
+            PlanningInputs(nodes: loaded, inFlight: InFlight(copies: copies), limits: limits, catalogWrites: 7),
+            PlanningInputs(nodes: silent, inFlight: InFlight(copies: copies), limits: limits, catalogWrites: 7),
+            PlanningInputs(nodes: fuller, inFlight: InFlight(copies: copies), limits: limits, catalogWrites: 7),
+            PlanningInputs(nodes: nodes, inFlight: InFlight(copies: copies), limits: limits, catalogWrites: 8),
+            PlanningInputs(nodes: nodes, inFlight: InFlight(copies: Array(copies.prefix(1))), limits: limits, catalogWrites: 7),
+            PlanningInputs(
+                nodes: nodes, inFlight: InFlight(copies: copies, backoff: [Placement(file: FileID(3), node: "a")]), limits: limits,
+                catalogWrites: 7),
+            PlanningInputs(nodes: nodes, inFlight: InFlight(copies: copies), limits: unsafe, catalogWrites: 7),
+        ]
+        for inputs in changed { #expect(inputs != base) }
+    }
+}

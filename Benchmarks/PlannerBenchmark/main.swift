@@ -15,6 +15,10 @@
 //   decommission  every file at K = N = 3 and the first node draining (`fsdfsd node drain`):
 //             every file it holds needs a copy elsewhere, found through the node's own index
 //             (planner rule 8); nodes have room. (--workloads decommission; not run by default.)
+//   settled   idle: every node holds every file (K = nodes ≥ N = 3). The pass finds nothing.
+//   full      idle: every node full to the byte of files at K = N = 1, no eviction a strict
+//             improvement. The pass finds nothing. (--workloads settled,full: planner rule 11;
+//             "drain pass s" is then the idle pass, to compare across store sizes.)
 // "decisions/s" counts planner decisions over the time spent inside Planner.plan (catalog
 // reads included), over the passes that returned a full batch of 1,024 decisions; "drain
 // pass s" is the pass that found less (it reads the rest of the store: the cost of planning
@@ -23,7 +27,8 @@
 // --apply records only the first N copies of each pass (SecantusDB takes ~0.1 s per update).
 // When both catalogs run, the last table says how many times slower MongoDB was than SQLite.
 // "scrape s" is what the master's metrics read from the catalog at each Prometheus scrape
-// (totals and the counts by K and N), timed once on the imported store.
+// (totals and the counts by K and N), timed once on the imported store; "status s" what
+// `fsdfsd status` reads (the same, the nodes and their figures, the 1,000 files most at risk).
 import Foundation
 import ReplicaCore
 import TestSupport
@@ -72,6 +77,7 @@ struct Result {
     var drainSeconds: Double
     var catalogMiB: Double
     var scrapeSeconds: Double
+    var statusSeconds: Double
 
     var decisionsPerSecond: Double { Double(decisions) / planSeconds }
     var microsPerDecision: Double { planSeconds / Double(decisions) * 1e6 }
@@ -107,6 +113,7 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     let nodes = (0..<nodeCount).map { NodeID(String(format: "node-%03d", $0)) }
     let eviction = workload == "eviction"
     let decommission = workload == "decommission"
+    let settled = workload == "settled", full = workload == "full"
     let meanSize: Int64 = 512 * 1024
 
     // Import.
@@ -115,18 +122,18 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     var perNode = [Int64](repeating: 0, count: nodeCount)
     for i in 0..<files {
         let size = Int64.random(in: 1024...(2 * meanSize), using: &rng)
-        let copies = eviction ? (i % 10 == 0 ? 1 : min(4, nodeCount)) : decommission ? min(3, nodeCount) : 1
+        let copies = eviction ? (i % 10 == 0 ? 1 : min(4, nodeCount)) : decommission ? min(3, nodeCount) : settled ? nodeCount : 1
         let first = Int.random(in: 0..<nodeCount, using: &rng)
         let holders = (0..<copies).map { (first + $0) % nodeCount }
         for holder in holders { perNode[holder] += size }
         imported.append(ImportedFile(
             file: NewFile(path: try VirtualPath("data/\(i % 1000)/file-\(i).bin"), size: size,
-                          sha256: String(repeating: "e", count: 64), n: 3),
+                          sha256: String(repeating: "e", count: 64), n: full ? 1 : 3),
             holders: holders.map { nodes[$0] }))
     }
     for (index, node) in nodes.enumerated() {
         // Backlog: plenty of room. Eviction: full to the byte.
-        let quota = eviction ? perNode[index] : Int64(files) * meanSize * 4 / Int64(nodeCount) + 1 << 30
+        let quota = eviction || full ? perNode[index] : Int64(files) * meanSize * 4 / Int64(nodeCount) + 1 << 30
         try await catalog.registerNode(NodeRecord(id: node, address: "10.0.0.\(index):4242", quota: quota))
     }
     if decommission { try await catalog.setDraining(nodes[0], true) }
@@ -140,6 +147,13 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     _ = try await catalog.totals()
     _ = try await catalog.replicationCounts()
     let scrapeSeconds = now() - scrapeStart
+    let statusStart = now()
+    _ = try await catalog.totals()
+    _ = try await catalog.replicationCounts()
+    _ = try await catalog.nodes()
+    _ = try await catalog.nodeFigures()
+    _ = try await catalog.underReplicated(limit: 1_000)
+    let statusSeconds = now() - statusStart
 
     if decommission {
         // What `status` reads to show the drain's progress: every file the node still has to give away.
@@ -183,7 +197,7 @@ func run(catalogName: String, mongodb: MongoTestServer?, workload: String, files
     return Result(
         catalog: catalogName, workload: workload, files: files, nodes: nodeCount, importSeconds: importSeconds, decisions: decisions,
         planSeconds: planSeconds, applied: applied, applySeconds: applySeconds, rssMiB: residentMiB(), drainSeconds: drainSeconds,
-        catalogMiB: directorySize(directory), scrapeSeconds: scrapeSeconds)
+        catalogMiB: directorySize(directory), scrapeSeconds: scrapeSeconds, statusSeconds: statusSeconds)
 }
 
 let options = Options(arguments: CommandLine.arguments)
@@ -200,7 +214,7 @@ if options.catalogs.contains("mongodb") {
     }
 }
 print("fsdfs planner benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores; sqlite: WAL file; mongodb: \(server == nil ? "not run" : serverName)")
-print("catalog  workload  files    nodes  import s  decisions  decisions/s  µs/decision  drain pass s  apply/s  RSS MiB  catalog MiB  scrape s")
+print("catalog  workload  files    nodes  import s  decisions  decisions/s  µs/decision  drain pass s  apply/s  RSS MiB  catalog MiB  scrape s  status s")
 var results: [Result] = []
 for catalogName in options.catalogs {
     for workload in options.workloads {
@@ -211,10 +225,11 @@ for catalogName in options.catalogs {
                     files: files, nodeCount: nodes, passes: options.passes, apply: options.apply)
                 results.append(result)
                 print(String(
-                    format: "%-7@  %-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %12.2f  %7.0f  %7.0f  %11.0f  %8.3f",
+                    format: "%-7@  %-8@  %-7d  %5d  %8.1f  %9d  %11.0f  %11.1f  %12.3f  %7.0f  %7.0f  %11.0f  %8.3f  %8.3f",
                     result.catalog as NSString, result.workload as NSString, result.files, result.nodes, result.importSeconds,
                     result.decisions, result.decisionsPerSecond, result.microsPerDecision, result.drainSeconds,
-                    Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB, result.scrapeSeconds))
+                    Double(result.applied) / max(result.applySeconds, 1e-9), result.rssMiB, result.catalogMiB, result.scrapeSeconds,
+                    result.statusSeconds))
                 // One line at a time, also into a pipe or a file: long runs show where they are.
                 fflush(nil)
             }
@@ -230,6 +245,13 @@ for catalogName in options.catalogs {
             let runs = results.filter { $0.catalog == catalogName && $0.workload == workload && $0.nodes == nodes }
                 .sorted { $0.files < $1.files }
             guard let small = runs.first, let large = runs.last, runs.count > 1 else { continue }
+            if small.decisions == 0 {
+                // An idle workload: the pass found nothing, so compare what it cost (rule 11).
+                print(String(format: "  %@ %@, %d nodes: %d → %d files: idle pass %.4f → %.4f s, status %.4f → %.4f s",
+                             catalogName as NSString, workload as NSString, nodes, small.files, large.files,
+                             small.drainSeconds, large.drainSeconds, small.statusSeconds, large.statusSeconds))
+                continue
+            }
             print(String(format: "  %@ %@, %d nodes: %d → %d files: %.2fx", catalogName as NSString, workload as NSString, nodes,
                          small.files, large.files, large.microsPerDecision / small.microsPerDecision))
         }

@@ -45,4 +45,12 @@ public struct CandidateBounds: Sendable, Equatable {
     public func admits(_ file: FileState) -> Bool {
         file.k < kBelow && (file.size <= roomFor || evictionUpToKn.map { file.kn <= $0 } ?? false)
     }
+
+    /// Whether any file of a store whose smallest file has `smallestSize` bytes and whose
+    /// lowest kn is `lowestKn` (nil: no file) may be within the bounds: each is one end of an
+    /// index, so a catalog answers this before it reads a page.
+    public func mayAdmitAny(smallestSize: Int64?, lowestKn: Int?) -> Bool {
+        guard let smallestSize, let lowestKn else { return false }
+        return smallestSize <= roomFor || evictionUpToKn.map { lowestKn <= $0 } ?? false
+    }
 }

@@ -96,4 +96,15 @@ struct PlannerIdleTests {
         ]
         for inputs in changed { #expect(inputs != base) }
     }
+
+    @Test("A store's smallest file and lowest kn tell whether any file may be within the bounds")
+    func mayAdmitAny() {
+        let tight = CandidateBounds(kBelow: 3, roomFor: 99, evictionUpToKn: nil)
+        #expect(!tight.mayAdmitAny(smallestSize: 100, lowestKn: -5))
+        #expect(tight.mayAdmitAny(smallestSize: 99, lowestKn: 0))
+        #expect(!tight.mayAdmitAny(smallestSize: nil, lowestKn: nil), "an empty store")
+        let evicting = CandidateBounds(kBelow: 3, roomFor: 0, evictionUpToKn: -1)
+        #expect(evicting.mayAdmitAny(smallestSize: 100, lowestKn: -1))
+        #expect(!evicting.mayAdmitAny(smallestSize: 100, lowestKn: 0))
+    }
 }

@@ -16,6 +16,7 @@ enum Files {
     static let liveIndex = "live_kn"
     static let holdersIndex = "holders"
     static let stagedIndex = "staged"
+    static let sizeIndex = "size"
 
     /// The scheduling order (ARCHITECTURE.md section 3): lowest kn, then fewer copies, then
     /// smaller, then older.
@@ -37,6 +38,8 @@ enum Files {
         ["key": ["deleted": 1], "name": "retired", "partialFilterExpression": ["deleted": true]],
         // The version an upload stored, for a node asking again whether its commit went through.
         ["key": ["upload": 1], "name": "upload", "sparse": true],
+        // The smallest current file: a planning pass with less room than that reads nothing.
+        ["key": ["size": 1], "name": .string(sizeIndex), "partialFilterExpression": ["deleted": false]],
         // Versions a put staged and has not made current yet (a put cut short by a crash).
         ["key": ["staged": 1], "name": .string(stagedIndex), "partialFilterExpression": ["staged": true]],
     ]
@@ -192,7 +195,17 @@ final class MongoPlannerQueries: PlannerQueries {
     }
 
     func files(after cursor: FileState?, limit: Int, within bounds: CandidateBounds) throws -> [FileState] {
-        try page(after: cursor, limit: limit, bounds: bounds)
+        // Too little room for the smallest file and no eviction for the lowest kn: nothing to
+        // read (each one end of an index).
+        let smallest = try session.find(
+            Files.collection, ["deleted": false], sort: ["size": 1], projection: ["size": 1], limit: 1, hint: Files.sizeIndex
+        ).first?["size"]?.int64Value
+        let lowestKn = try session.find(
+            Files.collection, ["deleted": false], sort: Files.scheduleOrder, projection: ["kn": 1], limit: 1, hint: Files.scheduleIndex
+        ).first?["kn"]?.intValue
+        let fits = bounds.mayAdmitAny(smallestSize: smallest, lowestKn: lowestKn)
+        guard fits else { return [] }
+        return try page(after: cursor, limit: limit, bounds: bounds)
     }
 
     /// A page of the `schedule` index; the bounds are tested on its keys (kn, k, size).

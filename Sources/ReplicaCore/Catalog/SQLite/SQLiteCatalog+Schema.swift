@@ -228,6 +228,10 @@ extension SQLiteCatalog {
                 DROP TRIGGER kn_counts_file_dropped;
                 DROP TABLE kn_counts;
 
+                -- The smallest file, one end of an index: a planning pass with less room than
+                -- that on every target, and no eviction possible, reads no file at all.
+                CREATE INDEX files_by_size ON files(size) WHERE deleted = 0;
+
                 -- Live replicas per node, whatever the node's liveness (as `status` shows them).
                 ALTER TABLE nodes ADD COLUMN files INTEGER NOT NULL DEFAULT 0;
                 UPDATE nodes SET files = (SELECT count(*) FROM replicas WHERE node = nodes.seq AND state = 0);

@@ -459,6 +459,7 @@ extension SQLiteCatalog {
             "files after cursor": SQLitePlannerQueries.filesAfter,
             "bounded files from start": SQLitePlannerQueries.boundedFromStart,
             "bounded files after cursor": SQLitePlannerQueries.boundedAfter,
+            "smallest file": SQLitePlannerQueries.smallestSQL,
             "highest kn on node": SQLitePlannerQueries.highestKnFromTop,
             "highest kn after cursor": SQLitePlannerQueries.highestKnAfter,
             "lowest kn on node": SQLitePlannerQueries.lowestKnFromBottom,

@@ -27,6 +27,8 @@ struct SQLitePlannerQueries: PlannerQueries {
         WHERE deleted = 0 AND (kn, k, size, id) > (?, ?, ?, ?) AND k < ? AND (size <= ? OR kn <= ?)
         ORDER BY kn, k, size, id LIMIT ?
         """
+    static let smallestSQL = "SELECT min(size) FROM files WHERE deleted = 0"
+
     static let highestKnFromTop = """
         SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
         JOIN files f ON f.id = r.file
@@ -72,6 +74,10 @@ struct SQLitePlannerQueries: PlannerQueries {
         let belowK = try Int.fetchOne(
             db.cachedStatement(sql: "SELECT coalesce(sum(files), 0) FROM replication_counts WHERE k < ?"), arguments: [bounds.kBelow])
         if belowK == 0 { return [] }
+        // Too little room for the smallest file, and no eviction for the lowest kn: the same.
+        let smallest = try Int64.fetchOne(db.cachedStatement(sql: Self.smallestSQL))
+        let lowestKn = try Int.fetchOne(db.cachedStatement(sql: SQLiteCatalog.minKnSQL))
+        if !bounds.mayAdmitAny(smallestSize: smallest, lowestKn: lowestKn) { return [] }
         // No eviction: a kn no file has.
         let evictable = bounds.evictionUpToKn ?? Int(Int32.min)
         let filter: [any DatabaseValueConvertible] = [bounds.kBelow, bounds.roomFor, evictable, limit]

@@ -56,6 +56,36 @@ final class BenchCluster: Sendable {
     /// The data directory a node called `name` uses (to seed it before it starts).
     func dataDirectory(_ name: String) -> URL { root.appendingPathComponent(name) }
 
+    /// The swarm of this cluster's seeded data directories (see ``joinSwarm(_:)``).
+    let swarm = UUID().uuidString.lowercased()
+
+    /// Makes the data directory of node `name` one that already joined this cluster's swarm,
+    /// as a node's directory is after its first accepted report: `.fsdfs/swarm-id` holds the
+    /// swarm's id. A `--recover` master adopts only the files of nodes of its swarm; giving
+    /// its own directory the same id names the swarm of the catalog it rebuilds.
+    func joinSwarm(_ name: String) throws {
+        let state = dataDirectory(name).appendingPathComponent(".fsdfs")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        do {
+            try (swarm + "\n").write(to: state.appendingPathComponent("swarm-id"), atomically: true, encoding: .utf8)
+        } catch {
+            throw BenchError("cannot write \(state.path)/swarm-id: \(error)")
+        }
+    }
+
+    /// Starts a `--recover` master that stores nothing (`--quota 0`) and the node `name`,
+    /// whose data directory was seeded, and waits until the master counts `files` files.
+    func recoverFromSeededNode(_ name: String, files: Int, catalog: String? = nil) async throws -> FsdfsNode {
+        try joinSwarm("master")
+        try joinSwarm(name)
+        try await startMaster(NodeOptions(quota: "0", recover: true, catalog: catalog))
+        let node = try await startNode(name, timeout: context.timeout)
+        try await poll("\(self.name): the master counting \(files) files", timeout: context.timeout, interval: .milliseconds(200)) {
+            try await status().files == files
+        }
+        return node
+    }
+
     /// Starts the master, with the bench's policies and a Prometheus port, and waits until it answers.
     @discardableResult
     func startMaster(_ options: NodeOptions = NodeOptions()) async throws -> FsdfsNode {
@@ -76,12 +106,12 @@ final class BenchCluster: Sendable {
         return node
     }
 
-    /// Starts a node joining the master; with `waitUntilAlive` it returns once the master
+    /// Starts a node joining the master; with `wait` it returns once the master
     /// lists it alive (its inventory was taken).
     @discardableResult
-    func startNode(_ name: String, quota: String = "20G", waitUntilAlive: Bool = true, timeout: Duration = .seconds(120)) async throws -> FsdfsNode {
+    func startNode(_ name: String, quota: String = "20G", wait: Bool = true, timeout: Duration = .seconds(120)) async throws -> FsdfsNode {
         let node = try launch(name, quota: quota, extra: ["--master", try master.address], metrics: nil)
-        if waitUntilAlive { try await waitUntilAlive(node, timeout: timeout) }
+        if wait { try await waitUntilAlive(node, timeout: timeout) }
         return node
     }
 
@@ -114,7 +144,7 @@ final class BenchCluster: Sendable {
 
     private func ensureRunning(_ node: FsdfsNode) throws {
         guard node.server.isRunning else {
-            throw BenchError("\(name)/\(node.name) exited; its log ends with: \(node.server.logTail())")
+            throw ProcessExited(description: "\(name)/\(node.name) exited; its log ends with: \(node.server.logTail())")
         }
     }
 

@@ -56,7 +56,8 @@ struct Figure: Sendable, Encodable {
     }
 
     static func format(_ value: Double) -> String {
-        switch abs(value) {
+        if value == value.rounded(), abs(value) < 1e9 { return String(Int(value)) }
+        return switch abs(value) {
         case 0: "0"
         case 1000...: String(format: "%.0f", value)
         case 100..<1000: String(format: "%.1f", value)
@@ -123,8 +124,36 @@ final class Report: Sendable {
 
     /// The table: figure | fsdfs | peer | ratio | goal | ok?
     func table() -> String {
+        let (header, rows) = cells()
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ row: [String]) -> String {
+            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: " | ")
+        }
+        var out = [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-")]
+        out += rows.map(line)
+        let notes = all.filter { $0.note != nil }.map { "  \($0.title): \($0.note!)" }
+        if !notes.isEmpty { out += ["", "notes:"] + notes }
+        let failed = self.failed.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }
+        if !failed.isEmpty { out += ["", "stages that failed:"] + failed }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The same table as reStructuredText (a simple table), for README.rst's Performance section.
+    func restructuredText() -> String {
+        let (header, rows) = cells()
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        let rule = widths.map { String(repeating: "=", count: $0) }.joined(separator: "  ")
+        func line(_ row: [String]) -> String {
+            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        return ([rule, line(header), rule] + rows.map(line) + [rule]).joined(separator: "\n") + "\n"
+    }
+
+    private func cells() -> (header: [String], rows: [[String]]) {
         let header = ["figure", "fsdfs", "peer", "ratio", "goal", "ok?"]
-        var rows = [header]
+        var rows: [[String]] = []
         for figure in all {
             let value = figure.fsdfs.map { "\(Figure.format($0)) \(figure.unit)" } ?? "n/a"
             let peer = figure.peer.map { "\(Figure.format($0)) \(figure.unit) (\(figure.peerName ?? "peer"))" } ?? "—"
@@ -132,18 +161,7 @@ final class Report: Sendable {
             let ok = figure.ok.map { $0 ? "yes" : "NO" } ?? "—"
             rows.append([figure.title, value, peer, ratio, figure.goal.text(unit: figure.unit), ok])
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        func line(_ row: [String]) -> String {
-            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
-                .joined(separator: " | ")
-        }
-        var out = [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-")]
-        out += rows.dropFirst().map(line)
-        let notes = all.filter { $0.note != nil }.map { "  \($0.title): \($0.note!)" }
-        if !notes.isEmpty { out += ["", "notes:"] + notes }
-        let failed = self.failed.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }
-        if !failed.isEmpty { out += ["", "stages that failed:"] + failed }
-        return out.joined(separator: "\n") + "\n"
+        return (header, rows)
     }
 
     /// Writes the figures, the run's settings and any failed stage as JSON.

@@ -44,7 +44,10 @@ struct FsdfsBench: AsyncParsableCommand {
                      start until the master counts all its files again (goal < 60 s); the \
                      master's VmRSS (goal < 200 MiB); `fsdfsd status --json` and `fsdfsd \
                      where PATH` wall time (median of 5) at F files vs at 1k (goal: the same, \
-                     ratio ≥ 0.8).
+                     ratio ≥ 0.8). Today the master adopts an inventory one catalog round \
+                     trip per file (tens of files/s on a busy machine), so seeding 1,000,000 \
+                     files takes hours: the seeding figures say how long it took and at what \
+                     rate; --big-node-files 10000 gives a run of minutes.
             idle     On the same two clusters once settled: fsdfs_planner_pass_seconds from \
                      the master's /metrics (mean of passes that find nothing, woken by \
                      `fsdfsd node undrain` of a node that is not draining), at F files vs 1k.
@@ -56,7 +59,7 @@ struct FsdfsBench: AsyncParsableCommand {
     @Option(help: "small: files node A holds when node B joins.")
     var smallFiles: Int = 20_000
 
-    @Option(help: "small: files for the MongoDB run (default: --small-files).")
+    @Option(help: "small: files for the MongoDB run (default: --small-files, at most 500: SecantusDB, a Python server, records a few copies per second today).")
     var mongodbSmallFiles: Int?
 
     @Option(help: "small: catalogs to run on, comma-separated: sqlite,mongodb.")
@@ -79,6 +82,9 @@ struct FsdfsBench: AsyncParsableCommand {
 
     @Option(help: "Where to write every figure as JSON.")
     var jsonOut: String = "bench-results.json"
+
+    @Option(help: "Also write the table as reStructuredText (for README.rst's Performance section).")
+    var rstOut: String?
 
     @Option(help: "The fsdfsd binary (default: the one beside this executable).")
     var fsdfsd: String?
@@ -149,6 +155,13 @@ struct FsdfsBench: AsyncParsableCommand {
         } catch {
             progress("\(error)")
         }
+        if let rstOut {
+            do {
+                try report.restructuredText().write(toFile: rstOut, atomically: true, encoding: .utf8)
+            } catch {
+                progress("cannot write the table to \(rstOut): \(error)")
+            }
+        }
         Reaper.shared.reapAll()
         if !report.failed.isEmpty { throw ExitCode(1) }
     }
@@ -179,7 +192,7 @@ struct FsdfsBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         Reaper.shared.own(directory: work, keep: keep)
         let context = BenchContext(
-            fsdfsd: binary, work: work, smallFiles: smallFiles, mongodbSmallFiles: mongodbSmallFiles ?? smallFiles,
+            fsdfsd: binary, work: work, smallFiles: smallFiles, mongodbSmallFiles: mongodbSmallFiles ?? min(smallFiles, 500),
             catalogs: selectedCatalogs, bigSize: try ByteSize.parse(bigSize), manyFiles: manyFiles,
             bigNodeFiles: bigNodeFiles, bigNodeFileSize: Int(try ByteSize.parse(bigNodeFileSize)),
             timeout: .milliseconds(Int64(timeout * 1000)))

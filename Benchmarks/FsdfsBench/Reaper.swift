@@ -57,19 +57,19 @@ final class Reaper: Sendable {
 
     /// Ctrl-C and SIGTERM stop everything the bench started, then exit 130 / 143.
     func installSignalHandlers() {
-        var sources: [any DispatchSourceSignal] = []
-        for (number, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                progress("interrupted: stopping every process the bench started")
-                Reaper.shared.reapAll()
-                exit(code)
+        signalSources.withLock { sources in
+            for (number, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    progress("interrupted: stopping every process the bench started")
+                    Reaper.shared.reapAll()
+                    exit(code)
+                }
+                source.resume()
+                sources.append(source)
             }
-            source.resume()
-            sources.append(source)
         }
-        signalSources.withLock { $0 = sources }
     }
 
     /// A child that exited but was not waited for yet still answers `kill(pid, 0)`.

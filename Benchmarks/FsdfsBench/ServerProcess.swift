@@ -32,7 +32,7 @@ final class ServerProcess: Sendable {
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         if !FileManager.default.fileExists(atPath: log.path) {
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()

@@ -37,8 +37,8 @@ enum Shell {
         let id = UUID().uuidString.prefix(8)
         let outURL = scratch.appendingPathComponent("cmd-\(id).out")
         let errURL = scratch.appendingPathComponent("cmd-\(id).err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
@@ -80,6 +80,7 @@ enum Shell {
     }
 
     /// Like ``bash(_:environment:scratch:)``, but a failure is an error naming `what`.
+    @discardableResult
     static func bashChecked(_ what: String, _ script: String, scratch: URL) async throws -> CommandResult {
         let result = try await bash(script, scratch: scratch)
         guard result.succeeded else { throw CommandError(what, result) }
@@ -109,9 +110,15 @@ extension Duration {
     }
 }
 
+/// A process a stage needs is gone: polling for it stops at once.
+struct ProcessExited: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// Polls `condition` every `interval` until it holds, and returns the time from `start` to the
 /// end of the check that saw it hold (so a figure never counts less time than was spent).
-/// An error thrown by the condition counts as "not yet"; at the deadline the last one is reported.
+/// An error thrown by the condition counts as "not yet" (at the deadline the last one is
+/// reported), except ``ProcessExited``, which ends the wait at once.
 @discardableResult
 func poll(
     _ what: String, from start: ContinuousClock.Instant = .now, timeout: Duration,
@@ -123,6 +130,8 @@ func poll(
         do {
             if try await condition() { return (ContinuousClock.now - start).seconds }
             lastError = nil
+        } catch let error as ProcessExited {
+            throw error
         } catch {
             lastError = error
         }

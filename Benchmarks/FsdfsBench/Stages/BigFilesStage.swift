@@ -23,15 +23,15 @@ struct BigFilesStage {
             let put = try await timePut(cluster, source: source)
             report.add(Figure(
                 key: "big.put.seconds", title: "big: put of \(sizeText)", unit: "s", fsdfs: put.fsdfs, peer: put.peer,
-                peerName: "tee|openssl + curl -T", higherIsBetter: false, goal: .ratioAtLeast(1.0)))
+                peerName: "tee | openssl + curl -T", higherIsBetter: false, goal: .ratioAtLeast(1.0)))
             let get = try await timeGet(cluster, folder: folder)
             report.add(Figure(
                 key: "big.get.seconds", title: "big: get of \(sizeText)", unit: "s", fsdfs: get.fsdfs, peer: get.peer,
-                peerName: "curl|tee|openssl", higherIsBetter: false, goal: .ratioAtLeast(1.0)))
+                peerName: "curl | tee | openssl", higherIsBetter: false, goal: .ratioAtLeast(1.0)))
             let replication = try await timeReplication(cluster, source: source, folder: folder)
             report.add(Figure(
                 key: "big.replication.seconds", title: "big: replication of \(sizeText) to 2 joining nodes", unit: "s",
-                fsdfs: replication.fsdfs, peer: replication.peer, peerName: "2 curl|tee|openssl at once",
+                fsdfs: replication.fsdfs, peer: replication.peer, peerName: "2 × curl | tee | openssl",
                 higherIsBetter: false, goal: .ratioAtLeast(1.0), note: "fsdfs time includes the two nodes' start"))
         }
     }
@@ -72,8 +72,8 @@ struct BigFilesStage {
         progress("big: replication to two joining nodes")
         try await cluster.cli("put", source.path, "bigrepl/file.bin")
         let start = ContinuousClock.now
-        try await cluster.startNode("b", waitUntilAlive: false)
-        try await cluster.startNode("c", waitUntilAlive: false)
+        try await cluster.startNode("b", wait: false)
+        try await cluster.startNode("c", wait: false)
         let fsdfs = try await poll("big: bigrepl/file.bin at K = 3", from: start, timeout: context.timeout) {
             try await cluster.whereIs("bigrepl/file.bin").k >= 3
         }

@@ -32,7 +32,7 @@ struct ManyFilesStage {
             let put = try await transfer(cluster, ["put", "-r", "--json", local.path, "many"], files: files)
             add("put", "put -r", put, peer: peerPut, peerName: "curl -T --parallel")
             guard put.value != nil else {
-                add("get", "get -r", Transfer(value: nil, seconds: nil, note: "n/a (put -r not available)"), peer: peerGet, peerName: "curl --parallel")
+                add("get", "get -r", Transfer(value: nil, seconds: nil, note: "put -r not available"), peer: peerGet, peerName: "curl --parallel")
                 return
             }
             let again = try await transfer(cluster, ["put", "-r", "--json", local.path, "many"], files: files)
@@ -59,7 +59,7 @@ struct ManyFilesStage {
         let result = try await cluster.run(arguments)
         guard result.succeeded else {
             let first = result.stderr.split(separator: "\n").first.map(String.init) ?? "exit \(result.status)"
-            return Transfer(value: nil, seconds: nil, note: "n/a (\(arguments[0]) -r not available: \(first))")
+            return Transfer(value: nil, seconds: nil, note: "\(arguments[0]) -r not available: \(first)")
         }
         let summary = result.stdout.split(separator: "\n").last.flatMap {
             try? JSONDecoder().decode(Summary.self, from: Data($0.utf8))

@@ -42,17 +42,12 @@ struct SmallFilesStage {
         try await withCluster("small-\(label)", context: context) { cluster in
             progress("small (\(label)): writing \(files) files of 4 KiB into node A's data directory")
             try await Seeding.write(count: files, size: Self.fileSize, under: cluster.dataDirectory("a"), prefix: "small")
-            // The master stores nothing: every copy goes to the node that joins.
-            try await cluster.startMaster(NodeOptions(quota: "0", recover: true, catalog: catalog))
-            progress("small (\(label)): node A joins; the master adopts its files (--recover)")
-            try await cluster.startNode("a", timeout: context.timeout)
-            try await poll("small (\(label)): the master counting \(files) files", timeout: context.timeout, interval: .milliseconds(200)) {
-                try await cluster.status().files == files
-            }
+            progress("small (\(label)): node A joins a --recover master that stores nothing; it adopts A's files")
+            _ = try await cluster.recoverFromSeededNode("a", files: files, catalog: catalog)
             try await cluster.cli("safe-mode", "leave")
             progress("small (\(label)): node B joins; timing until every file has K = 2")
             let start = ContinuousClock.now
-            try await cluster.startNode("b", waitUntilAlive: false)
+            try await cluster.startNode("b", wait: false)
             let seconds = try await poll("small (\(label)): every file at K = 2", from: start, timeout: context.timeout, interval: .milliseconds(100)) {
                 let status = try await cluster.status()
                 return status.files == files && status.underReplicated == 0

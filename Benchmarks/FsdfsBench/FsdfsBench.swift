@@ -19,38 +19,41 @@ struct FsdfsBench: AsyncParsableCommand {
             ≥ 1.0 means fsdfs is at least as good as its peer: peer time / fsdfs time, or \
             fsdfs rate / peer rate.
 
-            small    Node A holds M files of 4 KiB (N = 2, K = 1); the master stores none \
-                     (--quota 0). Node B joins; files/s from B's start until every file has \
-                     K = 2 (polling `fsdfsd status --json`). On SQLite, then on MongoDB \
-                     (SecantusDB, in memory) with its ratio to SQLite. Goal 5,000 files/s.
-            big      One file of --big-size random bytes. get: `fsdfsd get PATH FILE` vs \
-                     `curl URL | tee FILE | openssl dgst -sha256 && sync FILE`. put: `fsdfsd put` \
-                     vs `tee >(openssl dgst -sha256) < FILE | curl -T - URL && sync STORED` \
-                     (nginx writes the body to a temporary file and renames it, as a node \
-                     does; the sync makes it durable, as a node's fsync does). replication: \
-                     the master holds the file (N = 3); two nodes join; seconds from their \
-                     start until K = 3, vs two get pipelines at once. Goal ratio ≥ 1.0.
-            many     --many-files files of 4 KiB: `fsdfsd put -r DIR many` and `fsdfsd get -r \
-                     many DIR`, files/s, vs curl --parallel --parallel-max 16 with every URL \
-                     in one config file (-K), followed by `sync -f` (fsdfs's copies are \
-                     durable). Then `put -r` again with everything already stored (all \
-                     skipped). Goal 2,000 files/s. n/a while put -r / get -r do not exist.
-            bignode  Seeding: --big-node-files files of --big-node-file-size are written \
-                     straight into a fresh node's data directory; the master starts with \
-                     --recover on an empty catalog and adopts them from the node's inventory \
-                     (the node's start-up scan hashes every file, as it would any file found \
-                     on its disk); then `fsdfsd safe-mode leave`. The same for a 1k-file \
-                     cluster. Then the big node stops and starts again: seconds from its \
-                     start until the master counts all its files again (goal < 60 s); the \
-                     master's VmRSS (goal < 200 MiB); `fsdfsd status --json` and `fsdfsd \
-                     where PATH` wall time (median of 5) at F files vs at 1k (goal: the same, \
-                     ratio ≥ 0.8). Today the master adopts an inventory one catalog round \
-                     trip per file (tens of files/s on a busy machine), so seeding 1,000,000 \
-                     files takes hours: the seeding figures say how long it took and at what \
-                     rate; --big-node-files 10000 gives a run of minutes.
-            idle     On the same two clusters once settled: fsdfs_planner_pass_seconds from \
-                     the master's /metrics (mean of passes that find nothing, woken by \
-                     `fsdfsd node undrain` of a node that is not draining), at F files vs 1k.
+            small: Node A holds M files of 4 KiB (N = 2, K = 1); the master stores none (--quota \
+            0). Node B joins; files/s from B's start until every file has K = 2 (polling `fsdfsd \
+            status --json`). On SQLite, then on MongoDB (SecantusDB, in memory) with its ratio \
+            to SQLite. Goal 5,000 files/s.
+
+            big: One file of --big-size random bytes. get: `fsdfsd get PATH FILE` vs `curl URL | \
+            tee FILE | openssl dgst -sha256 && sync FILE`. put: `fsdfsd put` vs `tee >(openssl \
+            dgst -sha256) < FILE | curl -T - URL && sync STORED` (nginx writes the body to a \
+            temporary file and renames it, as a node does; the sync makes it durable, as a \
+            node's fsync does). replication: the master holds the file (N = 3); two nodes join; \
+            seconds from their start until K = 3, vs two get pipelines at once. Goal ratio ≥ \
+            1.0.
+
+            many: --many-files files of 4 KiB: `fsdfsd put -r DIR many` and `fsdfsd get -r many \
+            DIR`, files/s, vs curl --parallel --parallel-max 16 with every URL in one config \
+            file (-K), followed by `sync -f` (fsdfs's copies are durable). Then `put -r` again \
+            with everything already stored (all skipped). Goal 2,000 files/s. n/a while put -r / \
+            get -r do not exist.
+
+            bignode: Seeding: --big-node-files files of --big-node-file-size are written \
+            straight into a fresh node's data directory (with .fsdfs/swarm-id, as a node that \
+            joined a swarm keeps it); the master starts with --recover on an \
+            empty catalog and adopts them from the node's inventory (the node's start-up scan \
+            hashes every file, as it would any file found on its disk); then `fsdfsd safe-mode \
+            leave`. The same for a 1k-file cluster. Then the big node stops and starts again: \
+            seconds from its start until the master counts all its files again (goal < 60 s); \
+            the master's VmRSS (goal < 200 MiB); `fsdfsd status --json` and `fsdfsd where PATH` \
+            wall time (median of 5) at F files vs at 1k (goal: the same, ratio ≥ 0.8). Today the \
+            master adopts an inventory one catalog round trip per file (tens of files/s on a \
+            busy machine), so seeding 1,000,000 files takes hours: the seeding figures say how \
+            long it took and at what rate; --big-node-files 10000 gives a run of minutes.
+
+            idle: On the same two clusters once settled: fsdfs_planner_pass_seconds from the \
+            master's /metrics (mean of passes that find nothing, woken by `fsdfsd node undrain` \
+            of a node that is not draining), at F files vs 1k.
             """)
 
     @Option(help: "Stages to run, comma-separated: small,big,many,bignode,idle.")

@@ -124,6 +124,16 @@ let package = Package(
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
             ]
         ),
+        // `scripts/bench.sh`: the issue #11 figures, measured on real `fsdfsd` processes (a
+        // release build) beside nginx, curl and openssl in the same run.
+        .executableTarget(
+            name: "fsdfs-bench",
+            dependencies: [
+                "ReplicaCore", "TestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/FsdfsBench"
+        ),
         .executableTarget(
             name: "PlannerBenchmark",
             dependencies: ["ReplicaCore", "TestSupport"],

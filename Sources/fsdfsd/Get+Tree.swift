@@ -12,6 +12,7 @@ extension Get {
     /// then renamed into place: an interrupted run leaves no partial file under a final name,
     /// and running it again finishes it.
     func getTree() async throws {
+        widenBlockingPool(to: jobs)
         let prefix = try parseStorePrefix(remotePath)
         let root = FilePath(localFile ?? ".")
         let progress = TreeProgress("get")

@@ -11,6 +11,7 @@ extension Put {
     /// was interrupted is finished by running it again. Every failure is printed with its
     /// file and reason; the others go on, and the command fails at the end.
     func putTree() async throws {
+        widenBlockingPool(to: jobs)
         let prefix = try parseStorePrefix(remotePath)
         let root = FilePath(localFile)
         guard let info = try? await FileSystem.shared.info(forFileAt: root), info.type == .directory else {

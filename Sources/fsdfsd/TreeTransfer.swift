@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import ReplicaCore
 import Synchronization
 import Transport
@@ -176,4 +178,13 @@ func storeManifest(_ client: SignedClient, master: String, prefix: String) async
         guard page.count == 5_000, let last = page.last else { return all }
         after = last.path
     }
+}
+
+/// File-system calls (open, write, fsync, rename) run on NIO's blocking pool, one thread per
+/// core by default: with that, parallel transfers wait on each other's fsyncs, which the disk
+/// could well do at once. Must run before anything uses NIO's singletons (first thing in
+/// `run()`); a `NIO_SINGLETON_BLOCKING_POOL_THREAD_COUNT` in the environment wins.
+func widenBlockingPool(to threads: Int) {
+    guard ProcessInfo.processInfo.environment["NIO_SINGLETON_BLOCKING_POOL_THREAD_COUNT"] == nil else { return }
+    NIOSingletons.blockingPoolThreadCountSuggestion = min(max(threads, System.coreCount), 64)
 }

@@ -52,9 +52,10 @@ extension Integration {
             })
         }
 
-        @Test("put -r then get -r round-trips a nested tree with an empty file; re-runs skip everything, a changed file alone is sent again")
-        func roundTripAndSkip() async throws {
-            try await withCluster { cluster in
+        @Test("put -r then get -r round-trips a nested tree with an empty file; re-runs skip everything, a changed file alone is sent again",
+              arguments: CatalogKind.allCases)
+        func roundTripAndSkip(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in
                 try await cluster.start("master", quota: "200M", asMaster: true)
                 try await cluster.start("node", quota: "200M")
                 try await cluster.waitForNodes(2)

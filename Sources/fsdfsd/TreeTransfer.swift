@@ -38,11 +38,13 @@ final class TreeProgress: Sendable {
     private let label: String
     private let terminal: Bool
     private let started = Date()
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(_ label: String) {
         self.label = label
         self.terminal = isatty(2) == 1
+        // Plain lines start after the first interval: a short run prints only its summary.
+        self.state = Mutex(State(lastDraw: terminal ? .distantPast : started))
     }
 
     /// `count` more files to consider.

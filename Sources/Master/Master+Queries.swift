@@ -24,6 +24,25 @@ extension Master {
             .map { ListEntry(path: $0.path, size: $0.size, n: $0.n, k: $0.k) }
     }
 
+    /// One page of the manifest under `prefix` (``ManifestEntry``): checksums, versions and
+    /// the alive holders of up to `limit` files (at most 5,000), for `put -r` and `get -r`.
+    public func manifest(prefix: String, after: VirtualPath?, limit: Int) async throws -> [ManifestEntry] {
+        let files = try await catalog.listFiles(prefix: prefix, after: after, limit: min(max(limit, 1), 5_000))
+        guard !files.isEmpty else { return [] }
+        let nodes = Dictionary(uniqueKeysWithValues: try await catalog.nodes().map { ($0.id, $0) })
+        var entries: [ManifestEntry] = []
+        entries.reserveCapacity(files.count)
+        for file in files {
+            let holders = try await catalog.replicas(of: file.id)
+                .filter { $0.state == .live && nodes[$0.node]?.alive == true }
+                .compactMap { nodes[$0.node]?.address }
+                .sorted()
+            entries.append(ManifestEntry(
+                path: file.path, size: file.size, sha256: file.sha256, fileID: file.id, version: file.version, nodes: holders))
+        }
+        return entries
+    }
+
     /// `status`: the health figure, totals, each node, and the replication backlog. While the
     /// catalog is unreachable it answers with the last figures it had, marked paused.
     public func status() async throws -> StatusReply {

@@ -39,6 +39,12 @@ extension Master {
             let limit = query.get("limit").flatMap(Int.init) ?? 1000
             return ErrorResponse.json(try await self.list(prefix: query.get("prefix") ?? "", after: after, limit: limit))
         }
+        router.get(.init(stringLiteral: Route.manifestPath)) { request, _ in
+            let query = request.uri.queryParameters
+            let after = try query.get("after").map { try VirtualPath($0) }
+            let limit = try Self.limitParameter(request, default: 1000)
+            return ErrorResponse.json(try await self.manifest(prefix: query.get("prefix") ?? "", after: after, limit: limit))
+        }
         router.delete(.init(stringLiteral: Route.filesPath)) { request, _ in
             ErrorResponse.json(try await self.delete(try request.pathParameter()))
         }

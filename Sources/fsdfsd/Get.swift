@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOFileSystem
+import NIOPosix
 import ReplicaCore
 import Transport
 
@@ -11,13 +12,28 @@ import Transport
 /// nodes cached at the last contact with the master.
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Download a file from the store (to a local file, or - for stdout).")
+        abstract: "Download a file from the store (to a local file, or - for stdout).",
+        discussion: """
+            With -r, downloads every file under the store directory PREFIX into LOCALDIR, --jobs at a \
+            time, skipping local files that already have the same content (checksum and size); each \
+            file takes its final name only once complete and verified, so an interrupted run can \
+            simply be run again.
+            """)
 
-    @Argument(help: "The path in the store.")
+    @Argument(help: "The path in the store (with -r: the store directory).")
     var remotePath: String
 
-    @Argument(help: "Where to write it (default: its name in the current directory; - for stdout).")
+    @Argument(help: "Where to write it (default: its name in the current directory; - for stdout; with -r: the local directory).")
     var localFile: String?
+
+    @Flag(name: .shortAndLong, help: "Download a whole directory of the store.")
+    var recursive = false
+
+    @Option(help: "With -r: how many files to transfer at once.")
+    var jobs = 16
+
+    @Flag(help: "With -r: print the summary as one JSON object.")
+    var json = false
 
     @Option(name: .customLong("node"), help: "A node to ask when the master cannot be reached (repeatable).")
     var nodes: [String] = []
@@ -26,9 +42,17 @@ struct Get: AsyncParsableCommand {
 
     func validate() throws {
         for node in nodes { _ = try Endpoint(node, option: "--node") }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be 1 or more") }
+        if recursive {
+            guard localFile != nil, localFile != "-" else { throw ValidationError("get -r needs a local directory: get -r PREFIX LOCALDIR") }
+            guard nodes.isEmpty else { throw ValidationError("--node goes with a single get (get -r asks the master)") }
+        } else if json {
+            throw ValidationError("--json goes with -r")
+        }
     }
 
     func run() async throws {
+        if recursive { return try await getTree() }
         let path = try parseRemotePath(remotePath)
         let destination = localFile ?? path.name
         try await options.withClient { client in
@@ -65,7 +89,10 @@ struct Get: AsyncParsableCommand {
             var failures: [String] = []
             for node in candidates {
                 do {
-                    try await download(client, from: node, path: path, to: destination, expected: expected)
+                    let received = try await Self.download(client, from: node, path: path, to: destination, expected: expected)
+                    if destination != "-" {
+                        FileHandle.standardError.write(Data("\(path) → \(destination) (\(formatBytes(received)), sha256 verified, from \(node))\n".utf8))
+                    }
                     return
                 } catch let error as NodeCallError {
                     failures.append("\(node): \(error.code == "not_found" ? "does not hold it" : error.description)")
@@ -80,10 +107,12 @@ struct Get: AsyncParsableCommand {
     /// Downloads one copy into a partial file, verifies it, and only then puts it in place or,
     /// for `-`, writes it to stdout: no byte reaches the output that the checksum does not
     /// stand behind, and a failed attempt leaves nothing for the next one to append to.
-    private func download(
+    /// - Returns: the bytes received.
+    @discardableResult
+    static func download(
         _ client: SignedClient, from node: String, path: VirtualPath, to destination: String,
-        expected: (sha256: String, size: Int64, file: FileID?)?
-    ) async throws {
+        expected: (sha256: String, size: Int64, file: FileID?)?, showProgress: Bool = true
+    ) async throws -> Int64 {
         let toStdout = destination == "-"
         let partial = toStdout
             ? FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-get-\(UUID().uuidString).part").path
@@ -91,30 +120,40 @@ struct Get: AsyncParsableCommand {
         defer { if toStdout { unlink(partial) } }
         var hasher = SHA256()
         var received: Int64 = 0
-        let progress = Progress("get \(path)", total: expected?.size ?? 0)
+        let progress = Progress("get \(path)", total: showProgress ? expected?.size ?? 0 : 0)
         defer { progress.finish() }
         let version = expected.map { BlobVersion(file: $0.file, sha256: $0.sha256) }
         let headers: BlobHeaders
         do {
             headers = try await FileSystem.shared.withFileHandle(
-                    forWritingAt: FilePath(partial), options: .newFile(replaceExisting: true)
+                forWritingAt: FilePath(partial),
+                options: .init(existingFile: .truncate, newFile: .init(transactionalCreation: false))
             ) { handle in
-                let headers = try await client.download(
-                    node, path: path, version: version, timeout: SignedClient.transferTimeout(expected?.size ?? 0)
-                ) { chunk in
-                    chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                    try await handle.write(contentsOf: chunk, toAbsoluteOffset: received)
-                    received += Int64(chunk.readableBytes)
-                    progress.advance(chunk.readableBytes)
+                // One pass: each chunk is hashed as it arrives, while the previous bytes are
+                // written (in large writes); one fsync at the end.
+                var sink = FileSink(handle: handle)
+                do {
+                    let headers = try await client.download(
+                        node, path: path, version: version, timeout: SignedClient.transferTimeout(expected?.size ?? 0)
+                    ) { chunk in
+                        chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                        received += Int64(chunk.readableBytes)
+                        progress.advance(chunk.readableBytes)
+                        try await sink.append(chunk)
+                    }
+                    try await sink.finish()
+                    try await handle.synchronize()
+                    return headers
+                } catch {
+                    await sink.abandon()
+                    throw error
                 }
-                try await handle.synchronize()
-                return headers
             }
         } catch {
             if !toStdout { unlink(partial) }
             throw error
         }
-        let actual = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let actual = hasher.finalize().hexString
         let wanted = expected?.sha256 ?? headers.sha256
         guard let wanted, actual == wanted else {
             if !toStdout { unlink(partial) }
@@ -129,14 +168,19 @@ struct Get: AsyncParsableCommand {
                 for try await chunk in handle.readChunks() { FileHandle.standardOutput.write(Data(buffer: chunk)) }
             }
         } else {
-            guard rename(partial, destination) == 0 else {
-                let reason = String(cString: strerror(errno))
-                unlink(partial)
-                throw CommandFailure("cannot write \(destination): \(reason)")
+            // rename(2) on NIO's blocking pool, not on the cooperative threads.
+            let failure = try await NIOThreadPool.singleton.runIfActive { () -> String? in
+                guard rename(partial, destination) == 0 else {
+                    let reason = String(cString: strerror(errno))
+                    unlink(partial)
+                    return reason
+                }
+                return nil
             }
+            if let failure { throw CommandFailure("cannot write \(destination): \(failure)") }
             progress.finish()
-            FileHandle.standardError.write(Data("\(path) → \(destination) (\(formatBytes(received)), sha256 verified, from \(node))\n".utf8))
         }
+        return received
     }
 
     static func partialPath(for destination: String) -> String {
@@ -168,5 +212,48 @@ enum NodeCache {
     static func load(master: String) -> [String] {
         guard let data = try? Data(contentsOf: file(master: master)) else { return [] }
         return (try? JSONDecoder().decode([String].self, from: data)) ?? []
+    }
+}
+
+/// Gathers received bytes into large writes (``flushSize``), one of them under way while the
+/// next bytes arrive. Call ``finish()`` or ``abandon()`` before the handle closes.
+struct FileSink {
+    static let flushSize = 2 << 20
+
+    let handle: WriteFileHandle
+    private var pending = ByteBufferAllocator().buffer(capacity: flushSize + (64 << 10))
+    private var offset: Int64 = 0
+    private var inFlight: Task<Void, any Error>?
+
+    init(handle: WriteFileHandle) {
+        self.handle = handle
+    }
+
+    mutating func append(_ chunk: ByteBuffer) async throws {
+        pending.writeImmutableBuffer(chunk)
+        if pending.readableBytes >= Self.flushSize { try await flush() }
+    }
+
+    /// Writes what is left and waits for every write.
+    mutating func finish() async throws {
+        if pending.readableBytes > 0 { try await flush() }
+        try await inFlight?.value
+        inFlight = nil
+    }
+
+    /// Waits for the write under way, ignoring its outcome (the file is being discarded).
+    mutating func abandon() async {
+        _ = try? await inFlight?.value
+        inFlight = nil
+    }
+
+    private mutating func flush() async throws {
+        try await inFlight?.value
+        inFlight = nil
+        let bytes = pending
+        let at = offset
+        offset += Int64(bytes.readableBytes)
+        pending = ByteBufferAllocator().buffer(capacity: Self.flushSize + (64 << 10))
+        inFlight = Task { [handle] in try await handle.write(contentsOf: bytes, toAbsoluteOffset: at) }
     }
 }

@@ -102,6 +102,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Uploads and copies at once each fsync their file: let the disk see them together.
+        widenBlockingPool(to: 16)
         let key = try SwarmSecret.key(from: secret)
         var logger = Logger(label: "fsdfsd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

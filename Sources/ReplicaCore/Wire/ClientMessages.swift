@@ -125,6 +125,28 @@ public struct ListEntry: Sendable, Codable, Equatable {
     }
 }
 
+/// One file of `GET /v1/files/manifest?prefix=…`: what a bulk transfer (`put -r`, `get -r`)
+/// needs to skip a file whose content already matches and to read the right version from a
+/// node holding it, for a whole page of files in one call.
+public struct ManifestEntry: Sendable, Codable, Equatable {
+    public var path: VirtualPath
+    public var size: Int64
+    public var sha256: String
+    public var fileID: FileID
+    public var version: Int64
+    /// Addresses of alive nodes holding a verified copy (as in ``WhereReply/nodes``).
+    public var nodes: [String]
+
+    public init(path: VirtualPath, size: Int64, sha256: String, fileID: FileID, version: Int64, nodes: [String]) {
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.fileID = fileID
+        self.version = version
+        self.nodes = nodes
+    }
+}
+
 /// `DELETE /v1/files?path=…`.
 public struct DeleteReply: Sendable, Codable, Equatable {
     public var path: VirtualPath

@@ -20,6 +20,8 @@ public enum Route {
     public static let uploadCommit = "/v1/uploads/commit"
     public static let uploadAbort = "/v1/uploads/abort"
     public static let filesPath = "/v1/files"
+    /// `GET ?prefix=…[&after=…]&limit=N`: an array of ``ManifestEntry``, in path order.
+    public static let manifestPath = "/v1/files/manifest"
     public static let wherePath = "/v1/where"
     public static let status = "/v1/status"
     public static let nodes = "/v1/nodes"
@@ -55,6 +57,13 @@ public enum Route {
         var query = "prefix=\(encode(prefix))&limit=\(limit)"
         if let after { query += "&after=\(encode(after.rawValue))" }
         return "\(filesPath)?\(query)"
+    }
+
+    /// One page of ``manifestPath``: the files whose path starts with `prefix`, after `after`.
+    public static func manifest(prefix: String, after: VirtualPath?, limit: Int) -> String {
+        var query = "prefix=\(encode(prefix))&limit=\(limit)"
+        if let after { query += "&after=\(encode(after.rawValue))" }
+        return "\(manifestPath)?\(query)"
     }
 
     /// `GET /v1/audit[?deep=1]` on the master.

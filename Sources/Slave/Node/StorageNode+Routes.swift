@@ -88,7 +88,7 @@ extension StorageNode {
             body: ResponseBody(contentLength: Int(blob.size)) { writer in
                 do {
                     _ = try await self.transfer {
-                        try await self.store.read(path: path) { chunk in try await writer.write(chunk) }
+                        try await self.store.read(path: path, chunkSize: 1 << 20) { chunk in try await writer.write(chunk) }
                     }
                 } catch let error as BlobStoreError {
                     if case .checksumMismatch = error, let fileID = blob.fileID {

@@ -25,9 +25,19 @@ public final class BlobWrite: Sendable {
 
     private enum Phase { case open, writing, committing, finished }
 
+    /// Bytes are gathered into writes of at least this size (few system calls and thread
+    /// hops however small the chunks the network delivers).
+    static let flushSize = 2 << 20
+
     private struct State {
         var phase = Phase.open
+        /// Bytes received (and hashed).
         var written: Int64 = 0
+        /// Received bytes not yet handed to the file, which hold from offset `flushed` on.
+        var pending: ByteBuffer?
+        var flushed: Int64 = 0
+        /// The file write under way while the next bytes arrive (at most one).
+        var inFlight: Task<Void, any Error>?
         var hasher = SHA256()
         var handleOpen = true
         var holdsReservation = true
@@ -74,10 +84,14 @@ public final class BlobWrite: Sendable {
     /// Appends `buffer` to the temp file, hashing it. Throws
     /// ``BlobStoreError/sizeMismatch(expected:received:)`` as soon as more than ``size`` bytes
     /// arrive, and aborts the write then (as on any I/O error).
+    ///
+    /// Bytes are gathered into writes of ``flushSize``; each goes to the file while the next
+    /// bytes arrive and are hashed (one write in flight at a time, awaited before the next
+    /// and before the commit). An error of a write is thrown by the call that awaits it.
     public func write(_ buffer: ByteBuffer) async throws {
-        let offset: Int64
+        let (flush, previous): ((ByteBuffer, Int64)?, Task<Void, any Error>?)
         do {
-            offset = try state.withLock { (state: inout State) throws(BlobStoreError) -> Int64 in
+            (flush, previous) = try state.withLock { (state: inout State) throws(BlobStoreError) in
                 guard state.phase == .open else {
                     throw .io(operation: "write", path: path.rawValue, message: state.phase == .finished
                         ? "the write was already committed or aborted"
@@ -86,23 +100,40 @@ public final class BlobWrite: Sendable {
                 let total = state.written + Int64(buffer.readableBytes)
                 guard total <= size else { throw .sizeMismatch(expected: size, received: total) }
                 state.hasher.update(buffer: buffer)
-                defer { state.written = total }
+                state.written = total
+                if state.pending == nil {
+                    state.pending = buffer
+                } else {
+                    state.pending!.writeImmutableBuffer(buffer)
+                }
+                guard let pending = state.pending, pending.readableBytes >= Self.flushSize else { return (nil, nil) }
+                state.pending = nil
+                defer { state.flushed += Int64(pending.readableBytes) }
                 state.phase = .writing
-                return state.written
+                defer { state.inFlight = nil }
+                return ((pending, state.flushed), state.inFlight)
             }
         } catch {
             if case .sizeMismatch = error { await abort() }
             throw error
         }
+        guard let flush else { return }
+        let (bytes, offset) = flush
         var failure: (any Error)?
-        if buffer.readableBytes > 0 {
-            do {
-                try await handle.write(contentsOf: buffer, toAbsoluteOffset: offset)
-            } catch {
-                failure = BlobStoreError.wrap(error, operation: "write", path: temporary.string)
-            }
+        do {
+            try await previous?.value
+        } catch {
+            failure = error
         }
+        let next: Task<Void, any Error>? = failure == nil ? Task { [handle, temporary] in
+            do {
+                try await handle.write(contentsOf: bytes, toAbsoluteOffset: offset)
+            } catch {
+                throw BlobStoreError.wrap(error, operation: "write", path: temporary.string)
+            }
+        } : nil
         let cleanup = state.withLock { state -> (close: Bool, release: Bool)? in
+            state.inFlight = next
             guard failure != nil || state.abortRequested else {
                 if state.phase == .writing { state.phase = .open }
                 return nil
@@ -111,6 +142,21 @@ public final class BlobWrite: Sendable {
         }
         if let cleanup { await cleanUp(close: cleanup.close, release: cleanup.release) }
         if let failure { throw failure }
+    }
+
+    /// Hands the bytes still gathered to the file and waits for every write to end.
+    private func drain() async throws {
+        let (last, previous) = state.withLock { state in
+            defer {
+                state.pending = nil
+                state.inFlight = nil
+            }
+            return (state.pending.map { ($0, state.flushed) }, state.inFlight)
+        }
+        try await previous?.value
+        if let last, last.0.readableBytes > 0 {
+            try await handle.write(contentsOf: last.0, toAbsoluteOffset: last.1)
+        }
     }
 
     /// Makes the blob visible: fsyncs the temp file, checks the size and (if given) the
@@ -140,6 +186,7 @@ public final class BlobWrite: Sendable {
             if let expectedSHA256, expectedSHA256 != digest {
                 throw BlobStoreError.checksumMismatch(path: path, expected: expectedSHA256, actual: digest)
             }
+            try await mapErrors("write", temporary.string) { try await drain() }
             let info = try await mapErrors("fsync", temporary.string) {
                 try await handle.synchronize()
                 return try await handle.info()
@@ -196,6 +243,10 @@ public final class BlobWrite: Sendable {
     /// Closes the handle and releases the reservation as told, and deletes the temp file.
     private func cleanUp(close: Bool, release: Bool) async {
         if release { store.release(size) }
+        // A write still under way ends before the handle closes.
+        if close, let inFlight = state.withLock({ state in defer { state.inFlight = nil }; return state.inFlight }) {
+            _ = try? await inFlight.value
+        }
         if close { try? await handle.close() }
         guard close || release else { return }
         _ = try? await FileSystem.shared.removeItem(at: temporary, strategy: .sequential, recursively: false)

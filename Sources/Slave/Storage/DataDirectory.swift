@@ -219,9 +219,9 @@ extension FileInfo {
 }
 
 extension SHA256 {
-    /// Feeds the readable bytes of `buffer`.
+    /// Feeds the readable bytes of `buffer` (in place: no copy).
     mutating func update(buffer: ByteBuffer) {
-        update(data: Array(buffer.readableBytesView))
+        buffer.withUnsafeReadableBytes { update(bufferPointer: $0) }
     }
 }
 

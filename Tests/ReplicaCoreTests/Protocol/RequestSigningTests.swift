@@ -252,10 +252,11 @@ struct RequestSigningTests {
         #expect(swarm.verifier.rememberedNonceCount == 2)
         #expect(throws: AuthError.replayCacheFull) { try swarm.verify(swarm.sign(at: t0), at: at(300)) }
 
-        try swarm.verify(swarm.sign(at: at(301)), at: at(301))
+        // Forgotten within a bucket (a thirtieth of the window, 10 s) after they expired.
+        try swarm.verify(swarm.sign(at: at(310)), at: at(310))
         #expect(swarm.verifier.rememberedNonceCount == 1, "both old nonces are forgotten, the new one is remembered")
         // Forgetting is safe: the first request can no longer pass the time check.
-        #expect(throws: AuthError.expired) { try swarm.verify(first, at: at(301)) }
+        #expect(throws: AuthError.expired) { try swarm.verify(first, at: at(310)) }
     }
 
     @Test func aNonceIsRememberedAsLongAsItsRequestCouldStillPassTheTimeCheck() throws {
@@ -265,10 +266,10 @@ struct RequestSigningTests {
         try swarm.verify(ahead, at: t0)
         try swarm.verify(behind, at: t0)
 
-        try swarm.verify(swarm.sign(at: at(301)), at: at(301))
+        try swarm.verify(swarm.sign(at: at(310)), at: at(310))
         #expect(swarm.verifier.rememberedNonceCount == 2, "`behind` is forgotten, `ahead` is still live")
-        #expect(throws: AuthError.replayed) { try swarm.verify(ahead, at: at(301)) }
-        #expect(throws: AuthError.expired) { try swarm.verify(behind, at: at(301)) }
+        #expect(throws: AuthError.replayed) { try swarm.verify(ahead, at: at(310)) }
+        #expect(throws: AuthError.expired) { try swarm.verify(behind, at: at(310)) }
     }
 
     @Test func aFullNonceCacheRefusesNewRequestsRatherThanForgetLiveNonces() throws {
@@ -291,6 +292,38 @@ struct RequestSigningTests {
         for headers in accepted {
             #expect(throws: AuthError.replayed) { try swarm.verify(headers, at: at(10)) }
         }
+    }
+
+    @Test func aReplayIsRefusedInEveryBucketUntilItsRequestHasExpired() throws {
+        let swarm = try Swarm()
+        // Accepted at the edge of a bucket; requests keep arriving across the next buckets.
+        let edge = at(9.999)
+        let first = swarm.sign(at: edge)
+        try swarm.verify(first, at: edge)
+        for second in stride(from: 10.0, through: 305.0, by: 5) {
+            try swarm.verify(swarm.sign("PUT", "/files/\(second)", at: at(second)), "PUT", "/files/\(second)", at: at(second))
+            #expect(throws: AuthError.replayed) { try swarm.verify(first, at: at(second)) }
+        }
+        #expect(throws: AuthError.expired) { try swarm.verify(first, at: at(310.5)) }
+    }
+
+    @Test func theNonceCacheHoldsAsManyBucketsAsTheWindowSpansAndNoMore() throws {
+        // Three requests a second for 20 minutes: memory follows the window, not the uptime.
+        let swarm = try Swarm(maxNonces: 1_000_000)
+        for second in 0..<1200 {
+            for index in 0..<3 {
+                let target = "/files/\(second)/\(index)"
+                try swarm.verify(swarm.sign("PUT", target, at: at(Double(second))), "PUT", target, at: at(Double(second)))
+            }
+            #expect(swarm.verifier.rememberedNonceCount <= 3 * 311, "only the last window's nonces (and one bucket) are kept")
+        }
+        #expect(swarm.verifier.rememberedNonceCount >= 3 * 300)
+    }
+
+    @Test func theDefaultReplayCacheTakesTwentyThousandRequestsASecondForAWholeWindow() throws {
+        let key = try SwarmKey(password: password)
+        let verifier = RequestVerifier(key: key)
+        #expect(verifier.maxNonces >= 20_000 * 310)
     }
 
     // MARK: Interoperability

@@ -1,0 +1,76 @@
+import Foundation
+import NIOCore
+import NIOFileSystem
+import ReplicaCore
+import Transport
+
+extension Get {
+    /// `get -r PREFIX LOCALDIR`: downloads every file under the store directory PREFIX to
+    /// LOCALDIR/relative path, `--jobs` at a time over the client's pooled connections. A
+    /// local file that already has the file's checksum and size is skipped. Each download
+    /// goes to a hidden partial file beside its destination, is fsynced and verified, and only
+    /// then renamed into place: an interrupted run leaves no partial file under a final name,
+    /// and running it again finishes it.
+    func getTree() async throws {
+        widenBlockingPool(to: jobs)
+        let prefix = try parseStorePrefix(remotePath)
+        let root = FilePath(localFile ?? ".")
+        let progress = TreeProgress("get")
+        let summary = try await clientCommand(options) { client, master -> TransferSummary in
+            let files = try await storeManifest(client, master: master, prefix: prefix)
+            progress.discovered(files.count)
+            do {
+                try await FileSystem.shared.createDirectory(at: root, withIntermediateDirectories: true)
+            } catch {
+                throw CommandFailure("cannot create \(root): \(Put.reason(error))")
+            }
+            await forEachConcurrently(Array(files.enumerated()), jobs: jobs) { index, file in
+                var relative = file.path.rawValue
+                if !prefix.isEmpty { relative.removeFirst(prefix.count + 1) }
+                let destination = root.appending(relative)
+                do {
+                    if try await Self.holds(destination, file) {
+                        progress.skipped()
+                        return
+                    }
+                    let parent = destination.removingLastComponent()
+                    if parent != root {
+                        try await FileSystem.shared.createDirectory(at: parent, withIntermediateDirectories: true)
+                    }
+                    guard !file.nodes.isEmpty else { throw CommandFailure("no node holding a copy is up") }
+                    // Spread the files over their holders; try the others when one fails.
+                    let start = index % file.nodes.count
+                    let nodes = Array(file.nodes[start...] + file.nodes[..<start])
+                    var failures: [String] = []
+                    for node in nodes {
+                        do {
+                            let received = try await Self.download(
+                                client, from: node, path: file.path, to: destination.string,
+                                expected: (sha256: file.sha256, size: file.size, file: Optional(file.fileID)), showProgress: false)
+                            progress.transferred(bytes: received)
+                            return
+                        } catch let error as NodeCallError {
+                            failures.append("\(node): \(error.code == "not_found" ? "does not hold it" : error.description)")
+                        } catch let error as DownloadError {
+                            failures.append("\(node): \(error)")
+                        }
+                    }
+                    throw CommandFailure("no node could serve it (\(failures.joined(separator: "; ")))")
+                } catch {
+                    progress.failed(file.path.rawValue, Put.reason(error))
+                }
+            }
+            return progress.finish()
+        }
+        try summary.conclude("get", json: json)
+    }
+
+    /// Whether `destination` already is a regular file with the content of `file`.
+    static func holds(_ destination: FilePath, _ file: ManifestEntry) async throws -> Bool {
+        guard let info = try await FileSystem.shared.info(forFileAt: destination, infoAboutSymbolicLink: true) else { return false }
+        guard info.type == .regular else { throw CommandFailure("\(destination) exists and is not a regular file; left alone") }
+        guard info.size == file.size else { return false }
+        let source = try await Put.open(destination.string)
+        return try await source.hash(progress: Progress("", total: 0)) == file.sha256
+    }
+}

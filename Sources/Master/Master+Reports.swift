@@ -19,6 +19,7 @@ extension Master {
     private func matchReport(_ report: NodeReport) async throws -> NodeReportReply {
         let now = Date()
         let swarm = try await admit(report, at: now)
+        state.withLock { $0.noteInstance(report.instance, of: report.node) }
         if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }
         if let kept = report.kept { noteKept(kept, on: report.node, address: report.address) }
         try await reserveIDs(reportedIn: report)

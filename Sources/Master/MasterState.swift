@@ -113,6 +113,16 @@ struct MasterState: Sendable {
     /// How long a confirmation outlives a whole inventory taken before it: well beyond the
     /// 30 s a report may take.
     static let landedMemory: TimeInterval = 120
+    /// The instance (process run) each node last reported from.
+    var instances: [NodeID: String] = [:]
+
+    /// Notes the instance a report came from. A node that restarted took its inventory from its
+    /// disk after every copy that landed before: what it confirmed before no longer holds.
+    mutating func noteInstance(_ instance: String?, of node: NodeID) {
+        guard let instance else { return }
+        if let known = instances[node], known != instance { landed[node] = nil }
+        instances[node] = instance
+    }
 
     /// A node confirmed holding `file` (forgets confirmations older than ``landedMemory``).
     mutating func noteLanded(_ file: FileID, on node: NodeID, at now: Date) {

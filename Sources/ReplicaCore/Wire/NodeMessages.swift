@@ -137,12 +137,17 @@ public struct NodeReport: Sendable, Codable, Equatable {
     /// Why some of `removed` went: found corrupt or missing (scrub, a read, a check). Absent
     /// when none was, and from nodes that predate it.
     public var damaged: [ReplicaDamage]?
+    /// Made anew each time the node's process starts (absent from nodes that predate it): an
+    /// inventory from another instance than the master last heard was taken after every copy
+    /// the master saw land on the node.
+    public var instance: String?
 
     public init(
         node: NodeID, swarm: SwarmID? = nil, address: String, quota: Int64, used: Int64, load: Double,
         inventory: [HeldFile]?, added: [HeldFile] = [], removed: [FileRef] = [], scrub: ScrubStatus? = nil,
-        kept: [KeptVersion]? = nil, damaged: [ReplicaDamage]? = nil
+        kept: [KeptVersion]? = nil, damaged: [ReplicaDamage]? = nil, instance: String? = nil
     ) {
+        self.instance = instance
         self.kept = kept
         self.damaged = damaged
         self.node = node

@@ -61,7 +61,7 @@ public struct Reporter: Service {
                     sendInventory = true
                     // Retry soon at first (the master may be starting), then every interval.
                     await node.reportSoon.wait(timeout: min(retry, interval))
-                    retry = retry * 2
+                    retry = min(retry * 2, interval)
                     continue
                 }
                 await node.reportSoon.wait(timeout: interval)
@@ -84,7 +84,7 @@ public struct Reporter: Service {
             node: node.id, swarm: node.swarm, address: node.address, quota: node.store.quota, used: await node.store.used(),
             load: node.load(), inventory: held, added: inventory ? [] : changes.added, removed: changes.removed,
             scrub: node.scrubbing.status(), kept: inventory || kept != keptSent ? kept : nil,
-            damaged: changes.damaged.isEmpty ? nil : changes.damaged)
+            damaged: changes.damaged.isEmpty ? nil : changes.damaged, instance: node.instance)
         do {
             let reply: NodeReportReply = try await node.client.call(.POST, node.master, Route.report, body: report, timeout: .seconds(30))
             return (reply, kept ?? keptSent)

@@ -8,6 +8,8 @@ import Synchronization
 /// must tell the master at the next report.
 public final class StorageNode: Sendable {
     public let id: NodeID
+    /// This process's run of the node, in its reports (``NodeReport/instance``).
+    let instance = UUID().uuidString.lowercased()
     /// The address other nodes and clients use to reach this node.
     public let address: String
     /// The master's address (this node's own for the master).

@@ -16,7 +16,7 @@ struct SQLiteQueryPlanTests {
             try await catalog.setReplica(file.id, on: "n1", state: .live)
         }
         let plans = try await catalog.queryPlans()
-        #expect(plans.count == 11)
+        #expect(plans.count == 13)
         for (name, plan) in plans.sorted(by: { $0.key < $1.key }) {
             for step in plan.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) {
                 let bareScan = step.hasPrefix("SCAN") && !step.contains("USING")

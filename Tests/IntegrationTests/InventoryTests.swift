@@ -71,17 +71,18 @@ extension Integration {
             return seeds
         }
 
-        /// Waits until the node counts exactly the seeded files it holds, the others are
-        /// dropped or listed as unaccounted, and safe mode is over.
+        /// Waits until the node counts the seeded files it holds (and perhaps a few copies of
+        /// another node's, in what room it has), the others are dropped or listed as
+        /// unaccounted, and safe mode is over.
         static func expectMatched(_ cluster: Cluster, _ node: NodeProcess, _ seed: Seed) async throws {
             try await eventually("the inventory of \(node.name) matched", timeout: .seconds(90)) {
                 let status = try await cluster.status()
                 guard let mine = status.nodes.first(where: { $0.address == node.address }) else { return false }
-                return mine.alive && mine.files == seed.counted.count && mine.unaccountedFiles == seed.extra.count + 1
+                return mine.alive && mine.files >= seed.counted.count && mine.unaccountedFiles == seed.extra.count + 1
                     && status.safeMode == nil
             }
             let counted = try #require(try await cluster.whereIs(seed.counted[seed.counted.count / 2]))
-            #expect(counted.nodes == [node.address])
+            #expect(counted.nodes.contains(node.address))
             for path in seed.missing + [seed.changed] {
                 #expect(try await cluster.whereIs(path)?.k == 0, "\(path) is not on \(node.name)'s disk")
             }
@@ -96,7 +97,9 @@ extension Integration {
                 let address = try await Cluster.freeAddresses(1)[0]
                 let seeds = try await Self.seed(cluster, nodes: [("slave", address)], count: 1_200)
                 let seed = try #require(seeds["slave"])
-                try await cluster.start("master", asMaster: true)
+                // No room on the master: the seeded files stay where they are (N = 1), nothing
+                // is copied while the test looks.
+                try await cluster.start("master", quota: "0", asMaster: true)
                 let slave = try await cluster.start("slave", extra: ["--inventory-batch", "100"], address: address)
                 try await Self.expectMatched(cluster, slave, seed)
                 // 1,204 files on the disk, 100 per batch.
@@ -120,18 +123,23 @@ extension Integration {
                 let addresses = try await Cluster.freeAddresses(2)
                 let seeds = try await Self.seed(cluster, nodes: [("a", addresses[0]), ("b", addresses[1])], count: 1_500)
                 // One inventory at a time: the second node waits its turn.
-                let master = try await cluster.start("master", asMaster: true, extra: ["--inventory-slots", "1"])
+                let master = try await cluster.start("master", quota: "0", asMaster: true, extra: ["--inventory-slots", "1"])
                 let small = ["--inventory-batch", "10", "--log-level", "debug"]
-                let a = try await cluster.start("a", extra: small, address: addresses[0])
-                let b = try await cluster.start("b", extra: small, address: addresses[1])
+                // Room for their own files and a few more: the planner fills spare room with
+                // copies, which would keep the audit busy for minutes.
+                let a = try await cluster.start("a", quota: "27500", extra: small, address: addresses[0])
+                let b = try await cluster.start("b", quota: "27500", extra: small, address: addresses[1])
                 try await eventually("a batch matched") {
                     (a.logText() + b.logText()).contains("inventory batch 3 matched")
                 }
                 await master.crash()
                 #expect(!(a.logText() + b.logText()).contains("sent the whole inventory"), "killed in the middle of the streams")
+                let before = master.logText().count
                 try await cluster.restart(master)
                 for node in [a, b] { try await Self.expectMatched(cluster, node, try #require(seeds[node.name])) }
-                #expect(!master.logText().contains("is down"), "\(master.logText())")
+                // The node waiting its turn (inventory_busy) is talking to the master: not down.
+                let restarted = String(master.logText().dropFirst(before))
+                #expect(!restarted.contains("is down: no report"), "\(restarted)")
                 try await cluster.expectAuditClean()
             }
         }

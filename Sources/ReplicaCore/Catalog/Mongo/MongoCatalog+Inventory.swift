@@ -1,42 +1,36 @@
 import Foundation
 
 extension MongoCatalog {
-    /// Paths per `$in` query: a query document stays far below the 16 MiB a document may have,
-    /// even with long paths.
-    static let inventoryChunk = 2000
-
-    /// The current versions by `$in` over the unique path index, a few thousand paths per
-    /// query; the node's replicas in the range by a range of the path indexes of `files` and
-    /// `tombstones` (each version in the range is read once), or by the holders index when the
-    /// range is every path.
+    /// The current versions by one range of the path index, from the least to the greatest
+    /// path asked (a batch's paths are a contiguous run of a node's, in path order): a `$in` of
+    /// thousands of paths is far slower on some servers, and the range reads each version once
+    /// over a whole inventory. The node's replicas in the range come from a range of the
+    /// `holders_path` indexes of `files` and `tombstones` (node, then path), or from the holders
+    /// index when the range is every path. Each query names one field or an index prefix, so
+    /// that every server can take it from an index; none gives a hint, which makes SecantusDB
+    /// walk the whole index named (a hinted range there costs seconds at 20,000 files).
     public func inventoryView(on node: NodeID, paths: [VirtualPath], range: PathRange) async throws -> InventoryView {
         try await withSession { session in
             var current: [VirtualPath: FileRecord] = [:]
-            var start = paths.startIndex
-            while start < paths.endIndex {
-                let end = min(start + Self.inventoryChunk, paths.endIndex)
-                let chunk = paths[start..<end].map { BSON.string($0.rawValue) }
+            if let lowest = paths.min(), let highest = paths.max() {
+                let wanted = Set(paths)
                 for document in try session.find(
-                    Files.collection, ["path": ["$in": .array(chunk)], "deleted": false], hint: Files.currentPathIndex)
-                {
+                    Files.collection, ["path": ["$gte": .string(lowest.rawValue), "$lte": .string(highest.rawValue)]])
+                where document["deleted"]?.boolValue == false && document["staged"] == nil {
                     let file = try Files.record(document)
-                    current[file.path] = file
+                    if wanted.contains(file.path) { current[file.path] = file }
                 }
-                start = end
             }
             var filter: BSONDocument = ["replicas.node": .string(node.rawValue)]
             var bounds = BSONDocument()
             if let after = range.after { bounds["$gt"] = .string(after.rawValue) }
             if let through = range.through { bounds["$lte"] = .string(through.rawValue) }
-            let whole = range.after == nil && range.through == nil
-            if !whole { filter["path"] = .document(bounds) }
+            if range.after != nil || range.through != nil { filter["path"] = .document(bounds) }
             var holdings: [FileID: Holding] = [:]
             // Tombstones first, so that a version caught mid-move is taken from `files`.
-            for (collection, byPath, byHolder) in [
-                (Tombstones.collection, Tombstones.pathVersionIndex, Tombstones.holdersIndex),
-                (Files.collection, Files.pathVersionIndex, Files.holdersIndex),
-            ] {
-                for document in try session.find(collection, filter, hint: whole ? byHolder : byPath) {
+            for collection in [Tombstones.collection, Files.collection] {
+                for document in try session.find(collection, filter)
+                where document["staged"] == nil {
                     let file = try Files.record(document)
                     holdings[file.id] = Holding(file: file, state: Files.replicaStates(document)[node] ?? .evicting)
                 }

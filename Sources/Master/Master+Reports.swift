@@ -10,7 +10,9 @@ extension Master {
     /// A node whose data directory belongs to another swarm is refused before anything is
     /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
-        if state.withLock({ $0.recovering }) {
+        // Only files to match need the lock: a plain report must not wait behind an inventory
+        // batch being taken in, or its node would look silent.
+        if state.withLock({ $0.recovering }), report.inventory != nil || !report.added.isEmpty {
             return try await recovery.withLock { try await matchReport(report) }
         }
         return try await matchReport(report)

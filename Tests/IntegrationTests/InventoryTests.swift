@@ -124,7 +124,7 @@ extension Integration {
                 let seeds = try await Self.seed(cluster, nodes: [("a", addresses[0]), ("b", addresses[1])], count: 1_500)
                 // One inventory at a time: the second node waits its turn.
                 let master = try await cluster.start("master", quota: "0", asMaster: true, extra: ["--inventory-slots", "1"])
-                let small = ["--inventory-batch", "10", "--log-level", "debug"]
+                let small = ["--inventory-batch", "2", "--log-level", "debug"]
                 // Room for their own files and a few more: the planner fills spare room with
                 // copies, which would keep the audit busy for minutes.
                 let a = try await cluster.start("a", quota: "27500", extra: small, address: addresses[0])

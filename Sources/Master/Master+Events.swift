@@ -67,15 +67,21 @@ extension Master {
     /// them, or its disk was replaced): one event for all of them, however many, and each file
     /// is remembered for its repair.
     func noteMissing(_ files: [FileRecord], on node: NodeID, address: String) {
-        guard let first = files.first else { return }
-        let names = files.prefix(3).map(\.path.rawValue).joined(separator: ", ") + (files.count > 3 ? ", …" : "")
-        let what = files.count == 1 ? "a counted copy of \(first.path) is" : "\(files.count) counted copies (\(names)) are"
-        record(.replicaMissing, node: node, address: address, path: files.count == 1 ? first.path : nil,
-               "\(what) missing from the inventory of node \(address); they no longer count")
+        recordMissing(count: files.count, sample: files.prefix(3).map(\.path), on: node, address: address)
         remember(damaged: files.map(\.id))
     }
 
-    private func remember(damaged files: [FileID]) {
+    /// The event of ``noteMissing(_:on:address:)`` for an inventory matched in batches: `count`
+    /// copies missing in all, the first few of them named.
+    func recordMissing(count: Int, sample: [VirtualPath], on node: NodeID, address: String) {
+        guard let first = sample.first, count > 0 else { return }
+        let names = sample.prefix(3).map(\.rawValue).joined(separator: ", ") + (count > 3 ? ", …" : "")
+        let what = count == 1 ? "a counted copy of \(first) is" : "\(count) counted copies (\(names)) are"
+        record(.replicaMissing, node: node, address: address, path: count == 1 ? first : nil,
+               "\(what) missing from the inventory of node \(address); they no longer count")
+    }
+
+    func remember(damaged files: [FileID]) {
         let now = Date()
         state.withLock { state in
             for file in files { state.damaged[file] = now }

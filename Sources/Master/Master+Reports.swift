@@ -10,7 +10,9 @@ extension Master {
     /// A node whose data directory belongs to another swarm is refused before anything is
     /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
-        if state.withLock({ $0.recovering }) {
+        // Only files to match need the lock: a plain report must not wait behind an inventory
+        // batch being taken in, or its node would look silent.
+        if state.withLock({ $0.recovering }), report.inventory != nil || !report.added.isEmpty {
             return try await recovery.withLock { try await matchReport(report) }
         }
         return try await matchReport(report)
@@ -22,9 +24,14 @@ extension Master {
         state.withLock { $0.noteInstance(report.instance, of: report.node) }
         if let scrub = report.scrub { state.withLock { $0.scrub[report.node] = scrub } }
         if let kept = report.kept { noteKept(kept, on: report.node, address: report.address) }
-        try await reserveIDs(reportedIn: report)
+        try await reserveIDs((report.inventory ?? []).lazy.compactMap(\.fileID).max())
+        try await reserveIDs(report.added.lazy.compactMap(\.fileID).max())
         let known = try await catalog.node(report.node)
-        let inventoryKnown = state.withLock { $0.inventoryKnown.contains(report.node) && !$0.inventoryWanted.contains(report.node) }
+        // A report between the batches of a stream means the stream was given up: it is sent again.
+        let inventoryKnown = state.withLock { state in
+            let streaming = state.inventories.removeValue(forKey: report.node) != nil
+            return state.inventoryKnown.contains(report.node) && !state.inventoryWanted.contains(report.node) && !streaming
+        }
 
         guard let inventory = report.inventory else {
             guard let known, known.alive, inventoryKnown else {
@@ -55,35 +62,51 @@ extension Master {
             return NodeReportReply(swarm: swarm, sendInventory: false, remove: try await owedRemovals(report.node), adopt: adopt)
         }
 
-        // A whole inventory: register (not yet counting), match, then count.
+        // A whole inventory in one body (nodes that predate batches): register (not yet
+        // counting), match in batches as a stream would be, then count.
         if let known { try await endMaintenanceIfBack(known, at: now) }
         let record = NodeRecord(
             id: report.node, address: report.address, quota: report.quota, used: 0, load: report.load,
             lastReport: now, alive: known?.alive ?? false)
         try await catalog.registerNode(record)
-        var reply = try await reconcile(node: report.node, address: report.address, inventory: inventory)
-        reply.swarm = swarm
-        if known?.alive != true { try await catalog.setNodeAlive(report.node, alive: true) }
         state.withLock { state in
-            state.lastSeen[report.node] = now
-            state.inventoryKnown.insert(report.node)
             state.inventoryWanted.remove(report.node)
+            // Being matched: not declared down meanwhile, however long it takes.
+            state.inventories[report.node] = MasterState.InventoryStream(
+                session: "", address: report.address, quota: report.quota, before: known, started: now, lastActivity: now,
+                matching: true)
         }
-        if known == nil {
-            logger.info("node \(report.node) joined at \(report.address): \(inventory.count) files, quota \(ByteSize.format(report.quota))")
-            self.record(.nodeJoined, node: report.node, address: report.address,
-                        "node \(report.address) joined with \(inventory.count) files, quota \(ByteSize.format(report.quota))")
-        } else if known?.alive != true {
-            logger.info("node \(report.node) is back at \(report.address) with \(inventory.count) files")
-            self.record(.nodeBack, node: report.node, address: report.address,
-                        "node \(report.address) is back with \(inventory.count) files; its copies count again")
-        } else {
-            logger.info("node \(report.node) sent its inventory: \(inventory.count) files")
+        defer { state.withLock { state in _ = state.inventories.removeValue(forKey: report.node) } }
+        noteUnaccounted([], on: report.node, replacing: true)
+        let files = inventory.sorted { $0.path < $1.path }
+        var adopt: [AdoptedFile] = []
+        var unaccounted = 0
+        var missing = 0
+        var missingSample: [VirtualPath] = []
+        var start = 0
+        repeat {
+            let end = min(start + Self.legacyBatch, files.count)
+            let batch = Array(files[start..<end])
+            let range = PathRange(after: start == 0 ? nil : files[start - 1].path, through: end == files.count ? nil : batch.last?.path)
+            let outcome = try await matchBatch(batch, range: range, on: report.node, address: report.address)
+            adopt += outcome.adopt
+            unaccounted += outcome.unaccounted
+            missing += outcome.missing
+            missingSample = Array((missingSample + outcome.missingSample).prefix(3))
+            state.withLock { state in
+                if state.lastSeen[report.node] != nil { state.lastSeen[report.node] = Date() }
+            }
+            start = end
+        } while start < files.count
+        if known?.alive != true { try await catalog.setNodeAlive(report.node, alive: true) }
+        recordMissing(count: missing, sample: missingSample, on: report.node, address: report.address)
+        state.withLock { state in
+            state.lastSeen[report.node] = Date()
+            state.inventoryKnown.insert(report.node)
         }
-        nodeReported(report.node)
-        schedule.signal()
-        deletions.signal()
-        return reply
+        announceInventory(
+            of: report.node, address: report.address, quota: report.quota, files: files.count, before: known, unaccounted: unaccounted)
+        return NodeReportReply(swarm: swarm, sendInventory: false, remove: try await owedRemovals(report.node), adopt: adopt)
     }
 
     /// A node leaving cleanly: it is down at once, so its replicas stop counting — unless it
@@ -113,12 +136,12 @@ extension Master {
         schedule.signal()
     }
 
-    /// Keeps the catalog's id counter above every version id a node reports, so that an id
-    /// is never given to two versions even when the catalog was rebuilt from the nodes (a
-    /// version the catalog cannot account for keeps an id nothing else will have).
-    private func reserveIDs(reportedIn report: NodeReport) async throws {
-        let ids = (report.inventory ?? []).compactMap(\.fileID) + report.added.compactMap(\.fileID)
-        guard let highest = ids.max() else { return }
+    /// Keeps the catalog's id counter above every version id a node reports (`highest`, the
+    /// greatest of them), so that an id is never given to two versions even when the catalog
+    /// was rebuilt from the nodes (a version the catalog cannot account for keeps an id
+    /// nothing else will have).
+    func reserveIDs(_ highest: FileID?) async throws {
+        guard let highest else { return }
         let reserved = state.withLock { $0.reservedIDs }
         guard reserved.map({ highest > $0 }) ?? true else { return }
         try await catalog.reserveFileIDs(through: highest)
@@ -127,7 +150,7 @@ extension Master {
 
     /// A node in a maintenance window that left or fell silent and now reports again is
     /// back: its window ends (the planned restart is over), and it may receive copies again.
-    private func endMaintenanceIfBack(_ known: NodeRecord, at now: Date) async throws {
+    func endMaintenanceIfBack(_ known: NodeRecord, at now: Date) async throws {
         guard known.inMaintenance(at: now) else { return }
         let back = state.withLock { state in
             state.away.contains(known.id)
@@ -146,7 +169,7 @@ extension Master {
     /// The swarm a reporting node may join: the catalog's. A node of another swarm is refused
     /// and listed in `status`. A master rebuilding its catalog that does not know its swarm
     /// yet takes the swarm of the first node that has one.
-    private func admit(_ report: NodeReport, at now: Date) async throws -> SwarmID {
+    func admit(_ report: NodeReport, at now: Date) async throws -> SwarmID {
         var swarm = state.withLock { $0.swarm }
         if swarm == nil {
             guard let theirs = report.swarm else {
@@ -181,52 +204,6 @@ extension Master {
     }
 
     // MARK: Matching holdings
-
-    /// Matches a whole inventory against the replicas the catalog records on the node.
-    private func reconcile(node: NodeID, address: String, inventory: [HeldFile]) async throws -> NodeReportReply {
-        let holdings = try await catalog.holdings(on: node)
-        var byID: [FileID: Holding] = [:]
-        for holding in holdings { byID[holding.file.id] = holding }
-        var matched = Set<FileID>()
-        var adopt: [AdoptedFile] = []
-        var unaccounted: [UnaccountedFile] = []
-        for item in inventory {
-            switch try await match(item, on: node, address: address, holdings: byID) {
-            case .counted(let id), .pending(let id): matched.insert(id)
-            case .adopt(let file):
-                matched.insert(file.fileID)
-                adopt.append(file)
-            case .unaccounted(let file): unaccounted.append(file)
-            }
-        }
-        // Replicas the catalog records that the node no longer has (an eviction under way
-        // forgets its own when the node confirms it). Not forgotten either:
-        // - a copy under way to the node: not in the inventory yet, it settles its own record;
-        // - a version the node confirmed lately (a copy that ended, an upload recorded): the
-        //   inventory may have been taken just before it landed;
-        // - a deleted or replaced version: it stays listed until the node confirms its removal
-        //   (a node asked to remove what it does not hold confirms at once).
-        // A version forgotten wrongly would stay on the node unaccounted for good once retired,
-        // and keep every newer version of its path off that node.
-        let (evicting, copying, landed) = state.withLock { state in
-            (Set(state.evictions.keys.filter { $0.node == node }.map(\.file)),
-             Set(state.copies.values.filter { $0.plan.target == node }.map(\.plan.file)),
-             state.landed(on: node, now: Date()))
-        }
-        let kept = evicting.union(copying).union(landed)
-        var missing: [FileRecord] = []
-        for holding in holdings where !matched.contains(holding.file.id) && !kept.contains(holding.file.id) && !holding.file.deleted {
-            try await catalog.removeReplica(holding.file.id, from: node)
-            if holding.state == .live { missing.append(holding.file) }
-        }
-        noteMissing(missing, on: node, address: address)
-        noteUnaccounted(unaccounted, on: node, replacing: true)
-        if !unaccounted.isEmpty {
-            let bytes = unaccounted.reduce(Int64(0)) { $0 + $1.size }
-            logger.notice("node \(node) holds \(unaccounted.count) files (\(ByteSize.format(bytes))) the catalog cannot account for; they are kept, not counted (fsdfsd unaccounted lists them)")
-        }
-        return NodeReportReply(sendInventory: false, remove: try await owedRemovals(node), adopt: adopt)
-    }
 
     enum Match {
         /// The current version, recorded as such on the node.
@@ -279,7 +256,7 @@ extension Master {
     /// Recovery: takes a file the rebuilt catalog does not have yet, or a newer version of a
     /// path than the one it took; the copies of the older version stop counting and stay on
     /// their nodes, listed as unaccounted for the operator.
-    private func recover(
+    func recover(
         _ item: HeldFile, on node: NodeID, address: String, current: FileRecord?
     ) async throws -> Match {
         if let current {
@@ -314,14 +291,14 @@ extension Master {
         return .adopt(AdoptedFile(file))
     }
 
-    private func unaccountedFile(_ item: HeldFile, on node: NodeID, address: String, reason: String) -> UnaccountedFile {
+    func unaccountedFile(_ item: HeldFile, on node: NodeID, address: String, reason: String) -> UnaccountedFile {
         UnaccountedFile(
             node: node, address: address, path: item.path, size: item.size, sha256: item.sha256, fileID: item.fileID,
             version: item.version, reason: reason)
     }
 
     /// Records unaccounted files of a node: all of them (a whole inventory) or a few more.
-    private func noteUnaccounted(_ files: [UnaccountedFile], on node: NodeID, replacing: Bool) {
+    func noteUnaccounted(_ files: [UnaccountedFile], on node: NodeID, replacing: Bool) {
         state.withLock { state in
             if replacing { state.unaccounted[node] = [:] }
             for file in files { state.unaccounted[node, default: [:]][file.path] = file }
@@ -329,7 +306,7 @@ extension Master {
     }
 
     /// The versions a node keeps aside, as it lists them now.
-    private func noteKept(_ kept: [KeptVersion], on node: NodeID, address: String) {
+    func noteKept(_ kept: [KeptVersion], on node: NodeID, address: String) {
         let files = kept.map { version in
             UnaccountedFile(
                 node: node, address: address, path: version.path, size: version.size, sha256: version.sha256,

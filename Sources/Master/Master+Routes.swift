@@ -11,6 +11,10 @@ extension Master {
             let report = try await request.decodeJSON(NodeReport.self, context: context)
             return ErrorResponse.json(try await self.handleReport(report))
         }
+        router.post(.init(stringLiteral: Route.inventory)) { request, context in
+            let batch = try await request.decodeJSON(InventoryBatch.self, context: context)
+            return ErrorResponse.json(try await self.handleInventoryBatch(batch))
+        }
         router.post(.init(stringLiteral: Route.leave)) { request, context in
             try await self.handleLeave(try await request.decodeJSON(NodeLeave.self, context: context))
             return ErrorResponse.json(Empty())

@@ -17,6 +17,10 @@ public struct MasterSettings: Sendable, Equatable {
     /// Bytes per second the copies the scheduler starts may add up to, across the swarm
     /// (`--max-replication-rate`); nil: no limit. Uploads and reads are not counted.
     public var maxReplicationRate: Int64?
+    /// Whole inventories matched at once (``InventoryBatch``): a node that asks to send one
+    /// while as many others are under way is told to try again a little later, so that nodes
+    /// joining together (a master restart) take turns instead of timing out together.
+    public var inventorySlots: Int = 2
 
     public init(
         catalog: CatalogLocation, policies: String? = nil, reportInterval: Double = 10,
@@ -34,4 +38,9 @@ public struct MasterSettings: Sendable, Equatable {
 
     /// How long a node may stay silent before it is down.
     public var downAfter: Double { reportInterval * Double(missedReports) }
+
+    /// How long a stream of inventory batches may pause before the master forgets it (the
+    /// node stopped or gave up): then it no longer takes a slot, and the node, if it comes
+    /// back, starts its stream again.
+    public var inventoryStaleAfter: Double { max(downAfter, 30) }
 }

@@ -51,6 +51,30 @@ struct MasterState: Sendable {
         }
     }
 
+    /// One node's whole inventory being matched: where the stream is, and what the end of
+    /// the stream needs to know.
+    struct InventoryStream: Sendable {
+        var session: String
+        /// The sequence number of the batch expected next.
+        var next = 0
+        /// The last path matched: the next batch stands for the paths after it.
+        var after: VirtualPath?
+        /// Files matched so far.
+        var files = 0
+        var unaccounted = 0
+        var missing = 0
+        var missingSample: [VirtualPath] = []
+        var address: String
+        var quota: Int64
+        /// The node as the catalog had it when the stream began; nil for a node that joins.
+        var before: NodeRecord?
+        var started: Date
+        /// When the last batch arrived or was answered.
+        var lastActivity: Date
+        /// A batch is being matched: the node is talking to us, however long it takes.
+        var matching = false
+    }
+
     /// The swarm of the catalog; nil while a recovering master waits for a node to tell it.
     var swarm: SwarmID?
     var safeMode: SafeMode?
@@ -88,6 +112,8 @@ struct MasterState: Sendable {
     /// Nodes asked for their whole inventory at their next report: a call whose outcome the
     /// master could not learn (an eviction, a copy) left it unsure of what they hold.
     var inventoryWanted: Set<NodeID> = []
+    /// Whole inventories being matched, batch by batch (``InventoryBatch``), by node.
+    var inventories: [NodeID: InventoryStream] = [:]
     /// Since when, and why, the catalog cannot be reached; nil while it answers.
     var catalogOutage: (since: Date, message: String)?
     /// The last status built from the catalog, served (marked paused) while it is unreachable.

@@ -70,9 +70,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    /// Files per batch of the whole inventory a node sends its master; for tests (small
+    /// batches make many of a small inventory).
+    @Option(help: .hidden)
+    var inventoryBatch: Int = Reporter.defaultBatchSize
+
+    /// Master only: whole inventories matched at once; for tests.
+    @Option(help: .hidden)
+    var inventorySlots: Int = 2
+
     func validate() throws {
         guard reportInterval > 0 else { throw ValidationError("--report-interval must be above 0 seconds") }
         guard missedReports >= 1 else { throw ValidationError("--missed-reports must be at least 1") }
+        guard inventoryBatch >= 1 else { throw ValidationError("--inventory-batch must be at least 1") }
+        guard inventorySlots >= 1 else { throw ValidationError("--inventory-slots must be at least 1") }
         guard evictionFloor >= 0 else { throw ValidationError("--eviction-floor must be 0 or more") }
         guard maxCopies >= 1 else { throw ValidationError("--max-copies must be at least 1") }
         if recover, let master, master != listen, master != (advertise ?? listen) {
@@ -165,11 +176,12 @@ struct Serve: AsyncParsableCommand {
         var masterRole: Master?
         var dashboard: Dashboard?
         if let catalog {
-            let settings = MasterSettings(
+            var settings = MasterSettings(
                 catalog: catalogAt, policies: policies, reportInterval: reportInterval,
                 missedReports: missedReports,
                 planner: PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor),
                 recover: recover, maxReplicationRate: try maxReplicationRate.map { try ByteSize.parse($0) })
+            settings.inventorySlots = inventorySlots
             let role = Master(
                 catalog: catalog, settings: settings,
                 policies: policySet, address: address, client: client, logger: logger)
@@ -207,7 +219,9 @@ struct Serve: AsyncParsableCommand {
         services.append(Scrubber(node: node, configuration: .init(
             bytesPerSecond: try ByteSize.parse(scrubRate), interval: .milliseconds(Int64(scrubInterval * 1000)))))
         // Last, so it stops first: a leaving node tells its master while its server still runs.
-        services.append(Reporter(node: node, interval: .milliseconds(Int64(reportInterval * 1000)), leavesOnShutdown: !isMaster))
+        services.append(Reporter(
+            node: node, interval: .milliseconds(Int64(reportInterval * 1000)), leavesOnShutdown: !isMaster,
+            batchSize: inventoryBatch))
 
         let group = ServiceGroup(
             configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -158,4 +158,13 @@ public final class TimedCatalog: Catalog {
     public func withPlannerView<T: Sendable>(_ body: @escaping @Sendable (any PlannerQueries) throws -> T) async throws -> T {
         try await timed("withPlannerView") { try await base.withPlannerView(body) }
     }
+
+    // MARK: Inventories
+
+    public func inventoryView(on node: NodeID, paths: [VirtualPath], range: PathRange) async throws -> InventoryView {
+        try await timed("inventoryView") { try await base.inventoryView(on: node, paths: paths, range: range) }
+    }
+    public func applyInventory(on node: NodeID, live: [FileID], forget: [FileID]) async throws {
+        try await timed("applyInventory") { try await base.applyInventory(on: node, live: live, forget: forget) }
+    }
 }

@@ -38,8 +38,9 @@ public struct LivenessMonitor: Service {
     func check() async throws {
         let now = Date()
         let limit = master.settings.downAfter
+        // A node whose inventory is being matched is talking to us, however long a batch takes.
         let silent = master.state.withLock { state in
-            state.lastSeen.filter { now.timeIntervalSince($0.value) > limit }
+            state.lastSeen.filter { now.timeIntervalSince($0.value) > limit && state.inventories[$0.key]?.matching != true }
         }
         for (node, last) in silent {
             guard let record = try await master.catalog.node(node), record.alive else {
@@ -87,7 +88,7 @@ public struct LivenessMonitor: Service {
         let window = master.settings.freshFor
         let (silent, reporting) = master.state.withLock { state in
             let silent = state.lastSeen.filter { node, last in
-                state.inventoryKnown.contains(node) && now.timeIntervalSince(last) > window
+                state.inventoryKnown.contains(node) && now.timeIntervalSince(last) > window && state.inventories[node]?.matching != true
             }
             return (silent, Set(state.lastSeen.keys))
         }

@@ -102,6 +102,20 @@ public protocol Catalog: Sendable {
     /// Drops tombstones whose replicas are all gone; returns how many were dropped.
     func purgeTombstones() async throws -> Int
 
+    // MARK: Inventories
+
+    /// One read for one batch of a node's inventory (``InventoryBatch``): the current version
+    /// of each of `paths`, and every replica recorded on `node` of a version whose path is in
+    /// `range`. Its cost follows the batch and the versions in the range, never the number of
+    /// files the node holds. An unknown node holds nothing.
+    func inventoryView(on node: NodeID, paths: [VirtualPath], range: PathRange) async throws -> InventoryView
+    /// Records what matching one batch decided, in one transaction where the catalog has them
+    /// (each change atomic otherwise): a replica of every version of `live` on `node` in state
+    /// live (as ``setReplica(_:on:state:)``: a deleted version's stays pending deletion), and
+    /// none of `forget` (as ``removeReplica(_:from:)``). A version no longer in the catalog
+    /// is skipped. Throws ``CatalogError/unknownNode(_:)``.
+    func applyInventory(on node: NodeID, live: [FileID], forget: [FileID]) async throws
+
     // MARK: Figures
 
     /// Totals over files not deleted; `minKn` is nil without files.

@@ -205,6 +205,69 @@ public struct NodeReportReply: Sendable, Codable, Equatable {
     }
 }
 
+/// `POST /v1/nodes/inventory`: one batch of a node's whole inventory, sent when the master
+/// answers a report with `sendInventory`. A node with a million files sends them in batches of
+/// some thousands, each a signed request of a few MiB, instead of one body.
+///
+/// A stream is the batches of one `session` (a random id the node makes), numbered from 0 by
+/// `sequence`; the first carries the `report` it belongs to, the last says `done` with the
+/// `total` of files sent. Files are in ascending order of their path's UTF-8 bytes across the
+/// whole stream, and a batch stands for the whole range of paths from the last path of the
+/// batch before (excluded) to its own last path (included; to the end for the last batch):
+/// a replica the catalog lists on the node in that range that the batch does not hold is gone.
+/// So the master matches each batch on its own and keeps nothing of the stream but its place.
+///
+/// Errors: `inventory_busy` (503) when the master matches as many inventories as it allows at
+/// once: the node tries the same batch again a little later; `inventory_restart` (409) when
+/// the master does not know the session or expected another batch (it restarted, or a batch
+/// was lost): the node starts the stream again.
+public struct InventoryBatch: Sendable, Codable, Equatable {
+    public var node: NodeID
+    public var session: String
+    public var sequence: Int
+    /// The report this inventory belongs to, in the first batch only (its `inventory` nil,
+    /// its `added` empty: the inventory holds them).
+    public var report: NodeReport?
+    public var files: [HeldFile]
+    /// The last batch of the stream.
+    public var done: Bool
+    /// With `done`: how many files the whole stream sent (the master checks it).
+    public var total: Int?
+
+    public init(
+        node: NodeID, session: String, sequence: Int, report: NodeReport? = nil, files: [HeldFile], done: Bool,
+        total: Int? = nil
+    ) {
+        self.node = node
+        self.session = session
+        self.sequence = sequence
+        self.report = report
+        self.files = files
+        self.done = done
+        self.total = total
+    }
+}
+
+/// The master's answer to one ``InventoryBatch``.
+public struct InventoryBatchReply: Sendable, Codable, Equatable {
+    /// The swarm of the master's catalog (as in ``NodeReportReply``).
+    public var swarm: SwarmID?
+    /// Files of this batch found on disk with no version recorded, or another one, that the
+    /// master recognised or took in (as in ``NodeReportReply``).
+    public var adopt: [AdoptedFile]
+    /// With the last batch: versions of deleted or replaced files the node must remove.
+    public var remove: [FileRef]
+    /// Files of the stream matched so far.
+    public var matched: Int
+
+    public init(swarm: SwarmID?, adopt: [AdoptedFile] = [], remove: [FileRef] = [], matched: Int) {
+        self.swarm = swarm
+        self.adopt = adopt
+        self.remove = remove
+        self.matched = matched
+    }
+}
+
 /// `POST /v1/nodes/leave`: a node shutting down cleanly; its replicas stop counting at once.
 public struct NodeLeave: Sendable, Codable, Equatable {
     public var node: NodeID

@@ -15,6 +15,8 @@ public enum Route {
     // The master.
     public static let report = "/v1/nodes/report"
     public static let leave = "/v1/nodes/leave"
+    /// `POST`: one batch of a node's whole inventory (``InventoryBatch``).
+    public static let inventory = "/v1/nodes/inventory"
     public static let uploads = "/v1/uploads"
     public static let uploadCheck = "/v1/uploads/check"
     public static let uploadCommit = "/v1/uploads/commit"

@@ -12,13 +12,24 @@ public struct Reporter: Service {
     let node: StorageNode
     let interval: Duration
     let leavesOnShutdown: Bool
+    /// Files per inventory batch (``InventoryBatch``).
+    let batchSize: Int
+
+    /// Files per inventory batch by default: a request of about 5 MiB, matched by the master
+    /// in well under a second.
+    public static let defaultBatchSize = 20_000
+    /// Bytes of paths and checksums per batch, whatever `batchSize` says: long paths make
+    /// smaller batches, so that a request stays far below the master's body limit.
+    static let batchBytes = 8 << 20
 
     /// - Parameter leavesOnShutdown: tell the master on graceful shutdown (false for the
     ///   master's own storage role).
-    public init(node: StorageNode, interval: Duration, leavesOnShutdown: Bool = true) {
+    /// - Parameter batchSize: files per inventory batch.
+    public init(node: StorageNode, interval: Duration, leavesOnShutdown: Bool = true, batchSize: Int = Reporter.defaultBatchSize) {
         self.node = node
         self.interval = interval
         self.leavesOnShutdown = leavesOnShutdown
+        self.batchSize = max(1, batchSize)
     }
 
     public func run() async throws {
@@ -70,8 +81,22 @@ public struct Reporter: Service {
         if leavesOnShutdown { await leave() }
     }
 
-    /// Sends one report. Returns the master's reply and the kept versions it now knows of.
+    /// Sends one report, or the whole inventory in batches. Returns the master's reply and the
+    /// kept versions it now knows of.
     private func report(inventory: Bool, keptSent: [KeptVersion]?) async throws -> (NodeReportReply, [KeptVersion]?) {
+        if inventory {
+            do {
+                return try await streamInventory()
+            } catch let error as NodeCallError where error.status == 404 {
+                // A master that predates batches: the whole inventory in one body.
+                node.logger.notice("master \(node.master) takes no inventory batches: sending the whole inventory at once")
+                return try await report(wholeInventory: true, keptSent: keptSent)
+            }
+        }
+        return try await report(wholeInventory: false, keptSent: keptSent)
+    }
+
+    private func report(wholeInventory inventory: Bool, keptSent: [KeptVersion]?) async throws -> (NodeReportReply, [KeptVersion]?) {
         let changes = node.takeChanges()
         let held = inventory ? await node.store.inventory().map(HeldFile.init) : nil
         var kept: [KeptVersion]?
@@ -94,18 +119,108 @@ public struct Reporter: Service {
         }
     }
 
+    /// Sends the whole inventory in batches (``InventoryBatch``), reading the store a page at a
+    /// time, and applies each batch's adoptions as it goes. Waits its turn when the master is
+    /// busy with other inventories; starts again when the master lost the stream (it restarted).
+    /// Returns a reply with the removals the last batch answered.
+    private func streamInventory() async throws -> (NodeReportReply, [KeptVersion]?) {
+        var restarts = 0
+        while true {
+            do {
+                return try await streamInventoryOnce()
+            } catch let error as NodeCallError where error.code == "inventory_restart" && restarts < 3 {
+                restarts += 1
+                node.logger.notice("the master asks for the whole inventory again: \(error)")
+            }
+        }
+    }
+
+    private func streamInventoryOnce() async throws -> (NodeReportReply, [KeptVersion]?) {
+        let changes = node.takeChanges()
+        var kept: [KeptVersion]?
+        do {
+            kept = try await node.store.keptVersions()
+        } catch {
+            node.logger.error("cannot list the versions kept aside: \(error)")
+        }
+        let header = NodeReport(
+            node: node.id, swarm: node.swarm, address: node.address, quota: node.store.quota, used: await node.store.used(),
+            load: node.load(), inventory: nil, removed: changes.removed, scrub: node.scrubbing.status(), kept: kept,
+            damaged: changes.damaged.isEmpty ? nil : changes.damaged, instance: node.instance)
+        let session = UUID().uuidString.lowercased()
+        var cursor: String?
+        var sequence = 0
+        var total = 0
+        var waits = 0
+        let started = ContinuousClock.now
+        while true {
+            let page = try await nextBatch(after: cursor)
+            let files = page.files
+            let done = page.next == nil
+            let batch = InventoryBatch(
+                node: node.id, session: session, sequence: sequence, report: sequence == 0 ? header : nil, files: files,
+                done: done, total: done ? total + files.count : nil)
+            let reply: InventoryBatchReply
+            do {
+                reply = try await node.client.call(.POST, node.master, Route.inventory, body: batch, timeout: .seconds(120))
+            } catch let error as NodeCallError where error.code == "inventory_busy" {
+                // Other nodes' inventories first: try again a little later, at a random moment
+                // so that the nodes waiting do not all come back together.
+                if waits == 0 { node.logger.notice("\(error)") }
+                waits += 1
+                let ceiling = min(Double(waits), interval / .seconds(1))
+                try await Task.sleep(for: .seconds(Double.random(in: (ceiling / 2)...max(ceiling, 0.1))))
+                continue
+            }
+            guard try await node.accept(swarm: reply.swarm) else {
+                throw NodeCallError.rejected(
+                    address: node.master, status: 409, reply: ErrorReply(error: "swarm \(reply.swarm.map { "\($0)" } ?? "unknown")", code: "foreign_swarm"))
+            }
+            await apply(NodeReportReply(swarm: reply.swarm, sendInventory: false, adopt: reply.adopt))
+            node.logger.debug("inventory batch \(sequence) matched: \(files.count) files, \(reply.matched) so far")
+            total += files.count
+            sequence += 1
+            cursor = page.next
+            if done {
+                let seconds = (ContinuousClock.now - started) / .seconds(1)
+                node.logger.info("sent the whole inventory to the master: \(total) files in \(sequence) batches, \(String(format: "%.1f", seconds)) s")
+                return (NodeReportReply(swarm: reply.swarm, sendInventory: false, remove: reply.remove), kept)
+            }
+        }
+    }
+
+    /// The next batch from the cursor `after`: up to ``batchSize`` files, fewer when their paths
+    /// and checksums pass ``batchBytes``; the cursor of the one after (nil: this is the last).
+    private func nextBatch(after: String?) async throws -> (files: [HeldFile], next: String?) {
+        var files: [HeldFile] = []
+        var bytes = 0
+        var cursor = after
+        repeat {
+            let page = try await node.store.inventoryPage(after: cursor, limit: batchSize - files.count)
+            for blob in page.blobs {
+                files.append(HeldFile(blob))
+                bytes += blob.path.rawValue.utf8.count + 160
+                if bytes >= Self.batchBytes, files.count < batchSize {
+                    // Cut here: the rest of the page comes with the next batch.
+                    return (files, blob.path.rawValue)
+                }
+            }
+            cursor = page.next
+        } while cursor != nil && files.count < batchSize
+        return (files, cursor)
+    }
+
     private func apply(_ reply: NodeReportReply) async {
         if !reply.remove.isEmpty {
             let gone = await node.remove(reply.remove)
             for file in gone { node.noteRemoved(file) }
         }
-        for file in reply.adopt {
-            do {
-                try await node.store.adopt(
-                    path: file.path, fileID: file.fileID, version: file.version, created: file.created, expecting: file.sha256)
-            } catch {
-                node.logger.error("could not record version \(file.fileID) of \(file.path): \(error)")
+        do {
+            for path in try await node.store.adopt(reply.adopt) {
+                node.logger.error("could not record the version the master named for \(path): \(BlobStoreError.notFound(path))")
             }
+        } catch {
+            node.logger.error("could not record the versions of \(reply.adopt.count) files the master named: \(error)")
         }
     }
 

@@ -118,9 +118,28 @@ final class BlobIndex: Sendable {
         }
     }
 
+    /// Up to `limit` paths indexed after `after` (from the first when nil), in the byte order
+    /// of their UTF-8 text (the index's own order, and the catalogs'), with the last path read
+    /// to go on from (nil at the end). Rows whose path is not a valid virtual path are skipped.
+    func paths(after: String?, limit: Int) async throws -> (paths: [VirtualPath], last: String?) {
+        try await queue.read { db in
+            let rows = try String.fetchAll(
+                db, sql: "SELECT path FROM blobs WHERE path > ? ORDER BY path LIMIT ?", arguments: [after ?? "", limit])
+            return (rows.compactMap { try? VirtualPath($0) }, rows.count < limit ? nil : rows.last)
+        }
+    }
+
     /// Inserts or replaces the entry for `entry.path`.
     func upsert(_ entry: IndexEntry) async throws {
         try await queue.write { db in try Self.upsert(entry, in: db) }
+    }
+
+    /// Inserts or replaces every entry of `entries`, in one transaction.
+    func upsert(all entries: [IndexEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        try await queue.write { db in
+            for entry in entries { try Self.upsert(entry, in: db) }
+        }
     }
 
     /// Deletes the entry for `path`, if any.

@@ -43,30 +43,25 @@ extension BlobStore {
         }
     }
 
+    /// One folder: its entries and their `lstat` in one blocking job
+    /// (``DataDirectory/statEntries(of:)``), then sub-folders in turn. A file whose `stat`
+    /// matches the index costs nothing more.
     private func walk(_ folder: FilePath, prefix: String?, into state: inout ScanState) async throws {
-        let fileSystem = directory.fileSystem
-        for item in try await directory.list(folder) {
-            let name = item.name.string
-            // Names that are not valid UTF-8 decode lossily: they round-trip to another name.
-            guard FilePath.Component(name) == item.name else { continue }
+        for item in try await directory.statEntries(of: folder) {
+            let name = item.name
             guard let relative = prefix.map({ $0 + "/" + name }) ?? (name == ".fsdfs" ? nil : name),
                   let path = try? VirtualPath(relative) else { continue }
-            let file = item.path
-            let info = try await mapErrors("stat", file.string) {
-                try await fileSystem.info(forFileAt: file, infoAboutSymbolicLink: true)
-            }
-            guard let info else { continue }
-            if info.type == .directory {
-                try await walk(file, prefix: relative, into: &state)
-            } else if info.type == .regular {
-                try await examine(path, info: info, into: &state)
+            switch item.kind {
+            case .directory: try await walk(folder.appending(name), prefix: relative, into: &state)
+            case .regular: try await examine(path, status: item, into: &state)
+            case .other: continue
             }
         }
     }
 
-    private func examine(_ path: VirtualPath, info: FileInfo, into state: inout ScanState) async throws {
+    private func examine(_ path: VirtualPath, status: DataDirectory.EntryStatus, into state: inout ScanState) async throws {
         let old = state.indexed[path]
-        if let old, old.matches(size: info.size, mtimeNanoseconds: info.mtimeNanoseconds, inode: info.inode) {
+        if let old, old.matches(size: status.size, mtimeNanoseconds: status.mtimeNanoseconds, inode: status.inode) {
             state.found[path] = old
             state.trusted += 1
             return

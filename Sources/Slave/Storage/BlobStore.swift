@@ -76,6 +76,16 @@ public final class BlobStore: Sendable {
         ledger.withLock { $0.entries.values.map(\.blob) }.sorted { $0.path < $1.path }
     }
 
+    /// One page of the inventory, in the byte order of the paths, for sending a whole
+    /// inventory in batches: up to `limit` blobs after the cursor `after` (nil for the first
+    /// page), and the cursor of the next page (nil after the last). Reads the index a page at a
+    /// time, so the whole inventory is never copied at once.
+    public func inventoryPage(after: String?, limit: Int) async throws -> (blobs: [StoredBlob], next: String?) {
+        let page = try await mapErrors("read index", index.location) { try await index.paths(after: after, limit: limit) }
+        let blobs = ledger.withLock { ledger in page.paths.compactMap { ledger.entries[$0]?.blob } }
+        return (blobs, page.last)
+    }
+
     /// The blob at `path`, if held.
     public func blob(at path: VirtualPath) async -> StoredBlob? {
         ledger.withLock { $0.entries[path]?.blob }
@@ -160,6 +170,34 @@ public final class BlobStore: Sendable {
             if let created { entry.created = created }
             try await mapErrors("update index", index.location) { try await index.upsert(entry) }
             ledger.withLock { $0.entries[path] = entry }
+        }
+    }
+
+    /// ``adopt(path:fileID:version:created:expecting:)`` for many blobs at once (the adoptions
+    /// a batch of the inventory brought back), written to the index in one transaction.
+    /// Returns the paths not recorded: no longer held, or no longer with the checksum expected.
+    public func adopt(_ files: [AdoptedFile]) async throws -> [VirtualPath] {
+        guard !files.isEmpty else { return [] }
+        return try await namespace.withLock {
+            var entries: [IndexEntry] = []
+            var skipped: [VirtualPath] = []
+            ledger.withLock { ledger in
+                for file in files {
+                    guard var entry = ledger.entries[file.path], file.sha256.map({ $0 == entry.sha256 }) ?? true else {
+                        skipped.append(file.path)
+                        continue
+                    }
+                    entry.fileID = file.fileID
+                    if let version = file.version { entry.version = version }
+                    if let created = file.created { entry.created = created }
+                    entries.append(entry)
+                }
+            }
+            try await mapErrors("update index", index.location) { try await index.upsert(all: entries) }
+            ledger.withLock { ledger in
+                for entry in entries { ledger.entries[entry.path] = entry }
+            }
+            return skipped
         }
     }
 

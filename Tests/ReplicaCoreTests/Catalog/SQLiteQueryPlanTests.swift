@@ -16,7 +16,7 @@ struct SQLiteQueryPlanTests {
             try await catalog.setReplica(file.id, on: "n1", state: .live)
         }
         let plans = try await catalog.queryPlans()
-        #expect(plans.count == 14)
+        #expect(plans.count == 16)
         // Rule 11: the bounded pages of the planner filter in the scheduling index.
         for name in ["bounded files from start", "bounded files after cursor"] {
             #expect(plans[name]?.contains("INDEX files_schedule") == true, "\(name): \(plans[name] ?? "")")

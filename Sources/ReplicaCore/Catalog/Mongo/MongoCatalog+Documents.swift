@@ -15,6 +15,7 @@ enum Files {
     static let scheduleIndex = "schedule"
     static let liveIndex = "live_kn"
     static let holdersIndex = "holders"
+    static let holdersPathIndex = "holders_path"
     static let stagedIndex = "staged"
     static let sizeIndex = "size"
 
@@ -34,6 +35,8 @@ enum Files {
         ["key": ["live": 1, "kn": -1, "size": -1, "_id": -1], "name": .string(liveIndex)],
         // Every replica on a node, any state (inventory matching, pending deletions).
         ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
+        // A node's replicas in path order: one batch of its inventory is a range of it.
+        ["key": ["replicas.node": 1, "path": 1], "name": .string(holdersPathIndex)],
         // Versions retired but not yet moved to `tombstones` (a move cut short by a crash).
         ["key": ["deleted": 1], "name": "retired", "partialFilterExpression": ["deleted": true]],
         // The version an upload stored, for a node asking again whether its commit went through.
@@ -138,11 +141,14 @@ enum Tombstones {
     static let collection = "tombstones"
 
     static let holdersIndex = "holders"
+    static let holdersPathIndex = "holders_path"
     static let pathVersionIndex = "path_version"
 
     static let indexes: [BSONDocument] = [
         // A node's pending deletions.
         ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
+        // A node's replicas in path order, for matching its inventory batch by batch.
+        ["key": ["replicas.node": 1, "path": 1], "name": .string(holdersPathIndex)],
         // The highest retired version of a path: a new version numbers on from it.
         ["key": ["path": 1, "version": -1], "name": .string(pathVersionIndex)],
         ["key": ["upload": 1], "name": "upload", "sparse": true],

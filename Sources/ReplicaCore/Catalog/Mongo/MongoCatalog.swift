@@ -47,7 +47,7 @@ public final class MongoCatalog: Catalog {
     static let schemaVersion = 1
 
     let connection: MongoConnection
-    private let gate = LivenessGate()
+    let gate = LivenessGate()
     /// This master's claim on the database, once made (see `MongoCatalog+Claim.swift`).
     let ownership = Mutex(Ownership())
 
@@ -611,63 +611,72 @@ public final class MongoCatalog: Catalog {
             try await withSession { session in
                 guard let holder = try session.findOne(Nodes.collection, ["_id": .string(node.rawValue)], projection: ["alive": 1])
                 else { throw CatalogError.unknownNode(node) }
-                let id = BSON.string(node.rawValue)
-                let replica: BSON = [
-                    "node": id,
-                    // A deleted file's replicas can only be pending deletion.
-                    "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Int32(state.storedCode))]],
-                    "up": .bool(holder["alive"]?.boolValue ?? false),
-                ]
-                // Two conditional updates, so that only the one that adds the node counts
-                // its bytes, however many writers race on this file.
-                let set = Update.pipeline([
-                    ["$set": ["replicas": ["$concatArrays": [Files.replicas(without: id), .array([replica])]]]],
-                ] + Files.derive)
-                let key = BSON.int64(file.rawValue)
-                /// True when one of the two writes matched in `collection`.
-                func write(in collection: String) throws -> Bool {
-                    if try session.findAndModify(
-                        collection, ["_id": key, "replicas.node": id], set, returnNew: false, fields: ["_id": 1]) != nil
-                    {
-                        return true
-                    }
-                    guard let added = try session.findAndModify(
-                        collection, ["_id": key, "replicas.node": ["$ne": id]], set, returnNew: false, fields: ["size": 1])
-                    else { return false }
-                    try Self.addUsed(session, node, added["size"]?.int64Value ?? 0)
-                    return true
+                guard try Self.writeReplica(session, file, on: node, up: holder["alive"]?.boolValue ?? false, state: state) else {
+                    throw CatalogError.unknownFile(file)
                 }
-                for _ in 0..<64 {
-                    if try write(in: Files.collection) { return }
-                    // Neither matched: another writer moved between the two, or the file is no
-                    // longer in `files` (then its tombstone, if any, is final).
-                    if try session.findOne(Files.collection, ["_id": key], projection: ["_id": 1]) != nil { continue }
-                    if try write(in: Tombstones.collection) { return }
-                    if try session.findOne(Tombstones.collection, ["_id": key], projection: ["_id": 1]) == nil {
-                        throw CatalogError.unknownFile(file)
-                    }
-                }
-                throw MongoError(
-                    operation: "findAndModify", target: session.target(Files.collection),
-                    message: "the replicas of file \(file) kept changing under this write")
             }
         }
     }
 
-    public func removeReplica(_ file: FileID, from node: NodeID) async throws {
-        try await withSession { session in
-            let id = BSON.string(node.rawValue), key = BSON.int64(file.rawValue)
-            let remove = Update.pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive)
-            var before = try session.findAndModify(
-                Files.collection, ["_id": key, "replicas.node": id], remove, returnNew: false, fields: ["size": 1])
-            // Only once the file is no longer in `files` is its tombstone the one to change.
-            if before == nil, try session.findOne(Files.collection, ["_id": key], projection: ["_id": 1]) == nil {
-                before = try session.findAndModify(
-                    Tombstones.collection, ["_id": key, "replicas.node": id], remove, returnNew: false, fields: ["size": 1])
+    /// Records the replica of `file` on `node` (whose liveness is `up`) in `state`, in
+    /// whichever collection the version is. Returns false when the version is in neither.
+    static func writeReplica(_ session: MongoSession, _ file: FileID, on node: NodeID, up: Bool, state: ReplicaState) throws -> Bool {
+        let id = BSON.string(node.rawValue)
+        let replica: BSON = [
+            "node": id,
+            // A deleted file's replicas can only be pending deletion.
+            "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Int32(state.storedCode))]],
+            "up": .bool(up),
+        ]
+        // Two conditional updates, so that only the one that adds the node counts
+        // its bytes, however many writers race on this file.
+        let set = Update.pipeline([
+            ["$set": ["replicas": ["$concatArrays": [Files.replicas(without: id), .array([replica])]]]],
+        ] + Files.derive)
+        let key = BSON.int64(file.rawValue)
+        /// True when one of the two writes matched in `collection`.
+        func write(in collection: String) throws -> Bool {
+            if try session.findAndModify(
+                collection, ["_id": key, "replicas.node": id], set, returnNew: false, fields: ["_id": 1]) != nil
+            {
+                return true
             }
-            guard let before else { return }
-            try Self.addUsed(session, node, -(before["size"]?.int64Value ?? 0))
+            guard let added = try session.findAndModify(
+                collection, ["_id": key, "replicas.node": ["$ne": id]], set, returnNew: false, fields: ["size": 1])
+            else { return false }
+            try addUsed(session, node, added["size"]?.int64Value ?? 0)
+            return true
         }
+        for _ in 0..<64 {
+            if try write(in: Files.collection) { return true }
+            // Neither matched: another writer moved between the two, or the file is no
+            // longer in `files` (then its tombstone, if any, is final).
+            if try session.findOne(Files.collection, ["_id": key], projection: ["_id": 1]) != nil { continue }
+            if try write(in: Tombstones.collection) { return true }
+            if try session.findOne(Tombstones.collection, ["_id": key], projection: ["_id": 1]) == nil { return false }
+        }
+        throw MongoError(
+            operation: "findAndModify", target: session.target(Files.collection),
+            message: "the replicas of file \(file) kept changing under this write")
+    }
+
+    public func removeReplica(_ file: FileID, from node: NodeID) async throws {
+        try await withSession { session in try Self.dropReplica(session, file, from: node) }
+    }
+
+    /// Forgets the replica of `file` on `node`, in whichever collection the version is.
+    static func dropReplica(_ session: MongoSession, _ file: FileID, from node: NodeID) throws {
+        let id = BSON.string(node.rawValue), key = BSON.int64(file.rawValue)
+        let remove = Update.pipeline([["$set": ["replicas": Files.replicas(without: id)]]] + Files.derive)
+        var before = try session.findAndModify(
+            Files.collection, ["_id": key, "replicas.node": id], remove, returnNew: false, fields: ["size": 1])
+        // Only once the file is no longer in `files` is its tombstone the one to change.
+        if before == nil, try session.findOne(Files.collection, ["_id": key], projection: ["_id": 1]) == nil {
+            before = try session.findAndModify(
+                Tombstones.collection, ["_id": key, "replicas.node": id], remove, returnNew: false, fields: ["size": 1])
+        }
+        guard let before else { return }
+        try addUsed(session, node, -(before["size"]?.int64Value ?? 0))
     }
 
     public func replicas(of file: FileID) async throws -> [ReplicaRecord] {
@@ -794,7 +803,7 @@ public final class MongoCatalog: Catalog {
             .operators(["$inc": ["files": .int64(Int64(files)), "bytes": .int64(bytes)]]), upsert: true)
     }
 
-    private static func addUsed(_ session: MongoSession, _ node: NodeID, _ bytes: Int64) throws {
+    static func addUsed(_ session: MongoSession, _ node: NodeID, _ bytes: Int64) throws {
         guard bytes != 0 else { return }
         _ = try session.update(Nodes.collection, ["_id": .string(node.rawValue)], .operators(["$inc": ["used": .int64(bytes)]]))
     }

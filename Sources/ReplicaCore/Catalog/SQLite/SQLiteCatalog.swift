@@ -469,6 +469,8 @@ extension SQLiteCatalog {
             "under-replicated": Self.underReplicatedSQL,
             "replication counts": Self.replicationCountsSQL,
             "node liveness recount": Self.livenessRecountSQL,
+            "holdings in a path range": Self.holdingsInRangeSQL(after: true, through: true),
+            "holdings after a path": Self.holdingsInRangeSQL(after: true, through: false),
         ]
         return try await writer.read { db in
             var plans: [String: String] = [:]

@@ -1,0 +1,62 @@
+import Foundation
+import GRDB
+
+extension SQLiteCatalog {
+    /// The node's replicas of the versions whose path is in a range: a range of the path
+    /// index (`files_by_path_version`, tombstones included), then one primary-key probe of
+    /// `replicas` per version. CROSS JOIN keeps that order: starting from the node's replicas
+    /// would read all of them for every batch. The bounds are bound as text (byte order).
+    /// Without either bound the range is every path: then the node's replicas are all there is
+    /// to read.
+    static func holdingsInRangeSQL(after: Bool, through: Bool) -> String {
+        guard after || through else {
+            return "SELECT f.*, r.state AS replica_state FROM replicas r JOIN files f ON f.id = r.file WHERE r.node = ?"
+        }
+        return """
+        SELECT f.*, r.state AS replica_state FROM files f CROSS JOIN replicas r
+        WHERE r.file = f.id AND r.node = ?\(after ? " AND f.path > ?" : "")\(through ? " AND f.path <= ?" : "")
+        """
+    }
+
+    public func inventoryView(on node: NodeID, paths: [VirtualPath], range: PathRange) async throws -> InventoryView {
+        try await writer.read { db in
+            var current: [VirtualPath: FileRecord] = [:]
+            let byPath = try db.cachedStatement(sql: "SELECT * FROM files WHERE path = ? AND deleted = 0")
+            for path in paths {
+                if let row = try Row.fetchOne(byPath, arguments: [path.rawValue]) { current[path] = try Self.fileRecord(row) }
+            }
+            var holdings: [FileID: Holding] = [:]
+            guard let seq = try Self.nodeSeq(db, node) else { return InventoryView(current: current, holdings: holdings) }
+            var arguments: [any DatabaseValueConvertible] = [seq]
+            if let after = range.after { arguments.append(after.rawValue) }
+            if let through = range.through { arguments.append(through.rawValue) }
+            let statement = try db.cachedStatement(sql: Self.holdingsInRangeSQL(after: range.after != nil, through: range.through != nil))
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+            while let row = try rows.next() {
+                let file = try Self.fileRecord(row)
+                holdings[file.id] = Holding(file: file, state: ReplicaState(storedCode: row["replica_state"]))
+            }
+            return InventoryView(current: current, holdings: holdings)
+        }
+    }
+
+    public func applyInventory(on node: NodeID, live: [FileID], forget: [FileID]) async throws {
+        guard !live.isEmpty || !forget.isEmpty else { return }
+        try await writer.write { db in
+            guard let seq = try Self.nodeSeq(db, node) else { throw CatalogError.unknownNode(node) }
+            let lookup = try db.cachedStatement(sql: "SELECT size, kn, deleted FROM files WHERE id = ?")
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO replicas (file, node, state, size, kn) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(file, node) DO UPDATE SET state = excluded.state WHERE state != excluded.state
+                """)
+            for file in live {
+                guard let row = try Row.fetchOne(lookup, arguments: [file.rawValue]) else { continue }
+                // A deleted file's replicas can only be pending deletion.
+                let code = (row["deleted"] as Bool) ? 2 : ReplicaState.live.storedCode
+                try upsert.execute(arguments: [file.rawValue, seq, code, row["size"] as Int64, row["kn"] as Int])
+            }
+            let delete = try db.cachedStatement(sql: "DELETE FROM replicas WHERE file = ? AND node = ?")
+            for file in forget { try delete.execute(arguments: [file.rawValue, seq]) }
+        }
+    }
+}

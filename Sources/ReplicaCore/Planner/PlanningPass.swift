@@ -13,8 +13,16 @@ struct PlanningPass {
         var countsForDrain: Bool
         var free: Int64
         var load: Double
+        /// Copies of large files under way to the node, one slot each.
         var incoming = 0
+        /// Copies of small files under way to the node: they share slots, a batch each.
+        var incomingSmall = 0
         var outgoing = 0
+
+        /// Copy slots taken: one per large copy, one per started batch of small ones.
+        func slotsTaken(batchFiles: Int) -> Int {
+            incoming + (incomingSmall + max(1, batchFiles) - 1) / max(1, batchFiles)
+        }
     }
 
     let limits: PlannerLimits
@@ -58,7 +66,7 @@ struct PlanningPass {
             if let source = copy.source { copyEndpoints[copy.file, default: []].insert(source) }
             if !copy.recorded { slots[copy.target]?.free -= copy.size }
             if let source = copy.source {
-                slots[copy.target]?.incoming += 1
+                countIncoming(copy.size, on: copy.target)
                 slots[source]?.outgoing += 1
             }
         }
@@ -75,7 +83,8 @@ struct PlanningPass {
         if let openCache { return openCache }
         let open = order.filter { id in
             let slot = slots[id]!
-            return slot.receives && slot.incoming < limits.maxCopiesPerNode && slot.load < limits.maxLoad
+            return slot.receives && slot.slotsTaken(batchFiles: limits.batchFiles) < limits.maxCopiesPerNode
+                && slot.load < limits.maxLoad
         }
         openCache = open
         return open
@@ -161,12 +170,21 @@ struct PlanningPass {
             return (x.fresh ? 0 : 1, x.outgoing, x.load, a.rawValue) < (y.fresh ? 0 : 1, y.outgoing, y.load, b.rawValue)
         }!
         book(file: file, on: target, evicting: evicting)
-        slots[target]!.incoming += 1
+        countIncoming(file.size, on: target)
         slots[source]!.outgoing += 1
         filesInFlight.insert(file.id)
         copyEndpoints[file.id, default: []].formUnion([source, target])
         openCache = nil
         return (CopyPlan(file: file.id, size: file.size, source: source, target: target, evicting: evicting.map(\.id)), evicting)
+    }
+
+    /// Takes a copy slot on `node` for a copy of `size` bytes (a share of one for a small file).
+    mutating func countIncoming(_ size: Int64, on node: NodeID) {
+        if limits.isBatched(size) {
+            slots[node]?.incomingSmall += 1
+        } else {
+            slots[node]?.incoming += 1
+        }
     }
 
     // MARK: Uploads

@@ -19,9 +19,10 @@ struct PlanningPass {
         var incomingSmall = 0
         var outgoing = 0
 
-        /// Copy slots taken: one per large copy, one per started batch of small ones.
-        func slotsTaken(batchFiles: Int) -> Int {
-            incoming + (incomingSmall + max(1, batchFiles) - 1) / max(1, batchFiles)
+        /// Copy slots filled: one per large copy, one per full batch of small ones. A batch
+        /// being filled leaves its slot open, so that a pass tops it up to a whole batch.
+        func slotsFilled(batchFiles: Int) -> Int {
+            incoming + incomingSmall / max(1, batchFiles)
         }
     }
 
@@ -83,7 +84,7 @@ struct PlanningPass {
         if let openCache { return openCache }
         let open = order.filter { id in
             let slot = slots[id]!
-            return slot.receives && slot.slotsTaken(batchFiles: limits.batchFiles) < limits.maxCopiesPerNode
+            return slot.receives && slot.slotsFilled(batchFiles: limits.batchFiles) < limits.maxCopiesPerNode
                 && slot.load < limits.maxLoad
         }
         openCache = open

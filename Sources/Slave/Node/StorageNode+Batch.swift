@@ -48,63 +48,60 @@ extension StorageNode {
             status: .ok, headers: [.contentType: "application/octet-stream"],
             body: ResponseBody { writer in
                 try await self.transfer {
-                    // A few files read ahead while the frames before them are written.
-                    let window = 8
+                    // A window of files read (one call on the blocking pool), then their frames written.
                     var start = 0
                     while start < files.count {
-                        let slice = Array(files[start..<min(files.count, start + window)])
-                        let frames = await withTaskGroup(of: (Int, ByteBuffer).self) { group in
-                            for (offset, file) in slice.enumerated() {
-                                group.addTask { (offset, await self.frame(for: file)) }
-                            }
-                            var frames = [ByteBuffer?](repeating: nil, count: slice.count)
-                            for await (offset, frame) in group { frames[offset] = frame }
-                            return frames
-                        }
-                        for frame in frames { try await writer.write(frame!) }
-                        start += window
+                        let window = Array(files[start..<min(files.count, start + 64)])
+                        start += window.count
+                        for frame in await self.frames(for: window) { try await writer.write(frame) }
                     }
                 }
                 try await writer.finish(nil)
             })
     }
 
-    /// One file's frame: its verified bytes, or why it is not sent.
-    private func frame(for wanted: WantedBlob) async -> ByteBuffer {
-        let path = wanted.path
-        func refusal(_ message: String, _ code: String) -> ByteBuffer {
+    /// The frames of `files`, in order: each file's verified bytes, or why it is not sent.
+    private func frames(for files: [WantedBlob]) async -> [ByteBuffer] {
+        func refusal(_ path: VirtualPath, _ message: String, _ code: String) -> ByteBuffer {
             (try? BlobFrame(path: path, error: message, code: code).encoded()) ?? ByteBuffer()
         }
-        guard let blob = await store.blob(at: path), blob.sha256 == wanted.sha256.lowercased() else {
-            return refusal("\(path) is not held by this node in that version", "not_found")
-        }
-        guard blob.size <= BlobsRequest.maxFileSize else {
-            return refusal("\(path) is too large for a batch", "too_large")
-        }
-        var bytes = ByteBuffer()
-        bytes.reserveCapacity(Int(blob.size))
-        do {
-            _ = try await store.read(path: path) { chunk in
-                var chunk = chunk
-                bytes.writeBuffer(&chunk)
+        var frames = [ByteBuffer?](repeating: nil, count: files.count)
+        var reading: [(index: Int, blob: StoredBlob)] = []
+        for (index, wanted) in files.enumerated() {
+            guard let blob = await store.blob(at: wanted.path), blob.sha256 == wanted.sha256.lowercased() else {
+                frames[index] = refusal(wanted.path, "\(wanted.path) is not held by this node in that version", "not_found")
+                continue
             }
-        } catch BlobStoreError.checksumMismatch {
-            logger.error("corrupt replica quarantined while serving it: \(path)")
-            if let fileID = blob.fileID {
-                noteDamaged(FileRef(fileID: fileID, path: path), kind: ReplicaDamage.corrupt, detail: "checksum mismatch found while it was read")
+            guard blob.size <= BlobsRequest.maxFileSize else {
+                frames[index] = refusal(wanted.path, "\(wanted.path) is too large for a batch", "too_large")
+                continue
             }
-            return refusal("\(path) is corrupt on this node; quarantined", "source_corrupt")
-        } catch BlobStoreError.notFound {
-            if let fileID = blob.fileID, await store.blob(at: path) == nil {
-                logger.error("\(path) is missing from the disk; it no longer counts")
-                noteDamaged(FileRef(fileID: fileID, path: path), kind: ReplicaDamage.missing, detail: "found missing when it was read")
-            }
-            return refusal("\(path) is missing from this node's disk", "not_found")
-        } catch {
-            return refusal("could not read \(path): \(error)", "source_failed")
+            reading.append((index, blob))
         }
-        return (try? BlobFrame(path: path, fileID: blob.fileID, size: Int64(bytes.readableBytes), sha256: blob.sha256).encoded(body: bytes))
-            ?? refusal("could not frame \(path)", "source_failed")
+        let read = await store.readWhole(reading.map(\.blob.path))
+        for ((index, blob), outcome) in zip(reading, read) {
+            let path = blob.path
+            switch outcome {
+            case .success(let (stored, bytes)):
+                frames[index] = (try? BlobFrame(path: path, fileID: stored.fileID, size: Int64(bytes.readableBytes), sha256: stored.sha256)
+                    .encoded(body: bytes)) ?? refusal(path, "could not frame \(path)", "source_failed")
+            case .failure(.checksumMismatch):
+                logger.error("corrupt replica quarantined while serving it: \(path)")
+                if let fileID = blob.fileID {
+                    noteDamaged(FileRef(fileID: fileID, path: path), kind: ReplicaDamage.corrupt, detail: "checksum mismatch found while it was read")
+                }
+                frames[index] = refusal(path, "\(path) is corrupt on this node; quarantined", "source_corrupt")
+            case .failure(.notFound):
+                if let fileID = blob.fileID, await store.blob(at: path) == nil {
+                    logger.error("\(path) is missing from the disk; it no longer counts")
+                    noteDamaged(FileRef(fileID: fileID, path: path), kind: ReplicaDamage.missing, detail: "found missing when it was read")
+                }
+                frames[index] = refusal(path, "\(path) is missing from this node's disk", "not_found")
+            case .failure(let error):
+                frames[index] = refusal(path, "could not read \(path): \(error)", "source_failed")
+            }
+        }
+        return frames.map { $0 ?? ByteBuffer() }
     }
 
     // MARK: Target
@@ -149,8 +146,8 @@ extension StorageNode {
     }
 
     /// Files stored per flush to the disk, and bytes.
-    static let flushFiles = 256
-    static let flushBytes = 16 << 20
+    static let flushFiles = 1024
+    static let flushBytes = 32 << 20
 
     private func pull(
         _ files: [BatchedCopy], from source: String, cancelled: @escaping @Sendable (FileID) -> Bool

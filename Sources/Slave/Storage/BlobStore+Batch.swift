@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOCore
 import NIOPosix
@@ -9,6 +10,11 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// `read(2)`, named apart from ``BlobStore/read(path:chunkSize:into:)``.
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    read(fd, buffer, count)
+}
 
 #if os(Linux)
 /// `syncfs(2)` (glibc ≥ 2.14), which Glibc's Swift module leaves out: it is declared only
@@ -321,5 +327,92 @@ extension Result {
     fileprivate var isSuccess: Bool {
         if case .success = self { return true }
         return false
+    }
+}
+
+extension BlobStore {
+    /// Reads small blobs whole, each checked as ``read(path:chunkSize:into:)`` checks it: the
+    /// path walked without following a symbolic link, the bytes hashed and compared with the
+    /// index. A corrupt one is quarantined and dropped (``BlobStoreError/checksumMismatch(path:expected:actual:)``),
+    /// one whose file is gone is dropped (``BlobStoreError/notFound(_:)``). The disk work for
+    /// all of them is one call on the blocking pool.
+    /// - Returns: per path, the blob as indexed and its bytes, or why not.
+    public func readWhole(_ paths: [VirtualPath]) async -> [Result<(StoredBlob, ByteBuffer), BlobStoreError>] {
+        let entries = ledger.withLock { ledger in paths.map { ledger.entries[$0] } }
+        let root = directory.root.string
+        let jobs = zip(paths, entries).map { path, entry in (path, entry?.size ?? -1) }
+        let read: [Result<(bytes: [UInt8], inode: UInt64), BlobStoreError>]
+        do {
+            read = try await NIOThreadPool.singleton.runIfActive {
+                jobs.map { path, size in size < 0 ? .failure(.notFound(path)) : Self.readFile(path, root: root, expected: size) }
+            }
+        } catch {
+            read = jobs.map { _ in .failure(BlobStoreError.wrap(error, operation: "read", path: root)) }
+        }
+        var results: [Result<(StoredBlob, ByteBuffer), BlobStoreError>] = []
+        for ((path, found), outcome) in zip(zip(paths, entries), read) {
+            guard var entry = found else {
+                results.append(.failure(.notFound(path)))
+                continue
+            }
+            switch outcome {
+            case .failure(.notFound):
+                _ = try? await drop(entry)
+                results.append(.failure(.notFound(path)))
+            case .failure(let error):
+                results.append(.failure(error))
+            case .success(let file):
+                // A commit may have replaced the file since the lookup: compare with the version read.
+                if entry.inode != file.inode, let current = ledger.withLock({ $0.entries[path] }), current.inode == file.inode {
+                    entry = current
+                }
+                let digest = SHA256.hash(data: file.bytes).hexString
+                guard digest == entry.sha256, Int64(file.bytes.count) == entry.size else {
+                    _ = try? await quarantine(entry)
+                    results.append(.failure(.checksumMismatch(path: path, expected: entry.sha256, actual: digest)))
+                    continue
+                }
+                results.append(.success((entry.blob, ByteBuffer(bytes: file.bytes))))
+            }
+        }
+        return results
+    }
+
+    /// The whole file at `path` (at most one byte more than `expected`, so that growth shows),
+    /// refusing a symbolic link or a non-directory anywhere along the path. Blocking.
+    private static func readFile(_ path: VirtualPath, root: String, expected: Int64) -> Result<(bytes: [UInt8], inode: UInt64), BlobStoreError> {
+        let segments = path.segments
+        var current = root
+        for (level, segment) in segments.enumerated() {
+            current += "/" + segment
+            var info = stat()
+            guard lstat(current, &info) == 0 else {
+                return errno == ENOENT || errno == ENOTDIR
+                    ? .failure(.notFound(path)) : .failure(.io(operation: "stat", path: current, message: "\(Errno(rawValue: errno))"))
+            }
+            let type = info.st_mode & S_IFMT
+            if level == segments.count - 1 ? type != S_IFREG : type != S_IFDIR { return .failure(.pathConflict(path)) }
+        }
+        let fd = open(current, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            return errno == ENOENT ? .failure(.notFound(path)) : .failure(.io(operation: "open", path: current, message: "\(Errno(rawValue: errno))"))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failure(.io(operation: "stat", path: current, message: "\(Errno(rawValue: errno))")) }
+        let capacity = Int(max(0, expected)) + 1
+        var bytes = [UInt8](repeating: 0, count: capacity)
+        var filled = 0
+        while filled < capacity {
+            let count = bytes.withUnsafeMutableBytes { raw in systemRead(fd, raw.baseAddress! + filled, capacity - filled) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(.io(operation: "read", path: current, message: "\(Errno(rawValue: errno))"))
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        bytes.removeLast(capacity - filled)
+        return .success((bytes, UInt64(info.st_ino)))
     }
 }

@@ -85,6 +85,34 @@ public struct SignedClient: Sendable {
         return headers
     }
 
+    /// `POST`s `body` as JSON and streams the answer's bytes to `read` (the files of a
+    /// `POST /v1/blobs`, for instance). A non-2xx answer is thrown as ``NodeCallError/rejected(address:status:reply:)``.
+    public func stream(
+        _ address: String, _ pathAndQuery: String, body: some Encodable, timeout: TimeAmount,
+        into read: (ByteBuffer) async throws -> Void
+    ) async throws {
+        let data = try JSONEncoder().encode(body)
+        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        request.method = .POST
+        sign(&request, method: .POST, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(data: data))
+        let response = try await execute(request, address: address, timeout: timeout)
+        guard response.status == .ok else {
+            let bytes = try await collect(response, address: address)
+            throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
+        }
+        do {
+            for try await chunk in response.body { try await read(chunk) }
+        } catch let error as NodeCallError {
+            throw error
+        } catch let error as BlobFrameError {
+            throw error
+        } catch {
+            throw NodeCallError.unreachable(address: address, message: "transfer interrupted: \(error)")
+        }
+    }
+
     /// Streams `length` bytes whose SHA-256 is `sha256` to `address`.
     public func upload<Chunks: AsyncSequence & Sendable>(
         _ address: String, _ pathAndQuery: String, length: Int64, sha256: String,

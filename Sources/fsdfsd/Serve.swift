@@ -47,6 +47,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Concurrent incoming copies per node.")
     var maxCopies: Int = 2
 
+    @Option(help: "Master only: copies of files up to 1 MiB to one node go in batches of up to this many files (one command, one pull, one catalog write); a batch takes one of the node's --max-copies slots. 1 copies every file alone.")
+    var copyBatch: Int = 512
+
     @Option(help: "Nodes at or above this load (1-minute load per core + active transfers) receive no copies.")
     var maxLoad: Double = 4.0
 
@@ -86,6 +89,9 @@ struct Serve: AsyncParsableCommand {
         guard inventorySlots >= 1 else { throw ValidationError("--inventory-slots must be at least 1") }
         guard evictionFloor >= 0 else { throw ValidationError("--eviction-floor must be 0 or more") }
         guard maxCopies >= 1 else { throw ValidationError("--max-copies must be at least 1") }
+        guard (1...BlobsRequest.maxFiles).contains(copyBatch) else {
+            throw ValidationError("--copy-batch must be between 1 and \(BlobsRequest.maxFiles) files")
+        }
         if recover, let master, master != listen, master != (advertise ?? listen) {
             throw ValidationError("--recover rebuilds the master's catalog: give it to the master, not to a node joining --master \(master)")
         }
@@ -179,7 +185,11 @@ struct Serve: AsyncParsableCommand {
             var settings = MasterSettings(
                 catalog: catalogAt, policies: policies, reportInterval: reportInterval,
                 missedReports: missedReports,
-                planner: PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor),
+                planner: {
+                    var limits = PlannerLimits(maxCopiesPerNode: maxCopies, maxLoad: maxLoad, evictionFloor: evictionFloor)
+                    limits.batchFiles = copyBatch
+                    return limits
+                }(),
                 recover: recover, maxReplicationRate: try maxReplicationRate.map { try ByteSize.parse($0) })
             settings.inventorySlots = inventorySlots
             let role = Master(

@@ -113,6 +113,9 @@ public final class TimedCatalog: Catalog {
     public func setReplica(_ file: FileID, on node: NodeID, state: ReplicaState) async throws {
         try await timed("setReplica") { try await base.setReplica(file, on: node, state: state) }
     }
+    public func setReplicas(_ changes: [ReplicaRecord]) async throws -> Set<FileID> {
+        try await timed("setReplicas") { try await base.setReplicas(changes) }
+    }
     public func removeReplica(_ file: FileID, from node: NodeID) async throws {
         try await timed("removeReplica") { try await base.removeReplica(file, from: node) }
     }

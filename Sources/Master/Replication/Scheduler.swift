@@ -8,7 +8,9 @@ import Synchronization
 /// an upload, a report that changes a node, a finished or failed copy, a node going down or
 /// coming back, a back-off lapsing, a maintenance window ending, the rate limit affording the
 /// next copy — then asks the planner for copies and runs them, each in a child task, at most
-/// ``PlannerLimits/maxCopiesPerNode`` per target. With `--max-replication-rate` it starts
+/// ``PlannerLimits/maxCopiesPerNode`` per target. Copies of small files from one source to
+/// one target go together as a batch (``CopyBatch``): one command, one pull, one catalog
+/// write; a batch takes one slot, so the next pass plans the next batch while one is under way. With `--max-replication-rate` it starts
 /// only what the budget allows (``ReplicationRateLimiter``, planner rule 10).
 public struct Scheduler: Service {
     let master: Master
@@ -25,18 +27,25 @@ public struct Scheduler: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled && !stopping.isSet {
+                    // Expiries are looked for from here: one that lapses while the pass runs
+                    // (seen by it as not yet lapsed) still wakes the next pass.
+                    let passStarted = Date()
                     do {
                         let orders = try await planPass()
                         master.noteCatalogReachable()
-                        for order in orders {
+                        let (single, batches) = CopyOrder.batches(of: orders, limits: master.currentPlanner.limits)
+                        for order in single {
                             group.addTask { await execute(order) }
+                        }
+                        for batch in batches {
+                            group.addTask { await execute(batch: batch) }
                         }
                     } catch {
                         if !master.noteCatalogFailure(error) {
                             master.logger.error("scheduler pass failed: \(error)")
                         }
                     }
-                    let next = master.state.withLock { $0.nextExpiry(now: Date()) }
+                    let next = master.state.withLock { $0.nextExpiry(now: passStarted) }
                     var timeout = next.map { Duration.milliseconds(Int64(max(10, $0.timeIntervalSinceNow * 1000))) }
                     // While the catalog is away, the next pass doubles as a probe.
                     if master.pausedReason != nil { timeout = min(timeout ?? Self.probeInterval, Self.probeInterval) }
@@ -110,10 +119,14 @@ public struct Scheduler: Service {
                     try await master.reserveEvictions(order.evictions)
                 }
                 // Recorded before the command goes out, so that a master restart finds the copy
-                // and the node's next inventory settles it (counted, or forgotten).
-                for order in orders {
-                    try await master.catalog.setReplica(order.plan.file, on: order.plan.target, state: .copying)
-                    master.state.withLock { $0.copies[order.plan.file]?.recorded = true }
+                // and the node's next inventory settles it (counted, or forgotten). One write
+                // for the whole pass.
+                if !orders.isEmpty {
+                    _ = try await master.catalog.setReplicas(
+                        orders.map { ReplicaRecord(file: $0.plan.file, node: $0.plan.target, state: .copying) })
+                    master.state.withLock { state in
+                        for order in orders { state.copies[order.plan.file]?.recorded = true }
+                    }
                 }
             } catch {
                 await rollBack(orders)
@@ -224,7 +237,7 @@ public struct Scheduler: Service {
         }
     }
 
-    private func failed(_ plan: CopyPlan, _ error: any Error) async {
+    func failed(_ plan: CopyPlan, _ error: any Error) async {
         master.metrics.copyFailed()
         let failures = master.state.withLock { state -> Int in
             let key = Placement(file: plan.file, node: plan.target)
@@ -242,7 +255,7 @@ public struct Scheduler: Service {
         }
     }
 
-    private func checkSource(_ plan: CopyPlan) async {
+    func checkSource(_ plan: CopyPlan) async {
         do {
             guard let file = try await master.catalog.file(id: plan.file) else { return }
             let source = try await master.address(of: plan.source)

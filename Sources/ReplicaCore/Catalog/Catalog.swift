@@ -93,6 +93,14 @@ public protocol Catalog: Sendable {
     func setReplica(_ file: FileID, on node: NodeID, state: ReplicaState) async throws
     /// Forgets the replica of `file` on `node` (copy failed, evicted, deleted).
     func removeReplica(_ file: FileID, from node: NodeID) async throws
+    /// Records every replica in `changes` as ``setReplica(_:on:state:)`` does, in one
+    /// transaction (SQLite) or a few bulk writes (MongoDB): what a batch of copies needs, so
+    /// that a thousand copies landing cost one commit, not a thousand. A file the catalog no
+    /// longer knows (purged meanwhile) is skipped, not an error.
+    /// - Returns: the files of `changes` that are deleted (their replicas recorded pending
+    ///   deletion, whatever state was asked) or unknown: their copies do not count.
+    /// - Throws: ``CatalogError/unknownNode(_:)`` when a node is not registered (nothing is recorded then).
+    func setReplicas(_ changes: [ReplicaRecord]) async throws -> Set<FileID>
     func replicas(of file: FileID) async throws -> [ReplicaRecord]
     /// Every replica recorded on `node` (any state, deleted files included), for matching a
     /// node's inventory against the catalog.

@@ -9,7 +9,8 @@
 /// 1. Files are taken in ascending kn (ties: smaller K, then smaller size), skipping files
 ///    with a copy in flight. A file with no live replica on an alive node cannot be copied.
 /// 2. Candidate targets are alive and fresh (rule 6), do not hold the file, have a free copy slot
-///    (``PlannerLimits/maxCopiesPerNode``), load below ``PlannerLimits/maxLoad`` and are not
+///    (``PlannerLimits/maxCopiesPerNode``; copies of small files share one per
+///    ``PlannerLimits/batchFiles``, as they go in batches), load below ``PlannerLimits/maxLoad`` and are not
 ///    backed off for that file. Among those with free space ≥ size, the one with most free
 ///    space wins, then the least loaded, then the lowest id. The source is a fresh holder
 ///    when there is one (then fewest outgoing copies, least load, lowest id).

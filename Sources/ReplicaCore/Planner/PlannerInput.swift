@@ -178,6 +178,15 @@ public struct PlannerLimits: Sendable, Equatable {
     public var batchSize: Int
     /// Whether evictions may be planned at all (the master's safe mode turns them off).
     public var allowEvictions = true
+    /// Copies of files up to ``smallFileSize`` bytes to one target go in batches of up to
+    /// this many files (one command, one pull): such copies take one copy slot per this many.
+    /// 1 (the default of the pure planner): no batches, every copy takes a slot.
+    public var batchFiles = 1
+    /// Largest file copied in a batch; bigger ones go alone, one slot each.
+    public var smallFileSize: Int64 = 1 << 20
+
+    /// Whether a copy of `size` bytes goes in a batch.
+    public func isBatched(_ size: Int64) -> Bool { batchFiles > 1 && size <= smallFileSize }
 
     public init(
         maxCopiesPerNode: Int = 2, maxLoad: Double = 4.0, evictionFloor: Int = 0,

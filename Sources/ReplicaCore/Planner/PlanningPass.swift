@@ -13,8 +13,17 @@ struct PlanningPass {
         var countsForDrain: Bool
         var free: Int64
         var load: Double
+        /// Copies of large files under way to the node, one slot each.
         var incoming = 0
+        /// Copies of small files under way to the node: they share slots, a batch each.
+        var incomingSmall = 0
         var outgoing = 0
+
+        /// Copy slots filled: one per large copy, one per full batch of small ones. A batch
+        /// being filled leaves its slot open, so that a pass tops it up to a whole batch.
+        func slotsFilled(batchFiles: Int) -> Int {
+            incoming + incomingSmall / max(1, batchFiles)
+        }
     }
 
     let limits: PlannerLimits
@@ -58,7 +67,7 @@ struct PlanningPass {
             if let source = copy.source { copyEndpoints[copy.file, default: []].insert(source) }
             if !copy.recorded { slots[copy.target]?.free -= copy.size }
             if let source = copy.source {
-                slots[copy.target]?.incoming += 1
+                countIncoming(copy.size, on: copy.target)
                 slots[source]?.outgoing += 1
             }
         }
@@ -75,7 +84,8 @@ struct PlanningPass {
         if let openCache { return openCache }
         let open = order.filter { id in
             let slot = slots[id]!
-            return slot.receives && slot.incoming < limits.maxCopiesPerNode && slot.load < limits.maxLoad
+            return slot.receives && slot.slotsFilled(batchFiles: limits.batchFiles) < limits.maxCopiesPerNode
+                && slot.load < limits.maxLoad
         }
         openCache = open
         return open
@@ -176,12 +186,21 @@ struct PlanningPass {
             return (x.fresh ? 0 : 1, x.outgoing, x.load, a.rawValue) < (y.fresh ? 0 : 1, y.outgoing, y.load, b.rawValue)
         }!
         book(file: file, on: target, evicting: evicting)
-        slots[target]!.incoming += 1
+        countIncoming(file.size, on: target)
         slots[source]!.outgoing += 1
         filesInFlight.insert(file.id)
         copyEndpoints[file.id, default: []].formUnion([source, target])
         openCache = nil
         return (CopyPlan(file: file.id, size: file.size, source: source, target: target, evicting: evicting.map(\.id)), evicting)
+    }
+
+    /// Takes a copy slot on `node` for a copy of `size` bytes (a share of one for a small file).
+    mutating func countIncoming(_ size: Int64, on node: NodeID) {
+        if limits.isBatched(size) {
+            slots[node]?.incomingSmall += 1
+        } else {
+            slots[node]?.incoming += 1
+        }
     }
 
     // MARK: Uploads

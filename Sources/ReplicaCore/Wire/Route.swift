@@ -5,6 +5,10 @@ public enum Route {
     // Every node.
     public static let blobPath = "/v1/blob"
     public static let copy = "/v1/copy"
+    /// `POST` a ``CopyBatchCommand``: the target pulls many small files in one request.
+    public static let copyBatch = "/v1/copy-batch"
+    /// `POST` a ``BlobsRequest``: the source answers the files as a framed stream (``BlobFrame``).
+    public static let blobs = "/v1/blobs"
     public static let remove = "/v1/remove"
     public static let verify = "/v1/verify"
     public static let health = "/v1/health"

@@ -26,6 +26,7 @@ extension StorageNode {
             }
             return ErrorResponse.json(try await self.copy(command))
         }
+        addBatchRoutes(to: router)
         router.post(.init(stringLiteral: Route.remove)) { request, context in
             let command = try await request.decodeJSON(RemoveCommand.self, context: context)
             guard let swarm = self.swarm, command.swarm == swarm else {

@@ -116,6 +116,28 @@ public final class StorageNode: Sendable {
         return try await body { self.copiesUnderWay.withLock { $0[file]?.cancelled ?? false } }
     }
 
+    /// Runs the copies of `files` (a batch) as ``copying(_:_:)`` runs one: `cancelled(file)`
+    /// says whether the master removed that version meanwhile.
+    func copying<T>(
+        all files: [FileID], _ body: (_ cancelled: @escaping @Sendable (FileID) -> Bool) async throws -> T
+    ) async rethrows -> T {
+        copiesUnderWay.withLock { copies in
+            for file in files {
+                let known = copies[file] ?? (0, false)
+                copies[file] = (known.count + 1, known.cancelled)
+            }
+        }
+        defer {
+            copiesUnderWay.withLock { copies in
+                for file in files {
+                    guard let known = copies[file] else { continue }
+                    copies[file] = known.count > 1 ? (known.count - 1, known.cancelled) : nil
+                }
+            }
+        }
+        return try await body { file in self.copiesUnderWay.withLock { $0[file]?.cancelled ?? false } }
+    }
+
     /// The master removed `file`: a copy of it under way is dropped when it ends.
     func cancelCopy(of file: FileID) {
         copiesUnderWay.withLock { copies in

@@ -622,17 +622,9 @@ public final class MongoCatalog: Catalog {
     /// whichever collection the version is. Returns false when the version is in neither.
     static func writeReplica(_ session: MongoSession, _ file: FileID, on node: NodeID, up: Bool, state: ReplicaState) throws -> Bool {
         let id = BSON.string(node.rawValue)
-        let replica: BSON = [
-            "node": id,
-            // A deleted file's replicas can only be pending deletion.
-            "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Int32(state.storedCode))]],
-            "up": .bool(up),
-        ]
         // Two conditional updates, so that only the one that adds the node counts
         // its bytes, however many writers race on this file.
-        let set = Update.pipeline([
-            ["$set": ["replicas": ["$concatArrays": [Files.replicas(without: id), .array([replica])]]]],
-        ] + Files.derive)
+        let set = replicaUpdate(node, up: up, state: state)
         let key = BSON.int64(file.rawValue)
         /// True when one of the two writes matched in `collection`.
         func write(in collection: String) throws -> Bool {
@@ -658,6 +650,87 @@ public final class MongoCatalog: Catalog {
         throw MongoError(
             operation: "findAndModify", target: session.target(Files.collection),
             message: "the replicas of file \(file) kept changing under this write")
+    }
+
+    /// The replica entry of `node` in a file document (state `state`, or pending deletion on a
+    /// deleted file), and the update that puts it in place of any entry of that node.
+    private static func replicaUpdate(_ node: NodeID, up: Bool, state: ReplicaState) -> Update {
+        let id = BSON.string(node.rawValue)
+        let replica: BSON = [
+            "node": id,
+            // A deleted file's replicas can only be pending deletion.
+            "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Int32(state.storedCode))]],
+            "up": .bool(up),
+        ]
+        return Update.pipeline([
+            ["$set": ["replicas": ["$concatArrays": [Files.replicas(without: id), .array([replica])]]]],
+        ] + Files.derive)
+    }
+
+    /// In bulk for the current versions of each (node, state) group: one update for the files
+    /// that already have an entry of the node (a copy recorded as under way), one for those
+    /// that have none (their bytes are added to the node's usage, or the usage recounted when
+    /// another writer raced the update), one read of what is current. Deleted, retired and
+    /// unknown files then go one by one, as ``setReplica(_:on:state:)`` does them.
+    public func setReplicas(_ changes: [ReplicaRecord]) async throws -> Set<FileID> {
+        guard !changes.isEmpty else { return [] }
+        return try await gate.shared {
+            try await withSession { session in
+                var up: [NodeID: Bool] = [:]
+                for node in Set(changes.map(\.node)) {
+                    guard let holder = try session.findOne(Nodes.collection, ["_id": .string(node.rawValue)], projection: ["alive": 1])
+                    else { throw CatalogError.unknownNode(node) }
+                    up[node] = holder["alive"]?.boolValue ?? false
+                }
+                var notCounting: Set<FileID> = []
+                let groups = Dictionary(grouping: changes) { ReplicaGroup(node: $0.node, state: $0.state) }
+                for (group, members) in groups {
+                    let id = BSON.string(group.node.rawValue)
+                    let keys = BSON.array(Set(members.map(\.file)).map { .int64($0.rawValue) })
+                    let set = Self.replicaUpdate(group.node, up: up[group.node]!, state: group.state)
+                    _ = try session.update(
+                        Files.collection, ["_id": ["$in": keys], "deleted": false, "replicas.node": id], set, many: true)
+                    let absent: BSONDocument = ["_id": ["$in": keys], "deleted": false, "replicas.node": ["$ne": id]]
+                    let adding = try session.find(Files.collection, absent, projection: ["size": 1])
+                    if !adding.isEmpty {
+                        let result = try session.update(Files.collection, absent, set, many: true)
+                        if result.modified == adding.count {
+                            try Self.addUsed(session, group.node, adding.reduce(0) { $0 + ($1["size"]?.int64Value ?? 0) })
+                        } else {
+                            try Self.recountUsed(session, group.node)
+                        }
+                    }
+                    let current = Set(try session.find(
+                        Files.collection, ["_id": ["$in": keys], "deleted": false, "replicas.node": id], projection: ["_id": 1]
+                    ).compactMap { $0["_id"]?.int64Value.map(FileID.init) })
+                    for member in members where !current.contains(member.file) {
+                        notCounting.insert(member.file)
+                        _ = try Self.writeReplica(session, member.file, on: group.node, up: up[group.node]!, state: group.state)
+                    }
+                }
+                return notCounting
+            }
+        }
+    }
+
+    private struct ReplicaGroup: Hashable {
+        var node: NodeID
+        var state: ReplicaState
+    }
+
+    /// Sets the node's usage to the sum of the sizes of every replica recorded on it.
+    private static func recountUsed(_ session: MongoSession, _ node: NodeID) throws {
+        let id = BSON.string(node.rawValue)
+        var used: Int64 = 0
+        for collection in Files.withTombstones {
+            for row in try session.aggregate(collection, [
+                ["$match": ["replicas.node": id]],
+                ["$group": ["_id": .null, "used": ["$sum": "$size"]]],
+            ]) {
+                used += row["used"]?.int64Value ?? 0
+            }
+        }
+        _ = try session.update(Nodes.collection, ["_id": id], .operators(["$set": ["used": .int64(used)]]))
     }
 
     public func removeReplica(_ file: FileID, from node: NodeID) async throws {

@@ -327,6 +327,37 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
+    public func setReplicas(_ changes: [ReplicaRecord]) async throws -> Set<FileID> {
+        guard !changes.isEmpty else { return [] }
+        return try await writer.write { db in
+            var seqs: [NodeID: Int64] = [:]
+            for node in Set(changes.map(\.node)) {
+                guard let seq = try Self.nodeSeq(db, node) else { throw CatalogError.unknownNode(node) }
+                seqs[node] = seq
+            }
+            let read = try db.cachedStatement(sql: "SELECT size, kn, deleted FROM files WHERE id = ?")
+            let write = try db.cachedStatement(sql: """
+                INSERT INTO replicas (file, node, state, size, kn) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(file, node) DO UPDATE SET state = excluded.state
+                """)
+            var notCounting: Set<FileID> = []
+            for change in changes {
+                guard let row = try Row.fetchOne(read, arguments: [change.file.rawValue]) else {
+                    notCounting.insert(change.file)
+                    continue
+                }
+                // A deleted file's replicas can only be pending deletion.
+                let deleted = row["deleted"] as Bool
+                if deleted { notCounting.insert(change.file) }
+                try write.execute(arguments: [
+                    change.file.rawValue, seqs[change.node]!, deleted ? 2 : change.state.storedCode, row["size"] as Int64,
+                    row["kn"] as Int,
+                ])
+            }
+            return notCounting
+        }
+    }
+
     public func removeReplica(_ file: FileID, from node: NodeID) async throws {
         try await writer.write { db in
             try db.cachedStatement(

@@ -41,21 +41,12 @@ extension Get {
                     // Spread the files over their holders; try the others when one fails.
                     let start = index % file.nodes.count
                     let nodes = Array(file.nodes[start...] + file.nodes[..<start])
-                    var failures: [String] = []
-                    for node in nodes {
-                        do {
-                            let received = try await Self.download(
-                                client, from: node, path: file.path, to: destination.string,
-                                expected: (sha256: file.sha256, size: file.size, file: Optional(file.fileID)), showProgress: false)
-                            progress.transferred(bytes: received)
-                            return
-                        } catch let error as NodeCallError {
-                            failures.append("\(node): \(error.code == "not_found" ? "does not hold it" : error.description)")
-                        } catch let error as DownloadError {
-                            failures.append("\(node): \(error)")
-                        }
+                    let (received, _) = try await Self.fromFirstServing(nodes) { node in
+                        try await Self.download(
+                            client, from: node, path: file.path, to: destination.string,
+                            expected: (sha256: file.sha256, size: file.size, file: Optional(file.fileID)), showProgress: false)
                     }
-                    throw CommandFailure("no node could serve it (\(failures.joined(separator: "; ")))")
+                    progress.transferred(bytes: received)
                 } catch {
                     progress.failed(file.path.rawValue, Put.reason(error))
                 }

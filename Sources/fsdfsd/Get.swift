@@ -86,22 +86,31 @@ struct Get: AsyncParsableCommand {
                 }
                 FileHandle.standardError.write(Data("\(why); trying \(candidates.count) known nodes\n".utf8))
             }
-            var failures: [String] = []
-            for node in candidates {
-                do {
-                    let received = try await Self.download(client, from: node, path: path, to: destination, expected: expected)
-                    if destination != "-" {
-                        FileHandle.standardError.write(Data("\(path) → \(destination) (\(formatBytes(received)), sha256 verified, from \(node))\n".utf8))
-                    }
-                    return
-                } catch let error as NodeCallError {
-                    failures.append("\(node): \(error.code == "not_found" ? "does not hold it" : error.description)")
-                } catch let error as DownloadError {
-                    failures.append("\(node): \(error)")
-                }
+            let (received, node) = try await Self.fromFirstServing(candidates, what: "\(path): ") { node in
+                try await Self.download(client, from: node, path: path, to: destination, expected: expected)
             }
-            throw CommandFailure("\(path): no node could serve it (\(failures.joined(separator: "; ")))")
+            if destination != "-" {
+                FileHandle.standardError.write(Data("\(path) → \(destination) (\(formatBytes(received)), sha256 verified, from \(node))\n".utf8))
+            }
         }
+    }
+
+    /// Runs `body` against each of `nodes` in turn until one serves: its result and the node.
+    /// Throws one line naming why each node did not (`what` leads it).
+    static func fromFirstServing<T>(
+        _ nodes: [String], what: String = "", _ body: (String) async throws -> T
+    ) async throws -> (T, String) {
+        var failures: [String] = []
+        for node in nodes {
+            do {
+                return (try await body(node), node)
+            } catch let error as NodeCallError {
+                failures.append("\(node): \(error.code == "not_found" ? "does not hold it" : error.description)")
+            } catch let error as DownloadError {
+                failures.append("\(node): \(error)")
+            }
+        }
+        throw CommandFailure("\(what)no node could serve it (\(failures.joined(separator: "; ")))")
     }
 
     /// Downloads one copy into a partial file, verifies it, and only then puts it in place or,

@@ -9,6 +9,10 @@ public protocol PlannerQueries {
     func files(after cursor: FileState?, limit: Int, within bounds: CandidateBounds) throws -> [FileState]
     /// Every replica of a file, in any state.
     func replicas(of file: FileID) throws -> [ReplicaRecord]
+    /// Nodes known to hold a live replica of every file not deleted: they can receive no copy.
+    /// Read from counts the catalog keeps (O(nodes)); a catalog that keeps none answers with
+    /// no node, which only costs the planner reads (never a copy it should have planned).
+    func nodesHoldingEveryFile() throws -> Set<NodeID>
     /// Live replicas on `node` of files not deleted, highest kn first (ties: larger size
     /// first, then higher id), strictly after `cursor` in that order.
     func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState]

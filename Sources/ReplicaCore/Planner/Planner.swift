@@ -59,9 +59,11 @@
 ///    idle swarm then plans in O(nodes), however many files it holds.
 ///    And a pass reads only the files some open target could take (``CandidateBounds``): K
 ///    below the number of alive nodes, and either no bigger than the most room on an open
-///    target or with an eviction conceivable for it (rule 3). The catalog tests this in its
-///    scheduling index, so a pass over a swarm where every node holds every file, or where no
-///    target has room, reads no file. The bounds are taken for each page of files; a booking
+///    target or with an eviction conceivable for it (rule 3); a target that holds every file
+///    (the catalog counts each node's live replicas) counts for neither. The catalog tests
+///    this in its scheduling index, so a pass over a swarm where every node holds every file,
+///    where no target has room, or where the only targets with room hold everything already
+///    (files short of copies with nowhere to go), reads no file. The bounds are taken for each page of files; a booking
 ///    that frees more room than it takes (an eviction of a bigger file) widens them only
 ///    from the next page on, and a file passed over meanwhile waits for the next pass.
 public struct Planner: Sendable {

@@ -48,6 +48,9 @@ struct PlanningPass {
     /// Alive draining nodes holding a live replica of each file checked as a victim.
     var drainingHolders: [FileID: Set<NodeID>] = [:]
     private var openCache: [NodeID]?
+    /// Nodes holding every file (``PlannerQueries/nodesHoldingEveryFile()``), read once per
+    /// pass: true of the view the pass reads all along, whatever it books.
+    private var holdingEverything: Set<NodeID>?
 
     init(limits: PlannerLimits, nodes: [PlannerNode], inFlight: InFlight, queries: any PlannerQueries) {
         self.limits = limits
@@ -128,7 +131,9 @@ struct PlanningPass {
     /// The bounds of the files this pass could still copy (``CandidateBounds``), from its
     /// open targets as they are now: what ``planCopy(of:)`` tests first, for every file.
     mutating func candidateBounds() throws -> CandidateBounds {
-        let open = openTargets()
+        // A target that holds every file can take none, whatever its room.
+        if holdingEverything == nil { holdingEverything = try queries.nodesHoldingEveryFile() }
+        let open = openTargets().filter { !holdingEverything!.contains($0) }
         var evictable: Int?
         if limits.allowEvictions {
             for node in open {

@@ -261,4 +261,5 @@ final class CountingQueries: PlannerQueries {
         try base.lowestKnFiles(on: node, after: cursor, limit: limit)
     }
     func records(of files: [FileID]) throws -> [FileRecord] { try base.records(of: files) }
+    func nodesHoldingEveryFile() throws -> Set<NodeID> { try base.nodesHoldingEveryFile() }
 }

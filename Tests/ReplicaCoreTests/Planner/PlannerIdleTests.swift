@@ -58,6 +58,23 @@ struct PlannerIdleTests {
         #expect(work.actions.count == 2, "c's slots (2 copies) fill")
     }
 
+    @Test("Files short of copies with nowhere to go (the one node with room holds them all): a pass over 2,000 reads none")
+    func onlyHolderHasRoom() async throws {
+        let cluster = try InstantCluster()
+        // A master that stores nothing and one node with every file, each asking for 2 copies.
+        try await cluster.addNode("m", quota: 0)
+        try await cluster.addNode("a", quota: 1_000_000)
+        try await cluster.catalog.importFiles(try Self.files(2_000, prefix: "f", n: 2, on: ["a"]))
+
+        let (plan, read) = try await Self.countedPass(cluster)
+        #expect(plan.isIdle)
+        #expect(read == 0, "files read by an idle pass: \(read)")
+        // A node with room that lacks them makes them candidates again.
+        try await cluster.addNode("c", quota: 100)
+        let (work, _) = try await Self.countedPass(cluster)
+        #expect(work.actions.count == 2, "c's slots (2 copies) fill")
+    }
+
     @Test("Planning inputs ignore load below the limit and the order of work in flight, and nothing else")
     func planningInputs() {
         let limits = PlannerLimits(maxLoad: 4)

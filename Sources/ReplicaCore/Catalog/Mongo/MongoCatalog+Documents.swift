@@ -194,6 +194,10 @@ final class MongoPlannerQueries: PlannerQueries {
     }
 
     private static let projection: BSONDocument = ["size": 1, "n": 1, "k": 1]
+
+    /// This catalog keeps no count of each node's replicas yet: no node is known to hold
+    /// everything (a pass then reads the files such a node's room admits).
+    func nodesHoldingEveryFile() throws -> Set<NodeID> { [] }
     private static let pageProjection: BSONDocument = ["size": 1, "n": 1, "k": 1, "replicas": 1]
 
     func files(after cursor: FileState?, limit: Int) throws -> [FileState] {

@@ -28,6 +28,8 @@ struct SQLitePlannerQueries: PlannerQueries {
         ORDER BY kn, k, size, id LIMIT ?
         """
     static let smallestSQL = "SELECT min(size) FROM files WHERE deleted = 0"
+    /// The per-node and total counts the triggers keep: a row per node, no file read.
+    static let holdingEverySQL = "SELECT id FROM nodes WHERE files > 0 AND files = (SELECT files FROM totals)"
 
     static let highestKnFromTop = """
         SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
@@ -90,6 +92,13 @@ struct SQLitePlannerQueries: PlannerQueries {
             rows = try Row.fetchAll(db.cachedStatement(sql: Self.boundedFromStart), arguments: StatementArguments(filter))
         }
         return rows.map { FileState(id: FileID($0[0]), size: $0[1], n: $0[2], k: $0[3]) }
+    }
+
+    func nodesHoldingEveryFile() throws -> Set<NodeID> {
+        // Live replicas are of files not deleted only (a tombstone's are pending deletion), so
+        // a node with as many as there are files holds each of them.
+        let ids: [String] = try String.fetchAll(db.cachedStatement(sql: Self.holdingEverySQL))
+        return Set(ids.map { NodeID($0) })
     }
 
     func replicas(of file: FileID) throws -> [ReplicaRecord] {

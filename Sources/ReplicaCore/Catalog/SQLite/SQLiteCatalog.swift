@@ -18,10 +18,14 @@ public final class SQLiteCatalog: Catalog {
             // Durable enough for a catalog that nodes can rebuild by reporting; WAL keeps
             // readers (status, planner) from blocking the writer.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // 64 MiB of page cache per connection (SQLite's default is 2 MiB): the planner's
-            // index ranges and joins stay in memory for catalogs of millions of files.
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            // 24 MiB of page cache per connection (SQLite's default is 2 MiB): the hot index
+            // ranges stay in memory, the rest of a catalog of millions of files is read from
+            // the kernel's cache, which no process's RSS pays for.
+            try db.execute(sql: "PRAGMA cache_size = -24576")
         }
+        // The writer and three readers (status, where, the planner, the dashboard at once):
+        // at most 96 MiB of page cache in all, so that the master stays small at 1M files.
+        configuration.maximumReaderCount = 3
         writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrate(writer)
     }

@@ -127,6 +127,27 @@ final class BenchCluster: Sendable {
         try node.server.start()
     }
 
+    /// Stops the master (SIGTERM) and starts it again on the same data, address and catalog,
+    /// as an operator restarts one: without `--recover`. Returns once it answers; its nodes
+    /// then send their inventories again.
+    @discardableResult
+    func restartMaster() async throws -> FsdfsNode {
+        let old = try master
+        await old.server.stop(timeout: context.timeout)
+        let server = ServerProcess(
+            name: old.server.name, executable: old.server.executable,
+            arguments: old.server.arguments.filter { $0 != "--recover" }, environment: old.server.environment, log: old.server.log)
+        try server.start()
+        let node = FsdfsNode(name: old.name, address: old.address, data: old.data, metrics: old.metrics, server: server)
+        masterNode.withLock { $0 = node }
+        started.withLock { $0.append(node) }
+        try await poll("\(name)/master serving again on \(node.address)", timeout: .seconds(60)) {
+            try ensureRunning(node)
+            return try await status().master == node.address
+        }
+        return node
+    }
+
     private func launch(_ name: String, quota: String, extra: [String], metrics: String?) throws -> FsdfsNode {
         let address = "127.0.0.1:\(try freePort())"
         let data = dataDirectory(name)

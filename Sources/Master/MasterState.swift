@@ -151,11 +151,17 @@ struct MasterState: Sendable {
     }
 
     /// A node confirmed holding `file` (forgets confirmations older than ``landedMemory``).
+    /// Forgetting costs a pass over the node's confirmations, so it is done at most once per
+    /// tenth of ``landedMemory``: a burst of thousands of copies costs O(1) each.
     mutating func noteLanded(_ file: FileID, on node: NodeID, at now: Date) {
-        var recent = (landed[node] ?? [:]).filter { now.timeIntervalSince($0.value) < Self.landedMemory }
-        recent[file] = now
-        landed[node] = recent
+        landed[node, default: [:]][file] = now
+        if now.timeIntervalSince(landedPruned[node] ?? .distantPast) >= Self.landedMemory / 10 {
+            landed[node] = landed[node]?.filter { now.timeIntervalSince($0.value) < Self.landedMemory }
+            landedPruned[node] = now
+        }
     }
+    /// When each node's confirmations were last pruned.
+    var landedPruned: [NodeID: Date] = [:]
 
     /// The versions `node` confirmed holding within ``landedMemory`` before `now`.
     func landed(on node: NodeID, now: Date) -> Set<FileID> {

@@ -74,9 +74,18 @@ struct ScaleStage {
             key: "bignode.rejoin.seconds", title: "bignode: a node with \(files) files restarts, until all counted",
             unit: "s", fsdfs: restart, higherIsBetter: false, goal: .atMost(60)))
         report.add(Figure(
-            key: "bignode.master_rss.mib", title: "bignode: master RSS at \(files) files", unit: "MiB",
+            key: "bignode.master_rss.mib", title: "bignode: master RSS at \(files) files, after --recover took them in", unit: "MiB",
             fsdfs: try seeded.cluster.master.server.residentMiB(),
             peer: try reference.cluster.master.server.residentMiB(), peerName: "at \(reference.files)",
+            higherIsBetter: false, goal: .atMost(200)))
+        let masterRestart = try await masterRestartSeconds(seeded)
+        report.add(Figure(
+            key: "bignode.master_restart.seconds", title: "bignode: the master restarts, until all \(files) files counted",
+            unit: "s", fsdfs: masterRestart, higherIsBetter: false, goal: .atMost(60)))
+        report.add(Figure(
+            key: "bignode.master_rss_restarted.mib", title: "bignode: master RSS at \(files) files, restarted", unit: "MiB",
+            fsdfs: try seeded.cluster.master.server.residentMiB(),
+            peer: try reference.cluster.master.server.residentMiB(), peerName: "at \(reference.files), after --recover",
             higherIsBetter: false, goal: .atMost(200)))
         let status = try await (medianSeconds(seeded.cluster, ["status", "--json"]), medianSeconds(reference.cluster, ["status", "--json"]))
         report.add(Figure(
@@ -110,6 +119,30 @@ struct ScaleStage {
             let node = status.nodes.first { $0.address == seeded.node.address }
             return node?.alive == true && status.files == seeded.files && status.underReplicated == 0
         }
+    }
+
+    /// Restarts the master (its catalog kept, no `--recover`) and returns the seconds from its
+    /// start until it counts every file again (the big node's inventory taken anew).
+    private func masterRestartSeconds(_ seeded: Seeded) async throws -> Double {
+        let cluster = seeded.cluster
+        progress("bignode: restarting the master; timing until it counts all \(seeded.files) files again")
+        // The master counts the node's files only once it has matched its inventory again,
+        // which the node logs when it has sent it all.
+        let sent = "sent the whole inventory to the master"
+        let sentBefore = inventoriesSent(seeded.node, sent)
+        let start = ContinuousClock.now
+        try await cluster.restartMaster()
+        return try await poll("bignode: all \(seeded.files) files counted after the master's restart", from: start, timeout: context.timeout, interval: .milliseconds(200)) {
+            guard inventoriesSent(seeded.node, sent) > sentBefore else { return false }
+            let status = try await cluster.status()
+            let node = status.nodes.first { $0.address == seeded.node.address }
+            return node?.alive == true && status.files == seeded.files && status.underReplicated == 0
+        }
+    }
+
+    private func inventoriesSent(_ node: FsdfsNode, _ line: String) -> Int {
+        let log = (try? String(contentsOf: node.server.log, encoding: .utf8)) ?? ""
+        return log.components(separatedBy: line).count - 1
     }
 
     private func medianSeconds(_ cluster: BenchCluster, _ arguments: [String], runs: Int = 5) async throws -> Double {

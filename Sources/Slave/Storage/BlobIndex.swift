@@ -41,6 +41,11 @@ final class BlobIndex: Sendable {
         location = path
         var configuration = Configuration()
         configuration.label = "fsdfs-blob-index"
+        configuration.prepareDatabase { db in
+            // A write-ahead log: an entry costs one fsync of the log when it commits, where a
+            // rollback journal costs three (journal, database, journal's removal). As durable.
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+        }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.write { db in
             try db.execute(sql: """

@@ -25,6 +25,17 @@ struct PlannerIdleTests {
         }
     }
 
+    /// A pass over `cluster` finds nothing and reads no file; once a node with room and no
+    /// file joins, the files are read again and its two copy slots fill.
+    static func expectIdleUntilNodeWithRoomJoins(_ cluster: InstantCluster) async throws {
+        let (plan, read) = try await countedPass(cluster)
+        #expect(plan.isIdle)
+        #expect(read == 0, "files read by an idle pass: \(read)")
+        try await cluster.addNode("c", quota: 100)
+        let (work, _) = try await countedPass(cluster)
+        #expect(work.actions.count == 2, "c's slots (2 copies) fill")
+    }
+
     @Test("Every node holds every file: a pass over 3,000 files reads none; one new file is the only one read")
     func everythingEverywhere() async throws {
         let cluster = try InstantCluster()
@@ -49,13 +60,7 @@ struct PlannerIdleTests {
         try await cluster.catalog.importFiles(try Self.files(1_000, prefix: "a", n: 1, on: ["a"]))
         try await cluster.catalog.importFiles(try Self.files(1_000, prefix: "b", n: 1, on: ["b"]))
 
-        let (plan, read) = try await Self.countedPass(cluster)
-        #expect(plan.isIdle)
-        #expect(read == 0, "files read by an idle pass: \(read)")
-        // The same swarm with room on b: its files are read and copied again.
-        try await cluster.addNode("c", quota: 100)
-        let (work, _) = try await Self.countedPass(cluster)
-        #expect(work.actions.count == 2, "c's slots (2 copies) fill")
+        try await Self.expectIdleUntilNodeWithRoomJoins(cluster)
     }
 
     @Test("Files short of copies with nowhere to go (the one node with room holds them all): a pass over 2,000 reads none")
@@ -66,13 +71,7 @@ struct PlannerIdleTests {
         try await cluster.addNode("a", quota: 1_000_000)
         try await cluster.catalog.importFiles(try Self.files(2_000, prefix: "f", n: 2, on: ["a"]))
 
-        let (plan, read) = try await Self.countedPass(cluster)
-        #expect(plan.isIdle)
-        #expect(read == 0, "files read by an idle pass: \(read)")
-        // A node with room that lacks them makes them candidates again.
-        try await cluster.addNode("c", quota: 100)
-        let (work, _) = try await Self.countedPass(cluster)
-        #expect(work.actions.count == 2, "c's slots (2 copies) fill")
+        try await Self.expectIdleUntilNodeWithRoomJoins(cluster)
     }
 
     @Test("Planning inputs ignore load below the limit and the order of work in flight, and nothing else")

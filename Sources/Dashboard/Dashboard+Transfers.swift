@@ -35,7 +35,7 @@ extension Dashboard {
             let grant = try await master.grantUpload(
                 UploadRequest(path: path, size: length, exclude: unreachable.isEmpty ? nil : unreachable.map(\.node)))
             do {
-                let stored = try await client.upload(
+                let stored: StoredReply = try await client.upload(
                     grant.address, Route.blob(path, upload: grant.upload), length: length, sha256: sha256, chunks: body,
                     timeout: SignedClient.transferTimeout(length))
                 logger.info("dashboard: stored \(path) (\(ByteSize.format(length))) on \(grant.address)")

@@ -30,6 +30,17 @@ extension Master {
             let commit = try await request.decodeJSON(UploadCommit.self, context: context)
             return ErrorResponse.json(try await self.commitUpload(commit))
         }
+        router.post(.init(stringLiteral: Route.uploadBatch)) { request, context in
+            let batch = try await request.decodeJSON(UploadBatchRequest.self, context: context)
+            return ErrorResponse.json(try await self.grantUploadBatch(batch))
+        }
+        router.post(.init(stringLiteral: Route.uploadBatchCheck)) { request, context in
+            ErrorResponse.json(try self.checkUploadBatch(try await request.decodeJSON(UploadBatchCheck.self, context: context)))
+        }
+        router.post(.init(stringLiteral: Route.uploadBatchCommit)) { request, context in
+            let commit = try await request.decodeJSON(UploadBatchCommit.self, context: context)
+            return ErrorResponse.json(try await self.commitUploadBatch(commit))
+        }
         router.post(.init(stringLiteral: Route.uploadAbort)) { request, context in
             self.abortUpload(try await request.decodeJSON(UploadAbort.self, context: context))
             return ErrorResponse.json(Empty())

@@ -64,7 +64,7 @@ extension Master {
         guard let reservation, reservation.expires > Date() else {
             throw RouteError(.forbidden, "upload \(check.upload) is unknown or expired: ask the master for a new one", code: "unknown_upload")
         }
-        guard reservation.path == check.path, reservation.size == check.size, reservation.node == check.node else {
+        guard reservation.batch == nil, reservation.path == check.path, reservation.size == check.size, reservation.node == check.node else {
             throw RouteError(.forbidden, "upload \(check.upload) was granted for another path, size or node", code: "upload_mismatch")
         }
         // In safe mode an upload replaces only the current version (the put itself asks for
@@ -77,7 +77,7 @@ extension Master {
     /// The receiving node stored and verified the bytes: record the new version with K = 1.
     public func commitUpload(_ commit: UploadCommit) async throws -> StoredReply {
         let reservation = try state.withLock { state -> MasterState.Reservation? in
-            guard let reservation = state.uploads[commit.upload], reservation.node == commit.node,
+            guard let reservation = state.uploads[commit.upload], reservation.batch == nil, reservation.node == commit.node,
                 reservation.size == commit.size
             else { return nil }
             // Kept until the version is recorded: a node asking again meanwhile hears "not yet",

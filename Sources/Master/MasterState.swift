@@ -25,6 +25,9 @@ struct MasterState: Sendable {
         var evictions: [EvictionOrder] = []
         /// A commit is being recorded: a second one (the node asking again) must wait for it.
         var committing = false
+        /// A batch upload's files, in order (`path` is then the first one's, `size` their sum,
+        /// `n` the lowest of theirs); nil for a single upload.
+        var batch: [UploadedFile]? = nil
     }
 
     /// Why the master removes and evicts nothing for now (ARCHITECTURE.md section 11).

@@ -114,10 +114,10 @@ public struct SignedClient: Sendable {
     }
 
     /// Streams `length` bytes whose SHA-256 is `sha256` to `address`.
-    public func upload<Chunks: AsyncSequence & Sendable>(
+    public func upload<Chunks: AsyncSequence & Sendable, Reply: Decodable>(
         _ address: String, _ pathAndQuery: String, length: Int64, sha256: String,
-        chunks: Chunks, timeout: TimeAmount
-    ) async throws -> StoredReply where Chunks.Element == ByteBuffer {
+        chunks: Chunks, as: Reply.Type = Reply.self, timeout: TimeAmount
+    ) async throws -> Reply where Chunks.Element == ByteBuffer {
         var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
         request.method = .PUT
         sign(&request, method: .PUT, pathAndQuery: pathAndQuery, bodySHA256: sha256)
@@ -129,7 +129,7 @@ public struct SignedClient: Sendable {
             throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
         }
         do {
-            return try JSONDecoder().decode(StoredReply.self, from: Data(buffer: bytes))
+            return try JSONDecoder().decode(Reply.self, from: Data(buffer: bytes))
         } catch {
             throw NodeCallError.badReply(address: address, message: "\(error)")
         }
@@ -242,4 +242,22 @@ public enum NodeCallError: Error, Sendable, CustomStringConvertible {
         guard case .unreachable(_, let message) = self else { return false }
         return message == Self.connectionRefused || message == Self.connectionTimedOut
     }
+}
+
+/// One buffer as an upload body (``SignedClient/upload(_:_:length:sha256:chunks:as:timeout:)``).
+public struct OneChunk: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    let buffer: ByteBuffer
+
+    public init(buffer: ByteBuffer) { self.buffer = buffer }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var buffer: ByteBuffer?
+        public mutating func next() async throws -> ByteBuffer? {
+            defer { buffer = nil }
+            return buffer
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
 }

@@ -10,6 +10,11 @@ extension Put {
     /// whose checksum and size the store already holds at that path is skipped, so a run that
     /// was interrupted is finished by running it again. Every failure is printed with its
     /// file and reason; the others go on, and the command fails at the end.
+    ///
+    /// The tree goes a window of files at a time: each file is sized (and a small one read
+    /// and hashed) `--jobs` at a time, then small files new to the store go in batches (one
+    /// grant, one request to one node, one catalog transaction for up to
+    /// ``UploadBatchRequest/maxFiles`` files) and the others one by one, `--jobs` at a time.
     func putTree() async throws {
         widenBlockingPool(to: jobs)
         let prefix = try parseStorePrefix(remotePath)
@@ -20,28 +25,94 @@ extension Put {
         let progress = TreeProgress("put")
         let local = try await Self.listTree(root, progress: progress)
         progress.discovered(local.count)
+        let jobs = self.jobs
         let summary = try await clientCommand(options) { client, master -> TransferSummary in
             var held: [VirtualPath: ManifestEntry] = [:]
             for entry in try await storeManifest(client, master: master, prefix: prefix) { held[entry.path] = entry }
             let known = held
-            await forEachConcurrently(local, jobs: jobs) { relative in
-                do {
-                    let path = try storePath(prefix: prefix, relative: relative)
-                    let source = try await Self.open(root.appending(relative).string)
-                    let sha256 = try await source.hash(progress: Progress("", total: 0))
-                    if let entry = known[path], entry.sha256 == sha256, entry.size == source.size {
-                        progress.skipped()
-                        return
+            let sender = TreeSender(client: client, master: master, known: known, progress: progress)
+            var start = 0
+            while start < local.count {
+                let window = Array(local[start..<min(local.count, start + jobs * Self.batchFiles)])
+                start += window.count
+                let probes = await mapConcurrently(window, jobs: jobs) { relative in
+                    await Self.probe(relative, root: root, prefix: prefix, known: known, progress: progress)
+                }
+                var singles: [TreeItem] = []
+                var batchable: [TreeItem] = []
+                for probe in probes {
+                    switch probe {
+                    case .done: continue
+                    case .single(let item): singles.append(item)
+                    case .batch(let item): batchable.append(item)
                     }
-                    _ = try await Self.store(source, at: path, sha256: sha256, client: client, master: master, progress: false)
-                    progress.transferred(bytes: source.size)
-                } catch {
-                    progress.failed(relative, Self.reason(error))
+                }
+                var units = Self.batches(of: batchable, jobs: jobs).map(TreeUnit.batch)
+                units += singles.map(TreeUnit.single)
+                await forEachConcurrently(units, jobs: jobs) { unit in
+                    switch unit {
+                    case .single(let item): await sender.putOne(item)
+                    case .batch(let items): await sender.putBatch(items)
+                    }
                 }
             }
             return progress.finish()
         }
         try summary.conclude("put", json: json)
+    }
+
+    /// Files per batch at most, and per window of the tree: jobs × this.
+    static let batchFiles = 256
+
+    /// Splits `items` into batches for `jobs` senders: at most ``batchFiles`` files and
+    /// ``UploadBatchRequest/maxBytes`` each, spread so that every sender has one.
+    static func batches(of items: [TreeItem], jobs: Int) -> [[TreeItem]] {
+        guard !items.isEmpty else { return [] }
+        let each = min(batchFiles, UploadBatchRequest.maxFiles, max(1, (items.count + jobs - 1) / jobs))
+        var batches: [[TreeItem]] = []
+        var current: [TreeItem] = []
+        var bytes: Int64 = 0
+        for item in items {
+            if current.count >= each || bytes + item.source.size > UploadBatchRequest.maxBytes {
+                batches.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(item)
+            bytes += item.source.size
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
+    }
+
+    /// Sizes one local file: a small one is read and hashed here, and skipped when the store
+    /// holds it already; it goes in a batch when its path is new to the store.
+    static func probe(
+        _ relative: String, root: FilePath, prefix: String, known: [VirtualPath: ManifestEntry], progress: TreeProgress
+    ) async -> TreeProbe {
+        do {
+            let path = try storePath(prefix: prefix, relative: relative)
+            let file = root.appending(relative).string
+            guard let info = try await FileSystem.shared.info(forFileAt: FilePath(file)), info.type == .regular,
+                  info.size <= UploadBatchRequest.maxFileSize
+            else {
+                // Big (or gone, or not regular any more): read, hashed and checked when it is sent.
+                return .single(TreeItem(relative: relative, path: path, source: LocalSource(file: file, size: -1, content: nil), sha256: nil))
+            }
+            let source = try await Self.open(file)
+            let sha256 = try await source.hash(progress: Progress("", total: 0))
+            if let entry = known[path] {
+                if entry.sha256 == sha256, entry.size == source.size {
+                    progress.skipped()
+                    return .done
+                }
+                return .single(TreeItem(relative: relative, path: path, source: source, sha256: sha256))
+            }
+            return .batch(TreeItem(relative: relative, path: path, source: source, sha256: sha256))
+        } catch {
+            progress.failed(relative, Self.reason(error))
+            return .done
+        }
     }
 
     /// The regular files under `root`, as relative paths; anything else (a symbolic link, a

@@ -170,22 +170,6 @@ struct LocalSource: Sendable {
     }
 }
 
-/// One buffer as an upload body.
-struct OneChunk: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let buffer: ByteBuffer
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var buffer: ByteBuffer?
-        mutating func next() async throws -> ByteBuffer? {
-            defer { buffer = nil }
-            return buffer
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
-}
-
 extension Digest {
     /// Lowercase hex.
     var hexString: String {

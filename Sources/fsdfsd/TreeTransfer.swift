@@ -151,6 +151,26 @@ func forEachConcurrently<Item: Sendable>(
     }
 }
 
+/// `transform` of each of `items`, at most `jobs` at a time, in the order of `items`.
+func mapConcurrently<Item: Sendable, Result: Sendable>(
+    _ items: [Item], jobs: Int, _ transform: @escaping @Sendable (Item) async -> Result
+) async -> [Result] {
+    await withTaskGroup(of: (Int, Result).self) { group in
+        var results = [Result?](repeating: nil, count: items.count)
+        var running = 0
+        for (index, item) in items.enumerated() {
+            if running >= jobs, let (done, result) = await group.next() {
+                results[done] = result
+                running -= 1
+            }
+            group.addTask { (index, await transform(item)) }
+            running += 1
+        }
+        for await (done, result) in group { results[done] = result }
+        return results.map { $0! }
+    }
+}
+
 /// The relative path of a file under a store prefix: `prefix` is a directory of the store
 /// (no trailing `/`; empty for the whole store).
 func storePath(prefix: String, relative: String) throws -> VirtualPath {

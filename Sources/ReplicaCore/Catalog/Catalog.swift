@@ -62,6 +62,13 @@ public protocol Catalog: Sendable {
     /// version or its new one, never without either. An upload already recorded
     /// (``NewFile/upload``; its node asks again) is not recorded twice: its version is returned.
     func putFile(_ file: NewFile) async throws -> FileRecord
+    /// Records many uploaded files as ``putFile(_:)`` does, each with a live replica on
+    /// `holder` (the node that stored and verified them all): a batch upload. One transaction
+    /// on SQLite; on MongoDB each file is one ``putFile(_:)`` (all or nothing per file), then
+    /// one bulk write of the replicas. An upload already recorded is not recorded twice.
+    /// - Returns: the records, in order, with their K as recorded (1 unless the version was
+    ///   replaced or deleted meanwhile).
+    func putFiles(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord]
     /// Records many files at once, each with the nodes that already hold a verified copy (a
     /// node adopting an existing data directory, a restore, a benchmark). Paths that exist get
     /// a new version, as with ``putFile(_:)``. All or nothing.
@@ -257,6 +264,20 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .inUse(let message): message
         case .notEmpty(let files, let nodes):
             "the catalog is not empty (\(files) file versions, \(nodes) nodes): only a new catalog can take another swarm's identity"
+        }
+    }
+}
+
+extension Catalog {
+    public func putFiles(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord] {
+        guard try await node(holder) != nil else { throw CatalogError.unknownNode(holder) }
+        var records: [FileRecord] = []
+        for file in files { records.append(try await putFile(file)) }
+        let notCounting = try await setReplicas(records.map { ReplicaRecord(file: $0.id, node: holder, state: .live) })
+        return records.map { record in
+            var record = record
+            if !notCounting.contains(record.id), !record.deleted { record.k = max(record.k, 1) }
+            return record
         }
     }
 }

@@ -15,6 +15,8 @@ public enum Route {
     public static let diskAudit = "/v1/disk-audit"
     /// `POST` starts a full scrub pass now; `GET` answers the scrubber's ``ScrubStatus``.
     public static let scrub = "/v1/scrub"
+    /// `PUT ?upload=…`: the files of a batch upload granted by the master, as ``BlobFrame``s.
+    public static let blobBatchPath = "/v1/blob-batch"
 
     // The master.
     public static let report = "/v1/nodes/report"
@@ -25,6 +27,10 @@ public enum Route {
     public static let uploadCheck = "/v1/uploads/check"
     public static let uploadCommit = "/v1/uploads/commit"
     public static let uploadAbort = "/v1/uploads/abort"
+    /// Batch uploads of small new files (``UploadBatchRequest``, ``UploadBatchCheck``, ``UploadBatchCommit``).
+    public static let uploadBatch = "/v1/uploads/batch"
+    public static let uploadBatchCheck = "/v1/uploads/batch/check"
+    public static let uploadBatchCommit = "/v1/uploads/batch/commit"
     public static let filesPath = "/v1/files"
     /// `GET ?prefix=…[&after=…]&limit=N`: an array of ``ManifestEntry``, in path order.
     public static let manifestPath = "/v1/files/manifest"
@@ -54,6 +60,8 @@ public enum Route {
         }
         return "\(blobPath)?\(query)"
     }
+
+    public static func blobBatch(upload: String) -> String { "\(blobBatchPath)?upload=\(encode(upload))" }
 
     public static func file(_ path: VirtualPath) -> String { "\(filesPath)?path=\(encode(path.rawValue))" }
 

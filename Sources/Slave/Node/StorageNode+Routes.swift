@@ -14,6 +14,9 @@ extension StorageNode {
         router.put(.init(stringLiteral: Route.blobPath)) { request, context in
             try await self.receiveUpload(request, context: context)
         }
+        router.put(.init(stringLiteral: Route.blobBatchPath)) { request, context in
+            try await self.receiveUploadBatch(request, context: context)
+        }
         router.post(.init(stringLiteral: Route.copy)) { request, context in
             var command = try await request.decodeJSON(CopyCommand.self, context: context)
             // A node that has not recorded its swarm yet (the answer to its first report is on
@@ -229,33 +232,47 @@ extension StorageNode {
     /// Asks the master to record the upload, asking again (the same upload, so at most one
     /// version is recorded) while it cannot be reached or answers 5xx, for up to 30 s.
     private func commitUpload(_ commit: UploadCommit) async -> CommitOutcome {
+        switch await askUntilAnswered({ () async throws -> StoredReply in
+            try await self.client.call(.POST, self.master, Route.uploadCommit, body: commit)
+        }, what: "commit of upload \(commit.upload)") {
+        case .answered(let stored): .recorded(stored)
+        case .refused(let error): .refused(error)
+        case .unknown(let error): .unknown(error)
+        }
+    }
+
+    /// What the master answered a call it must answer for sure (an upload's commit).
+    enum MasterAnswer<Reply: Sendable>: Sendable {
+        case answered(Reply)
+        /// A 4xx: the master did not (and will not) do it.
+        case refused(any Error)
+        /// No sure answer within 30 s.
+        case unknown(any Error)
+    }
+
+    /// Makes `call`, again while the master cannot be reached or answers 5xx (the call must be
+    /// idempotent), for up to 30 s.
+    func askUntilAnswered<Reply: Sendable>(
+        _ call: @Sendable () async throws -> Reply, what: String
+    ) async -> MasterAnswer<Reply> {
         let deadline = ContinuousClock.now + .seconds(30)
         var wait = Duration.milliseconds(250)
         while true {
             do {
-                let stored: StoredReply = try await client.call(.POST, master, Route.uploadCommit, body: commit)
-                return .recorded(stored)
+                return .answered(try await call())
             } catch {
-                guard case .unknown = commitUploadOutcome(error), ContinuousClock.now + wait < deadline,
-                      !Task.isCancelled
-                else { return commitUploadOutcome(error) }
-                logger.notice("commit of upload \(commit.upload) not answered (\(error)); asking again in \(wait)")
+                if let error = error as? NodeCallError, let status = error.status, (400..<500).contains(status) {
+                    return .refused(error)
+                }
+                guard ContinuousClock.now + wait < deadline, !Task.isCancelled else { return .unknown(error) }
+                logger.notice("\(what) not answered (\(error)); asking again in \(wait)")
                 try? await Task.sleep(for: wait)
                 wait = min(wait * 2, .seconds(4))
             }
         }
     }
 
-    /// A 4xx answer says the master did not (and will not) record the upload; anything else
-    /// leaves it open.
-    private func commitUploadOutcome(_ error: any Error) -> CommitOutcome {
-        if let error = error as? NodeCallError, let status = error.status, (400..<500).contains(status) {
-            return .refused(error)
-        }
-        return .unknown(error)
-    }
-
-    private func abortUpload(_ upload: String) async {
+    func abortUpload(_ upload: String) async {
         let _: Empty? = try? await client.call(.POST, master, Route.uploadAbort, body: UploadAbort(upload: upload), timeout: .seconds(5))
     }
 

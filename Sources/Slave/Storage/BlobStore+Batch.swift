@@ -27,7 +27,7 @@ private func systemSyncfs(_ fd: Int32) -> Int32
 /// and sha256 by the caller; ``BlobStore/storeBatch(_:)`` stores it.
 public struct BatchBlob: Sendable {
     public var path: VirtualPath
-    public var fileID: FileID
+    public var fileID: FileID?
     public var sha256: String
     public var version: Int64?
     public var created: Date?
@@ -37,7 +37,7 @@ public struct BatchBlob: Sendable {
     public var cancelled: (@Sendable () -> Bool)?
 
     public init(
-        path: VirtualPath, fileID: FileID, sha256: String, version: Int64?, created: Date?, replacing: BlobReplacement,
+        path: VirtualPath, fileID: FileID?, sha256: String, version: Int64?, created: Date?, replacing: BlobReplacement,
         bytes: ByteBuffer, cancelled: (@Sendable () -> Bool)? = nil
     ) {
         self.path = path

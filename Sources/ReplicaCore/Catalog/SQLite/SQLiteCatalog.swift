@@ -199,6 +199,45 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
+    public func putFiles(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord] {
+        if let bad = files.first(where: { $0.n < 1 }) { throw CatalogError.invalidReplicaCount(bad.n) }
+        guard !files.isEmpty else { return [] }
+        return try await writer.write { db in
+            guard let seq = try Self.nodeSeq(db, holder) else { throw CatalogError.unknownNode(holder) }
+            let known = try db.cachedStatement(sql: "SELECT id FROM files WHERE upload = ?")
+            let version = try db.cachedStatement(sql: "SELECT max(version) FROM files WHERE path = ?")
+            let insertFile = try db.cachedStatement(sql: """
+                INSERT INTO files (path, size, sha256, n, k, version, created, deleted, upload) VALUES (?, ?, ?, ?, 0, ?, ?, 0, ?)
+                """)
+            // As setReplica: a deleted version's replica can only be pending deletion.
+            let insertReplica = try db.cachedStatement(sql: """
+                INSERT INTO replicas (file, node, state, size, kn)
+                SELECT id, ?, CASE WHEN deleted THEN 2 ELSE ? END, size, kn FROM files WHERE id = ?
+                ON CONFLICT(file, node) DO UPDATE SET state = excluded.state
+                """)
+            var ids: [Int64] = []
+            for file in files {
+                let id: Int64
+                if let upload = file.upload, let recorded = try Int64.fetchOne(known, arguments: [upload]) {
+                    // Asked again (the reply was lost): the version recorded then.
+                    id = recorded
+                } else {
+                    let path = file.path.rawValue
+                    let previous = try Int64.fetchOne(version, arguments: [path]) ?? 0
+                    if previous > 0 { try Self.tombstone(db, path: path) }
+                    try insertFile.execute(arguments: [
+                        path, file.size, file.sha256, file.n, max(previous + 1, file.version ?? 0), file.created.timeIntervalSince1970,
+                        file.upload,
+                    ])
+                    id = db.lastInsertedRowID
+                }
+                try insertReplica.execute(arguments: [seq, ReplicaState.live.storedCode, id])
+                ids.append(id)
+            }
+            return try ids.map { try Self.fetchFile(db, sql: "SELECT * FROM files WHERE id = ?", [$0])! }
+        }
+    }
+
     public func importFiles(_ files: [ImportedFile]) async throws {
         if let bad = files.first(where: { $0.file.n < 1 }) { throw CatalogError.invalidReplicaCount(bad.file.n) }
         try await writer.write { db in

@@ -19,6 +19,14 @@ enum TreeProbe: Sendable {
     case done
     case single(TreeItem)
     case batch(TreeItem)
+
+    /// Bytes of the file held in memory.
+    var bytesHeld: Int64 {
+        switch self {
+        case .done: 0
+        case .single(let item), .batch(let item): Int64(item.source.content?.readableBytes ?? 0)
+        }
+    }
 }
 
 /// What one `put -r` sender does at a time.
@@ -33,6 +41,27 @@ struct TreeSender: Sendable {
     let master: String
     let known: [VirtualPath: ManifestEntry]
     let progress: TreeProgress
+
+    /// Sends a window of probed files: the small new ones in batches spread over the `jobs`
+    /// senders, then the others one by one, `jobs` at a time.
+    func send(_ probes: [TreeProbe], jobs: Int) async {
+        var singles: [TreeItem] = []
+        var batchable: [TreeItem] = []
+        for probe in probes {
+            switch probe {
+            case .done: continue
+            case .single(let item): singles.append(item)
+            case .batch(let item): batchable.append(item)
+            }
+        }
+        let units = Put.batches(of: batchable, jobs: jobs).map(TreeUnit.batch) + singles.map(TreeUnit.single)
+        await forEachConcurrently(units, jobs: jobs) { unit in
+            switch unit {
+            case .single(let item): await putOne(item)
+            case .batch(let items): await putBatch(items)
+            }
+        }
+    }
 
     /// A single upload (``Put/store(_:at:sha256:client:master:progress:)``): grants, retries
     /// on unreachable nodes, replaces what the path holds.

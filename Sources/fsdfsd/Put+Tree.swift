@@ -31,30 +31,22 @@ extension Put {
             for entry in try await storeManifest(client, master: master, prefix: prefix) { held[entry.path] = entry }
             let known = held
             let sender = TreeSender(client: client, master: master, known: known, progress: progress)
-            var start = 0
-            while start < local.count {
-                let window = Array(local[start..<min(local.count, start + jobs * Self.batchFiles)])
-                start += window.count
-                let probes = await mapConcurrently(window, jobs: jobs) { relative in
+            var window: [TreeProbe] = []
+            var windowBytes: Int64 = 0
+            var next = 0
+            while next < local.count {
+                let chunk = Array(local[next..<min(local.count, next + jobs * 4)])
+                next += chunk.count
+                for probe in await mapConcurrently(chunk, jobs: jobs, { relative in
                     await Self.probe(relative, root: root, prefix: prefix, known: known, progress: progress)
+                }) {
+                    window.append(probe)
+                    windowBytes += probe.bytesHeld
                 }
-                var singles: [TreeItem] = []
-                var batchable: [TreeItem] = []
-                for probe in probes {
-                    switch probe {
-                    case .done: continue
-                    case .single(let item): singles.append(item)
-                    case .batch(let item): batchable.append(item)
-                    }
-                }
-                var units = Self.batches(of: batchable, jobs: jobs).map(TreeUnit.batch)
-                units += singles.map(TreeUnit.single)
-                await forEachConcurrently(units, jobs: jobs) { unit in
-                    switch unit {
-                    case .single(let item): await sender.putOne(item)
-                    case .batch(let items): await sender.putBatch(items)
-                    }
-                }
+                guard window.count >= jobs * Self.batchFiles || windowBytes >= Self.windowBytes || next == local.count else { continue }
+                await sender.send(window, jobs: jobs)
+                window = []
+                windowBytes = 0
             }
             return progress.finish()
         }
@@ -63,6 +55,8 @@ extension Put {
 
     /// Files per batch at most, and per window of the tree: jobs × this.
     static let batchFiles = 256
+    /// Bytes of small files read ahead at most (a window is sent once it holds this much).
+    static let windowBytes: Int64 = 64 << 20
 
     /// Splits `items` into batches for `jobs` senders: at most ``batchFiles`` files and
     /// ``UploadBatchRequest/maxBytes`` each, spread so that every sender has one.

@@ -23,11 +23,20 @@ public struct SignedClient: Sendable {
         .seconds(60 + size / (1 << 20))
     }
 
+    /// Connections kept to one host at most (`--jobs` is capped to it).
+    public static let connectionsPerHost = 64
+
     /// A client with the timeouts nodes use among themselves. A refused connection is retried
     /// until `connectTimeout`, so commands that try several nodes use a short one.
+    ///
+    /// Up to ``connectionsPerHost`` connections to one host: a request waiting for a free
+    /// connection counts against `connectTimeout`, so a pool smaller than the transfers a
+    /// command runs at once (`put -r --jobs 16` sends 16 batches to one node) fails requests
+    /// that only had to wait their turn.
     public static func makeHTTPClient(connectTimeout: TimeAmount = .seconds(5)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: connectTimeout, read: .seconds(60))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
         configuration.decompression = .disabled
         configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

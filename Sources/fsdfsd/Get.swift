@@ -42,7 +42,9 @@ struct Get: AsyncParsableCommand {
 
     func validate() throws {
         for node in nodes { _ = try Endpoint(node, option: "--node") }
-        guard jobs >= 1 else { throw ValidationError("--jobs must be 1 or more") }
+        guard (1...SignedClient.connectionsPerHost).contains(jobs) else {
+            throw ValidationError("--jobs must be between 1 and \(SignedClient.connectionsPerHost)")
+        }
         if recursive {
             guard localFile != nil, localFile != "-" else { throw ValidationError("get -r needs a local directory: get -r PREFIX LOCALDIR") }
             guard nodes.isEmpty else { throw ValidationError("--node goes with a single get (get -r asks the master)") }

@@ -46,7 +46,9 @@ struct Put: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs must be 1 or more") }
+        guard (1...SignedClient.connectionsPerHost).contains(jobs) else {
+            throw ValidationError("--jobs must be between 1 and \(SignedClient.connectionsPerHost)")
+        }
         if !recursive, json { throw ValidationError("--json goes with -r (a single put prints one line)") }
     }
 

@@ -150,7 +150,7 @@ final class BlobIndex: Sendable {
     /// Deletes the entry for `path`, if any.
     func delete(_ path: VirtualPath) async throws {
         try await queue.write { db in
-            try db.execute(sql: "DELETE FROM blobs WHERE path = ?", arguments: [path.rawValue])
+            try db.cachedStatement(sql: "DELETE FROM blobs WHERE path = ?").execute(arguments: [path.rawValue])
         }
     }
 
@@ -167,21 +167,22 @@ final class BlobIndex: Sendable {
     func apply(changed: [IndexEntry], removed: [VirtualPath]) async throws {
         try await queue.write { db in
             for path in removed {
-                try db.execute(sql: "DELETE FROM blobs WHERE path = ?", arguments: [path.rawValue])
+                try db.cachedStatement(sql: "DELETE FROM blobs WHERE path = ?").execute(arguments: [path.rawValue])
             }
             for entry in changed { try Self.upsert(entry, in: db) }
         }
     }
 
+    /// Compiled once per connection (a batch upserts hundreds of rows).
     private static func upsert(_ entry: IndexEntry, in db: Database) throws {
-        try db.execute(
-            sql: """
-                INSERT INTO blobs (path, file_id, size, sha256, mtime_ns, inode, version, created)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size,
-                    sha256 = excluded.sha256, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
-                    version = excluded.version, created = excluded.created
-                """,
+        try db.cachedStatement(sql: """
+            INSERT INTO blobs (path, file_id, size, sha256, mtime_ns, inode, version, created)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size,
+                sha256 = excluded.sha256, mtime_ns = excluded.mtime_ns, inode = excluded.inode,
+                version = excluded.version, created = excluded.created
+            """
+        ).execute(
             arguments: [entry.path.rawValue, entry.fileID?.rawValue, entry.size, entry.sha256,
                         entry.mtimeNanoseconds, Int64(bitPattern: entry.inode), entry.version,
                         entry.created?.timeIntervalSince1970])

@@ -185,15 +185,14 @@ public final class SQLiteCatalog: Catalog {
             }
             let path = file.path.rawValue
             let previous = try Int64.fetchOne(
-                db, sql: "SELECT max(version) FROM files WHERE path = ?", arguments: [path]) ?? 0
+                db.cachedStatement(sql: "SELECT max(version) FROM files WHERE path = ?"), arguments: [path]) ?? 0
             try Self.tombstone(db, path: path)
-            try db.execute(
-                sql: """
-                    INSERT INTO files (path, size, sha256, n, k, version, created, deleted, upload)
-                    VALUES (?, ?, ?, ?, 0, ?, ?, 0, ?)
-                    """,
-                arguments: [path, file.size, file.sha256, file.n, max(previous + 1, file.version ?? 0),
-                            file.created.timeIntervalSince1970, file.upload])
+            try db.cachedStatement(sql: """
+                INSERT INTO files (path, size, sha256, n, k, version, created, deleted, upload)
+                VALUES (?, ?, ?, ?, 0, ?, ?, 0, ?)
+                """
+            ).execute(arguments: [path, file.size, file.sha256, file.n, max(previous + 1, file.version ?? 0),
+                                  file.created.timeIntervalSince1970, file.upload])
             let id = db.lastInsertedRowID
             return try Self.fetchFile(db, sql: "SELECT * FROM files WHERE id = ?", [id])!
         }
@@ -294,10 +293,11 @@ public final class SQLiteCatalog: Catalog {
     @discardableResult
     private static func tombstone(_ db: Database, path: String) throws -> Int64? {
         guard let id = try Int64.fetchOne(
-            db, sql: "SELECT id FROM files WHERE path = ? AND deleted = 0", arguments: [path])
+            db.cachedStatement(sql: "SELECT id FROM files WHERE path = ? AND deleted = 0"), arguments: [path])
         else { return nil }
-        try db.execute(sql: "UPDATE replicas SET state = 2 WHERE file = ?", arguments: [id])
-        try db.execute(sql: "UPDATE files SET deleted = 1 WHERE id = ?", arguments: [id])
+        // Cached: with the triggers they fire, these cost far more to compile than to run.
+        try db.cachedStatement(sql: "UPDATE replicas SET state = 2 WHERE file = ?").execute(arguments: [id])
+        try db.cachedStatement(sql: "UPDATE files SET deleted = 1 WHERE id = ?").execute(arguments: [id])
         return id
     }
 
@@ -580,7 +580,8 @@ extension SQLiteCatalog {
     }
 
     static func fetchFile(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> FileRecord? {
-        try Row.fetchOne(db, sql: sql, arguments: arguments).map(fileRecord)
+        // Every caller passes a constant query: compiled once per connection.
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments).map(fileRecord)
     }
 
     static func replicas(_ db: Database, of file: FileID) throws -> [ReplicaRecord] {

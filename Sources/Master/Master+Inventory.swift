@@ -173,6 +173,8 @@ extension Master {
         }
         announceInventory(
             of: node, address: stream.address, quota: stream.quota, files: stream.files, before: before, unaccounted: stream.unaccounted)
+        // Matching it (and a recovery it ended) freed memory in proportion to its files.
+        if stream.files >= HeapRelease.worthwhileFiles { await HeapRelease.trim() }
         return try await owedRemovals(node)
     }
 

@@ -97,7 +97,11 @@ extension Master {
             }
             return state.safeMode != nil
         }
-        if was { safeModeEnded("the operator ended it") }
+        if was {
+            safeModeEnded("the operator ended it")
+            // A recovery's map of every version taken is gone.
+            await HeapRelease.trim()
+        }
         return was
     }
 

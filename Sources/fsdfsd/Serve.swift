@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(help: "Rebuild an empty catalog from the inventories of the nodes that join (master only). The master stays in safe mode (no removals, no evictions) until `fsdfsd safe-mode leave`.")
     var recover = false
-    @Option(help: "Bytes per second the background scrubber may read (bytes or K/M/G/T, powers of 1024).")
+    @Option(help: "Bytes per second the background scrubber may read (bytes or K/M/G/T, powers of 1024); each file also counts as 64 KiB read, so small files go at most rate ÷ 64 KiB a second.")
     var scrubRate: String = "64M"
 
     @Option(help: "Seconds from the end of one full scrub pass to the start of the next.")

@@ -156,6 +156,20 @@ struct ScrubTests {
         #expect(elapsed <= .seconds(4) + .milliseconds(260))
     }
 
+    @Test("Small files cost the scrubber their opening too: at 64 MiB/s, 4 KiB files go at about 1,000 a second, not 16,000")
+    func theLimiterChargesEachFile() {
+        var limiter = ScrubRateLimiter(bytesPerSecond: 64 << 20)
+        var now = ContinuousClock.now
+        let start = now
+        for _ in 0..<2_048 {
+            now += limiter.delay(afterReading: 4096, at: now)
+            now += limiter.delay(afterFileAt: now)
+        }
+        let elapsed = (now - start) / .seconds(1)
+        // 2,048 × (4 KiB + 64 KiB) at 64 MiB/s: 2.125 s, less the slack.
+        #expect(elapsed > 2.0 && elapsed < 2.2, "\(elapsed) s")
+    }
+
     @Test func theLimiterSavesUpNoMoreThanItsSlackWhileIdle() {
         var limiter = ScrubRateLimiter(bytesPerSecond: 1 << 20)
         let now = ContinuousClock.now

@@ -45,6 +45,9 @@ struct SmallFilesStage {
             progress("small (\(label)): node A joins a --recover master that stores nothing; it adopts A's files")
             _ = try await cluster.recoverFromSeededNode("a", files: files, catalog: catalog)
             try await cluster.cli("safe-mode", "leave")
+            // What the seeding wrote is flushed first: the figure is the replication's, not the
+            // tail of the seeding's write-back.
+            try await Shell.bashChecked("sync", "sync", scratch: context.work)
             progress("small (\(label)): node B joins; timing until every file has K = 2")
             let start = ContinuousClock.now
             try await cluster.startNode("b", wait: false)

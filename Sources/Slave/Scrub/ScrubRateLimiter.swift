@@ -8,6 +8,12 @@ public struct ScrubRateLimiter: Sendable {
     /// Idle time that may be spent later: a chunk read right after a pause waits this much less.
     public static let slack = Duration.milliseconds(100)
 
+    /// What checking one file costs beyond its bytes, counted as this many bytes read: the
+    /// open, the index lookup, the close. A node of millions of small files is then scrubbed
+    /// at most rate ÷ 64 KiB files a second (1,024 at the default 64M), not at 16,000 that
+    /// would take a core from replication and reads.
+    public static let perFileBytes = 64 << 10
+
     public let bytesPerSecond: Int64
     /// When the bytes read so far are paid for at the rate.
     private var paidUntil: ContinuousClock.Instant?
@@ -16,6 +22,12 @@ public struct ScrubRateLimiter: Sendable {
     public init(bytesPerSecond: Int64) {
         precondition(bytesPerSecond > 0, "a scrub rate must be above 0")
         self.bytesPerSecond = bytesPerSecond
+    }
+
+    /// Records that a file was checked at `now` (``perFileBytes`` of the rate); returns how
+    /// long to wait before the next.
+    public mutating func delay(afterFileAt now: ContinuousClock.Instant) -> Duration {
+        delay(afterReading: Self.perFileBytes, at: now)
     }
 
     /// Records `bytes` just read at `now`; returns how long to wait before reading more.

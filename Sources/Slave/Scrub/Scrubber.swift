@@ -94,6 +94,8 @@ public struct Scrubber: Service {
                 }
                 report(blob, outcome)
                 control.finish(size: blob.size, outcome: outcome)
+                let delay = limiter.delay(afterFileAt: .now)
+                if delay > .zero { try await Task.sleep(for: delay) }
             }
         } catch {
             let status = control.abandon()

@@ -31,6 +31,7 @@ extension Master {
             }
             let upload = UUID().uuidString.lowercased()
             state.withLock { state in
+                state.pruneUploads(now: Date())
                 state.lastPlaceholder -= 1
                 state.grantedBytes[decision.target, default: 0] += total
                 state.uploads[upload] = MasterState.Reservation(
@@ -45,15 +46,22 @@ extension Master {
     }
 
     /// The receiving node asks which files a batch upload holds, before it keeps any byte.
+    /// The grant is taken by the first request: a second one (a replay with a fresh signature)
+    /// is refused, so one grant never has two bodies held in memory.
     public func checkUploadBatch(_ check: UploadBatchCheck) throws -> UploadBatchCheckReply {
-        let reservation = state.withLock { $0.uploads[check.upload] }
-        guard let reservation, reservation.expires > Date() else {
-            throw RouteError(.forbidden, "upload \(check.upload) is unknown or expired: ask the master for a new one", code: "unknown_upload")
+        try state.withLock { state in
+            guard let reservation = state.uploads[check.upload], reservation.expires > Date() else {
+                throw RouteError(.forbidden, "upload \(check.upload) is unknown or expired: ask the master for a new one", code: "unknown_upload")
+            }
+            guard let files = reservation.batch, reservation.node == check.node else {
+                throw RouteError(.forbidden, "upload \(check.upload) was granted for another node, or is not a batch", code: "upload_mismatch")
+            }
+            guard !reservation.receiving else {
+                throw RouteError(.forbidden, "upload \(check.upload) is already being received: ask the master for a new one", code: "upload_in_progress")
+            }
+            state.uploads[check.upload]?.receiving = true
+            return UploadBatchCheckReply(files: files)
         }
-        guard let files = reservation.batch, reservation.node == check.node else {
-            throw RouteError(.forbidden, "upload \(check.upload) was granted for another node, or is not a batch", code: "upload_mismatch")
-        }
-        return UploadBatchCheckReply(files: files)
     }
 
     /// The receiving node stored and verified `commit.files`: each becomes a new version with

@@ -38,6 +38,7 @@ extension Master {
             try await reserveEvictions(evictions)
             let upload = UUID().uuidString.lowercased()
             state.withLock { state in
+                state.pruneUploads(now: Date())
                 state.grantedBytes[decision.target, default: 0] += request.size
                 state.uploads[upload] = MasterState.Reservation(
                     path: request.path, size: request.size, n: n, node: decision.target,
@@ -121,8 +122,15 @@ extension Master {
             path: file.path, fileID: file.id, size: file.size, sha256: file.sha256, k: 1, version: file.version, created: file.created)
     }
 
+    /// A reservation being committed stays: the commit decides (a node asking again meanwhile
+    /// would otherwise hear "not recorded" of what is being recorded).
     public func abortUpload(_ abort: UploadAbort) {
-        if state.withLock({ $0.uploads.removeValue(forKey: abort.upload) }) != nil { schedule.signal() }
+        let removed = state.withLock { state -> Bool in
+            guard let reservation = state.uploads[abort.upload], !reservation.committing else { return false }
+            state.uploads[abort.upload] = nil
+            return true
+        }
+        if removed { schedule.signal() }
     }
 
     /// 2 minutes plus 1 s per MiB (about the slowest transfer worth waiting for).

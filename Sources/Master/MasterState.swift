@@ -28,6 +28,9 @@ struct MasterState: Sendable {
         /// A batch upload's files, in order (`path` is then the first one's, `size` their sum,
         /// `n` the lowest of theirs); nil for a single upload.
         var batch: [UploadedFile]? = nil
+        /// A node asked for the batch's files: it is being received, and no second request may
+        /// take the same grant.
+        var receiving = false
     }
 
     /// Why the master removes and evicts nothing for now (ARCHITECTURE.md section 11).
@@ -198,6 +201,12 @@ struct MasterState: Sendable {
         let evictions = self.evictions.map { InFlightEviction(file: $0.key.file, node: $0.key.node, size: $0.value) }
         let backoff = Set(self.backoff.filter { $0.value.until > now }.keys)
         return InFlight(copies: copies, evictions: evictions, backoff: backoff)
+    }
+
+    /// Forgets the reservations that lapsed (none being committed): a grant never used, or
+    /// whose node gave up without saying so.
+    mutating func pruneUploads(now: Date) {
+        uploads = uploads.filter { $0.value.expires > now || $0.value.committing }
     }
 
     /// The earliest moment a back-off or reservation lapses, when the scheduler should look again.

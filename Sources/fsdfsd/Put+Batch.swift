@@ -95,7 +95,9 @@ struct TreeSender: Sendable {
         let grant: UploadBatchGrant
         do {
             grant = try await client.call(.POST, master, Route.uploadBatch, body: UploadBatchRequest(files: files))
-        } catch let error as NodeCallError where error.status == 507 {
+        } catch let error as NodeCallError where error.status == 507 || error.status == 400 {
+            // No node has room for all of them (a batch never evicts), or the master takes no
+            // batch like this one: each goes alone.
             for item in items { await putOne(item) }
             return
         } catch {

@@ -94,6 +94,10 @@ extension Put {
                 return .single(TreeItem(relative: relative, path: path, source: LocalSource(file: file, size: -1, content: nil), sha256: nil))
             }
             let source = try await Self.open(file)
+            guard source.size <= UploadBatchRequest.maxFileSize else {
+                // Grew since it was sized: sent alone.
+                return .single(TreeItem(relative: relative, path: path, source: LocalSource(file: file, size: -1, content: nil), sha256: nil))
+            }
             let sha256 = try await source.hash(progress: Progress("", total: 0))
             if let entry = known[path] {
                 if entry.sha256 == sha256, entry.size == source.size {

@@ -90,6 +90,21 @@ extension Integration {
                 await #expect(throws: NodeCallError.self, "a batch is recorded once: sent again, it is refused") {
                     let _: UploadBatchReply = try await Self.send(body, upload: grant.upload, to: grant.address, client: cluster.client)
                 }
+                // A grant is taken by the first request for its files: a second (a replay with
+                // a fresh signature) is refused, so one grant never has two bodies in memory.
+                let extra = [UploadedFile(path: try VirtualPath("batch/d.txt"), size: 5, sha256: Self.hex(Data("delta".utf8)))]
+                let second: UploadBatchGrant = try await cluster.client.call(
+                    .POST, cluster.master, Route.uploadBatch, body: UploadBatchRequest(files: extra))
+                let check = UploadBatchCheck(upload: second.upload, node: second.node)
+                let first: UploadBatchCheckReply = try await cluster.client.call(.POST, cluster.master, Route.uploadBatchCheck, body: check)
+                #expect(first.files == extra)
+                do {
+                    let _: UploadBatchCheckReply = try await cluster.client.call(.POST, cluster.master, Route.uploadBatchCheck, body: check)
+                    Issue.record("a grant being received was handed out again")
+                } catch NodeCallError.rejected(_, let status, let reply) {
+                    #expect(status == 403 && reply.code == "upload_in_progress", "\(reply.error)")
+                }
+                let _: Empty = try await cluster.client.call(.POST, cluster.master, Route.uploadAbort, body: UploadAbort(upload: second.upload))
                 // Malformed grants are refused with the reason.
                 do {
                     let _: UploadBatchGrant = try await cluster.client.call(

@@ -62,6 +62,31 @@ struct BlobStoreTests {
         }
     }
 
+    @Test("A batch blob stored over nothing never takes the place of what the path holds, not even the same content; the others do")
+    func overNothingRefusesEvenTheSameContent() async throws {
+        try await withTestDirectory { root in
+            let store = try BlobStore(data: root + "/data", quota: 1 << 20)
+            let bytes = payload(500)
+            let sha = ReferenceSHA256.hex(bytes)
+            let held = try await put(store, "b/held.bin", bytes, fileID: 9)
+            var strict = BatchBlob(
+                path: try vp("b/held.bin"), fileID: nil, sha256: sha, version: nil, created: nil, replacing: .only([]),
+                bytes: ByteBuffer(bytes: bytes))
+            strict.overNothing = true
+            var fresh = strict
+            fresh.path = try vp("b/new.bin")
+            let results = await store.storeBatch([strict, fresh])
+            guard case .failure(.versionConflict) = results[0] else { Issue.record("stored over a held version: \(results[0])"); return }
+            guard case .success = results[1] else { Issue.record("a free path was refused: \(results[1])"); return }
+            #expect(await store.blob(at: try vp("b/held.bin"))?.fileID == held.fileID, "the held version keeps its place and id")
+            #expect(await store.blob(at: try vp("b/new.bin"))?.sha256 == sha)
+
+            // Without it, the same content may take the place (a copy of the same bytes).
+            strict.overNothing = false
+            guard case .success = await store.storeBatch([strict])[0] else { Issue.record("the same content was refused"); return }
+        }
+    }
+
     @Test func committedFileIsAPlainFile() async throws {
         try await withTestDirectory { root in
             let data = root + "/data"

@@ -29,8 +29,9 @@ extension StorageNode {
             throw RouteError(.forbidden, reply.error, code: reply.code)
         }
         let files = granted.files
-        // Frame headers are small: a body much larger than the files granted is not this batch.
-        let allowed = files.reduce(Int64(0)) { $0 + $1.size + 4 + Int64(BlobFrame.maxHeaderBytes) }
+        // A frame's header is a path of at most 1 KiB, its checksum and sizes: a body much
+        // larger than the files granted is not this batch.
+        let allowed = files.reduce(Int64(0)) { $0 + $1.size + 4 + Self.frameHeaderAllowance }
         guard length <= allowed else {
             await abortUpload(upload)
             throw RouteError(.contentTooLarge, "the body (\(length) B) is larger than the \(files.count) files granted", code: "too_large")
@@ -58,8 +59,10 @@ extension StorageNode {
                                 path: file.path, error: "\(file.path): the bytes sent do not match the size and sha256 granted", code: "checksum_mismatch")
                             continue
                         }
-                        blobs.append((place, BatchBlob(
-                            path: file.path, fileID: nil, sha256: file.sha256, version: nil, created: nil, replacing: .only([]), bytes: bytes)))
+                        var blob = BatchBlob(
+                            path: file.path, fileID: nil, sha256: file.sha256, version: nil, created: nil, replacing: .only([]), bytes: bytes)
+                        blob.overNothing = true
+                        blobs.append((place, blob))
                     }
                 }
                 try decoder.finish()
@@ -104,6 +107,9 @@ extension StorageNode {
         return ErrorResponse.json(reply, status: .created)
     }
 
+    /// Bytes a frame's header may take in a batch upload's body.
+    static let frameHeaderAllowance: Int64 = 4096
+
     /// Has the master record the files stored (asking again while it cannot be reached, as a
     /// single upload does), then gives each its version, or takes back those it refused.
     private func record(
@@ -130,6 +136,13 @@ extension StorageNode {
             throw RouteError(
                 .gatewayTimeout,
                 "the master did not answer whether it recorded batch upload \(upload) (\(error)): run the put again to finish it",
+                code: "outcome_unknown")
+        }
+        guard answer.files.count == stored.count, zip(stored, answer.files).allSatisfy({ $0.blob.path == $1.path }) else {
+            // Not an answer about these files: nothing is sure, so everything stays.
+            throw RouteError(
+                .gatewayTimeout,
+                "the master's answer about batch upload \(upload) does not name its \(stored.count) files: run the put again to finish it",
                 code: "outcome_unknown")
         }
         var adopt: [AdoptedFile] = []

@@ -35,6 +35,10 @@ public struct BatchBlob: Sendable {
     public var bytes: ByteBuffer
     /// Asked under the namespace lock just before the blob takes its place: true drops it.
     public var cancelled: (@Sendable () -> Bool)?
+    /// Takes its place only where the path holds nothing, not even the same content (a batch
+    /// upload: what it stored is taken back if the master refuses it, which must never take
+    /// a version that landed meanwhile with it).
+    public var overNothing = false
 
     public init(
         path: VirtualPath, fileID: FileID?, sha256: String, version: Int64?, created: Date?, replacing: BlobReplacement,
@@ -133,7 +137,9 @@ extension BlobStore {
                 continue
             }
             let held = ledger.withLock { $0.entries[item.entry.path] }
-            if let held, held.sha256 != item.entry.sha256, !item.blob.replacing.allows(fileID: held.fileID, sha256: held.sha256) {
+            if let held, item.blob.overNothing
+                || (held.sha256 != item.entry.sha256 && !item.blob.replacing.allows(fileID: held.fileID, sha256: held.sha256))
+            {
                 results[index] = .failure(.versionConflict(path: item.entry.path, held: held.fileID))
                 continue
             }

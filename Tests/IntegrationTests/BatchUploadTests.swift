@@ -52,6 +52,41 @@ extension Integration {
             }
         }
 
+        @Test("get -r fetches small files in batches; files one holder lost from its disk come from the other, and are copied back")
+        func getTreeFallsBackToAnotherHolder() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                try await cluster.start("node")
+                try await cluster.waitForNodes(2)
+                var tree: [String: Data] = [:]
+                for index in 0..<60 { tree["g/f\(index).txt"] = TreeTransferTests.bytes(100 + index, seed: UInt8(index)) }
+                let local = cluster.root.appendingPathComponent("tree")
+                try TreeTransferTests.writeTree(tree, under: local)
+                let put = try await cluster.cli("put", "-r", local.path, "got", "--json")
+                #expect(put.status == 0, "\(put.stderr)")
+                try await eventually("every file on both nodes", timeout: .seconds(60)) {
+                    try await cluster.list().filter { $0.path.rawValue.hasPrefix("got/") }.allSatisfy { $0.k == 2 }
+                }
+                // The master's node loses every file from its disk behind its back.
+                for relative in tree.keys { try FileManager.default.removeItem(at: master.file("got/\(relative)")) }
+
+                let out = cluster.root.appendingPathComponent("out")
+                let get = try await cluster.cli("get", "-r", "got", out.path, "--json", "--jobs", "2")
+                #expect(get.status == 0, "\(get.stderr)")
+                #expect(try TreeTransferTests.summary(get).transferred == 60)
+                #expect(try TreeTransferTests.readTree(out) == tree)
+                // The node that lost them said so for those it was asked for, and a scrub finds
+                // the others: all are copied back.
+                let scrub = try await cluster.cli("scrub", master.address)
+                #expect(scrub.status == 0, "\(scrub.stderr)")
+                try await eventually("every file on both nodes again", timeout: .seconds(60)) {
+                    try await cluster.list().filter { $0.path.rawValue.hasPrefix("got/") }.allSatisfy { $0.k == 2 }
+                        && tree.keys.allSatisfy { FileManager.default.fileExists(atPath: master.file("got/\($0)").path) }
+                }
+                try await cluster.expectAuditClean()
+            }
+        }
+
         @Test("A batch upload: a file whose bytes differ from the grant is refused alone, one sent to another node or twice is refused whole")
         func badBatchesAreRefused() async throws {
             try await withCluster { cluster in

@@ -87,6 +87,30 @@ extension Integration {
             }
         }
 
+        @Test("A batch upload never writes over what a node holds without the catalog knowing it: that file is refused and kept, the others stored")
+        func batchKeepsUnknownData() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                try await cluster.waitForNodes(1)
+                // Put on the node's disk behind fsdfs's back: the catalog cannot account for it.
+                let stray = master.file("keep/mine.txt")
+                try FileManager.default.createDirectory(at: stray.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data("not fsdfs's".utf8).write(to: stray)
+                let contents = ["keep/mine.txt": Data("overwrite".utf8), "keep/new.txt": Data("new".utf8)]
+                let names = contents.keys.sorted()
+                let files = try names.map { UploadedFile(path: try VirtualPath($0), size: Int64(contents[$0]!.count), sha256: Self.hex(contents[$0]!)) }
+                let grant: UploadBatchGrant = try await cluster.client.call(
+                    .POST, cluster.master, Route.uploadBatch, body: UploadBatchRequest(files: files))
+                let body = try Self.frames(names.map { (try VirtualPath($0), contents[$0]!) }, sha256: files.map(\.sha256))
+                let reply: UploadBatchReply = try await Self.send(body, upload: grant.upload, to: grant.address, client: cluster.client)
+                #expect(reply.files[0].stored == nil && reply.files[0].code == "version_conflict", "\(reply.files[0])")
+                #expect(reply.files[1].stored != nil)
+                #expect(try Data(contentsOf: stray) == Data("not fsdfs's".utf8), "the unknown file is kept as it was")
+                #expect(try await cluster.whereIs("keep/mine.txt") == nil)
+                #expect(try await cluster.whereIs("keep/new.txt")?.k == 1)
+            }
+        }
+
         @Test("A batch upload: a file whose bytes differ from the grant is refused alone, one sent to another node or twice is refused whole")
         func badBatchesAreRefused() async throws {
             try await withCluster { cluster in

@@ -150,8 +150,8 @@ extension BlobStore {
         let root = directory.root.string
         let prepared: [Result<[String], BlobStoreError>]
         do {
-            let paths = candidates.map { items[$0].entry.path }
-            prepared = try await NIOThreadPool.singleton.runIfActive { paths.map { Self.prepare($0, root: root) } }
+            let paths = candidates.map { (items[$0].entry.path, items[$0].blob.overNothing) }
+            prepared = try await NIOThreadPool.singleton.runIfActive { paths.map { Self.prepare($0, root: root, overNothing: $1) } }
         } catch {
             prepared = candidates.map { _ in .failure(BlobStoreError.wrap(error, operation: "mkdir", path: root)) }
         }
@@ -303,7 +303,9 @@ extension BlobStore {
     /// Checks every existing component of `path` under `root` without following symbolic
     /// links, as ``DataDirectory/placement(of:)`` does, and creates the missing parents (0755).
     /// Blocking. Returns the directories it created, outermost first.
-    private static func prepare(_ path: VirtualPath, root: String) -> Result<[String], BlobStoreError> {
+    /// With `overNothing`, a file on the disk at the path that the index does not know (put
+    /// there behind the store's back) is refused too: it is kept, never written over.
+    private static func prepare(_ path: VirtualPath, root: String, overNothing: Bool) -> Result<[String], BlobStoreError> {
         let segments = path.segments
         var current = root
         var created: [String] = []
@@ -314,6 +316,7 @@ extension BlobStore {
             if lstat(current, &info) == 0 {
                 let type = info.st_mode & S_IFMT
                 if last ? type != S_IFREG : type != S_IFDIR { return .failure(.pathConflict(path)) }
+                if last, overNothing { return .failure(.versionConflict(path: path, held: nil)) }
                 continue
             }
             guard errno == ENOENT else { return .failure(.io(operation: "stat", path: current, message: "\(Errno(rawValue: errno))")) }

@@ -301,5 +301,47 @@ extension Integration {
                 try await cluster.expectAuditClean()
             }
         }
+
+        @Test("A file put on a running node's disk behind its back is never written over: a put to that path is refused, a copy there (alone or in a batch) fails and K stays as it was")
+        func writesNeverLandOverUnknownFiles() async throws {
+            try await withCluster { cluster in
+                let policies = try Integration.ReplicationTests.policyDirectory(in: cluster, "[default]\nn = 2\n")
+                let master = try await cluster.start("master", asMaster: true, extra: ["--policies", policies])
+                let slave = try await cluster.start("slave")
+                try await cluster.waitForNodes(2)
+                // While the slave takes nothing new, files appear on both disks behind fsdfs's
+                // back (the nodes are running: their indexes do not know them).
+                #expect(try await cluster.cli("node", "drain", slave.address).status == 0)
+                let strays = [
+                    (master, "strays/put.txt"), (slave, "strays/small.txt"), (slave, "strays/big.bin"),
+                ]
+                for (node, path) in strays {
+                    let url = node.file(path)
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try Data("an operator's \(path)\n".utf8).write(to: url)
+                }
+                let put = try await cluster.cli("put", try cluster.localFile("put", size: 100).path, "strays/put.txt")
+                #expect(put.status != 0)
+                #expect(put.stderr.contains("unknown version") && put.stderr.contains("kept"), "\(put.stderr)")
+                #expect(try await cluster.whereIs("strays/put.txt") == nil)
+
+                // A small file (copied in a batch) and a big one (copied alone) land on the
+                // master; the slave is asked for the second copies once undrained.
+                try await cluster.put(try cluster.localFile("small", size: 4096, seed: 2), "strays/small.txt")
+                try await cluster.put(try cluster.localFile("big", size: 3 << 20, seed: 3), "strays/big.bin")
+                #expect(try await cluster.cli("node", "undrain", slave.address).status == 0)
+                try await eventually("both copies to the slave failed") {
+                    master.logText().components(separatedBy: "a file of unknown version, which this write may not replace").count > 2
+                }
+                for path in ["strays/small.txt", "strays/big.bin"] {
+                    let file = try #require(try await cluster.whereIs(path))
+                    #expect(file.nodes == [master.address], "\(path) counted only where it is: \(file.nodes)")
+                }
+                for (node, path) in strays {
+                    #expect(try Data(contentsOf: node.file(path)) == Data("an operator's \(path)\n".utf8), "\(node.name) kept \(path)")
+                }
+                try await cluster.expectAuditClean()
+            }
+        }
     }
 }

@@ -150,7 +150,8 @@ extension BlobStore {
         let root = directory.root.string
         let prepared: [Result<[String], BlobStoreError>]
         do {
-            let paths = candidates.map { (items[$0].entry.path, items[$0].blob.overNothing) }
+            // A file on the disk is expected only where the index has one.
+            let paths = candidates.map { (items[$0].entry.path, items[$0].blob.overNothing || previous[$0] == nil) }
             prepared = try await NIOThreadPool.singleton.runIfActive { paths.map { Self.prepare($0, root: root, overNothing: $1) } }
         } catch {
             prepared = candidates.map { _ in .failure(BlobStoreError.wrap(error, operation: "mkdir", path: root)) }
@@ -303,8 +304,9 @@ extension BlobStore {
     /// Checks every existing component of `path` under `root` without following symbolic
     /// links, as ``DataDirectory/placement(of:)`` does, and creates the missing parents (0755).
     /// Blocking. Returns the directories it created, outermost first.
-    /// With `overNothing`, a file on the disk at the path that the index does not know (put
-    /// there behind the store's back) is refused too: it is kept, never written over.
+    /// With `overNothing` (a batch upload, or a path the index holds nothing at), a file on
+    /// the disk at the path is refused: one the index does not know was put there behind the
+    /// store's back, and is kept, never written over.
     private static func prepare(_ path: VirtualPath, root: String, overNothing: Bool) -> Result<[String], BlobStoreError> {
         let segments = path.segments
         var current = root

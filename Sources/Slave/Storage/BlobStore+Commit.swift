@@ -5,7 +5,8 @@ import _NIOFileSystem
 extension BlobStore {
     /// Puts a verified, fsync'ed and closed temp file in place as the blob at `path`:
     /// re-checks the path, creates missing parents (0755), records the index entry, renames
-    /// over any old file and fsyncs the directories it changed.
+    /// over the old indexed file (never over one the index does not know) and fsyncs the
+    /// directories it changed.
     ///
     /// Consumes the reservation of `size` bytes in every outcome. A failure up to and
     /// including the rename changes nothing (directories it created are removed again, the
@@ -48,6 +49,9 @@ extension BlobStore {
             path: path, fileID: fileID, size: size, sha256: sha256,
             mtimeNanoseconds: info.mtimeNanoseconds, inode: info.inode)
         let placement = try await directory.placement(of: path)
+        // A file at the path that the index does not know was put there behind the store's
+        // back: the catalog cannot account for it, so it is kept, never written over.
+        if previous == nil, placement.existing != nil { throw BlobStoreError.versionConflict(path: path, held: nil) }
         let (created, mkdirError) = await directory.createParents(of: path, from: placement.existingParents)
         var kept: FilePath?
         do {

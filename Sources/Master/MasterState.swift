@@ -105,7 +105,9 @@ struct MasterState: Sendable {
         return all
     }
 
-    var copies: [FileID: ActiveCopy] = [:]
+    /// Copies commanded and not finished, by file and target (a file short of several copies
+    /// has as many under way at once, to different targets).
+    var copies: [Placement: ActiveCopy] = [:]
     var evictions: [Placement: Int64] = [:]
     /// (file, target) pairs not to try again before the date; failures double the wait.
     var backoff: [Placement: (until: Date, failures: Int)] = [:]

@@ -72,7 +72,7 @@ extension Scheduler {
         let target = batch.targetNode
         defer {
             master.state.withLock { state in
-                for order in batch.orders { state.copies.removeValue(forKey: order.plan.file) }
+                for order in batch.orders { state.copies.removeValue(forKey: order.plan.placement) }
             }
             master.schedule.signal()
         }

@@ -115,7 +115,7 @@ public struct Scheduler: Service {
             }
             do {
                 for order in orders {
-                    master.state.withLock { $0.copies[order.plan.file] = MasterState.ActiveCopy(order: order, started: Date()) }
+                    master.state.withLock { $0.copies[order.plan.placement] = MasterState.ActiveCopy(order: order, started: Date()) }
                     try await master.reserveEvictions(order.evictions)
                 }
                 // Recorded before the command goes out, so that a master restart finds the copy
@@ -125,7 +125,7 @@ public struct Scheduler: Service {
                     _ = try await master.catalog.setReplicas(
                         orders.map { ReplicaRecord(file: $0.plan.file, node: $0.plan.target, state: .copying) })
                     master.state.withLock { state in
-                        for order in orders { state.copies[order.plan.file]?.recorded = true }
+                        for order in orders { state.copies[order.plan.placement]?.recorded = true }
                     }
                 }
             } catch {
@@ -161,7 +161,7 @@ public struct Scheduler: Service {
     private func rollBack(_ orders: [CopyOrder]) async {
         for order in orders {
             let (copy, evicting) = master.state.withLock { state in
-                let copy = state.copies.removeValue(forKey: order.plan.file)
+                let copy = state.copies.removeValue(forKey: order.plan.placement)
                 let evicting = order.evictions.filter { state.evictions.removeValue(forKey: Placement(file: $0.plan.file, node: $0.plan.node)) != nil }
                 return (copy, evicting)
             }
@@ -183,7 +183,7 @@ public struct Scheduler: Service {
     func execute(_ order: CopyOrder) async {
         let plan = order.plan, file = order.file
         defer {
-            master.state.withLock { _ = $0.copies.removeValue(forKey: plan.file) }
+            master.state.withLock { _ = $0.copies.removeValue(forKey: plan.placement) }
             master.schedule.signal()
         }
         do {

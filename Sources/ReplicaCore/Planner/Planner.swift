@@ -7,7 +7,8 @@
 /// ## The rules (ARCHITECTURE.md section 3)
 ///
 /// 1. Files are taken in ascending kn (ties: smaller K, then smaller size), skipping files
-///    with a copy in flight. A file with no live replica on an alive node cannot be copied.
+///    with as many copies in flight as they lack (rule 4). A file with no live replica on an
+///    alive node cannot be copied.
 /// 2. Candidate targets are alive and fresh (rule 6), do not hold the file, have a free copy slot
 ///    (``PlannerLimits/maxCopiesPerNode``; copies of small files share one per
 ///    ``PlannerLimits/batchFiles``, as they go in batches), load below ``PlannerLimits/maxLoad`` and are not
@@ -17,12 +18,17 @@
 /// 3. When no candidate has room, a candidate may evict its highest-kn files G, but only if
 ///    `kn(G) − 1 ≥ floor` (never below N + floor) **and** `kn(G) ≥ kn(F) + 2` (a strict
 ///    improvement, so two files never trade places back and forth). Several evictions are
-///    fine for a large file. The freed space is reserved for F in the same decision.
+///    fine for a large file. The freed space is reserved for F in the same decision. Never
+///    G's last copy, whatever the floor.
 ///    **Make before break:** in the floor test, kn(G) counts only G's live replicas on fresh
 ///    nodes, so it may be lower than the catalog's. The catalog still counts a node that went
 ///    silent until it has missed `--missed-reports` reports; evicting against such a copy
 ///    could remove the last one that really exists (with N = 1, the only one).
-/// 4. Space of copies in flight is reserved on their targets; a file gets one copy at a time.
+/// 4. Space of copies in flight is reserved on their targets. A file short of copies gets as
+///    many at once as it lacks (kn = −2: two, to two targets), each to a node neither holding
+///    nor receiving it; one at a time once it has N. *Why*: a file that lost two copies is
+///    whole again in the time of one copy, not two in a row. An eviction for a file weighs
+///    the kn it will have once its copies under way land.
 /// 5. Nothing stops at K = N: spare space keeps receiving copies of the lowest-kn files.
 /// 6. Freshness (``PlannerNode/fresh``): a node is fresh when its last report is at most
 ///    one report interval old, plus a margin for jitter that the master chooses. Copies and
@@ -150,23 +156,25 @@ private struct PlanCollector {
         heldBack == nil && copies < limits.maxActions && pass.hasOpenTarget
     }
 
-    /// Plans `file` if it can be; false when the pass must stop.
+    /// Plans `file`, as many copies as it may have at once (rule 4); false when the pass must stop.
     mutating func consider(_ file: FileState, in pass: inout PlanningPass) throws -> Bool {
-        guard let (plan, victims) = try pass.planCopy(of: file) else { return true }
-        if let budget {
-            // Rule 10. The decision is already booked in the pass, which ends here.
-            let fits = spent + plan.size <= budget.bytes || (copies == 0 && budget.full)
-            guard fits else {
-                heldBack = plan.size
-                return false
+        while let (plan, victims) = try pass.planCopy(of: file) {
+            if let budget {
+                // Rule 10. The decision is already booked in the pass, which ends here.
+                let fits = spent + plan.size <= budget.bytes || (copies == 0 && budget.full)
+                guard fits else {
+                    heldBack = plan.size
+                    return false
+                }
+                spent += plan.size
             }
-            spent += plan.size
+            for victim in victims {
+                actions.append(.evict(EvictionPlan(file: victim.id, node: plan.target, size: victim.size, makingRoomFor: plan.file)))
+            }
+            actions.append(.copy(plan))
+            copies += 1
+            guard open(&pass) else { return false }
         }
-        for victim in victims {
-            actions.append(.evict(EvictionPlan(file: victim.id, node: plan.target, size: victim.size, makingRoomFor: plan.file)))
-        }
-        actions.append(.copy(plan))
-        copies += 1
-        return open(&pass)
+        return true
     }
 }

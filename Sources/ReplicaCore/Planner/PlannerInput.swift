@@ -105,11 +105,11 @@ public struct InFlightEviction: Sendable, Hashable {
     }
 }
 
-/// Work the master has under way: the planner reserves space for it and never plans the
-/// same file twice.
+/// Work the master has under way: the planner reserves space for it and never plans a copy
+/// a file has under way already.
 public struct InFlight: Sendable, Equatable {
     /// Copies commanded and not finished. Each reserves its size on the target, takes one of
-    /// the target's copy slots and keeps its file out of planning until it ends.
+    /// the target's copy slots and counts against the copies its file may have at once.
     public var copies: [InFlightCopy]
     /// Evictions commanded and not yet confirmed.
     public var evictions: [InFlightEviction]

@@ -33,7 +33,8 @@ struct PlanningPass {
     let aliveCount: Int
     let backoff: Set<Placement>
     let survey: DrainSurvey
-    var filesInFlight: Set<FileID> = []
+    /// Copies in flight of each file, from the master and from this pass.
+    var copiesInFlight: [FileID: Int] = [:]
     /// Nodes sending or receiving a copy of each file in flight: the file may not be
     /// evicted from them.
     var copyEndpoints: [FileID: Set<NodeID>] = [:]
@@ -65,7 +66,7 @@ struct PlanningPass {
                 countsForDrain: node.countsForDrain, free: node.quota - node.used, load: node.load)
         }
         for copy in inFlight.copies {
-            filesInFlight.insert(copy.file)
+            copiesInFlight[copy.file, default: 0] += 1
             copyEndpoints[copy.file, default: []].insert(copy.target)
             if let source = copy.source { copyEndpoints[copy.file, default: []].insert(source) }
             if !copy.recorded { slots[copy.target]?.free -= copy.size }
@@ -148,12 +149,16 @@ struct PlanningPass {
     // MARK: Copies
 
     /// Decides the copy of `file`, if one is possible now, and books it in this pass.
+    /// Rule 4: a file short of copies gets as many at once as it lacks (one while it has N).
     mutating func planCopy(of file: FileState) throws -> (CopyPlan, victims: [FileState])? {
-        if filesInFlight.contains(file.id) { return nil }
-        // Every alive node already holds a live copy: nowhere to put another.
-        if file.k >= aliveCount { return nil }
+        let underway = copiesInFlight[file.id] ?? 0
+        if underway >= max(1, -effectiveKn(file)) { return nil }
+        // Every alive node already holds a live copy or is receiving one: nowhere to put another.
+        if file.k + underway >= aliveCount { return nil }
         let open = openTargets()
-        let kn = effectiveKn(file)
+        // The kn the file will have once its copies under way land: an eviction for it must
+        // still be a strict improvement then (rule 3).
+        let kn = effectiveKn(file) + underway
         // Cheap test before reading the file's replicas: room somewhere, or an eviction that
         // could be allowed somewhere.
         let roomSomewhere = open.contains { slots[$0]!.free >= file.size }
@@ -166,8 +171,9 @@ struct PlanningPass {
                 && !evicted.contains(Placement(file: file.id, node: replica.node))
         }.map(\.node)
         guard !sources.isEmpty else { return nil }
+        let receiving = copyEndpoints[file.id] ?? []
         let targets = open.filter { node in
-            !holders.contains(node) && !backoff.contains(Placement(file: file.id, node: node))
+            !holders.contains(node) && !receiving.contains(node) && !backoff.contains(Placement(file: file.id, node: node))
         }
         guard !targets.isEmpty else { return nil }
 
@@ -193,7 +199,7 @@ struct PlanningPass {
         book(file: file, on: target, evicting: evicting)
         countIncoming(file.size, on: target)
         slots[source]!.outgoing += 1
-        filesInFlight.insert(file.id)
+        copiesInFlight[file.id, default: 0] += 1
         copyEndpoints[file.id, default: []].formUnion([source, target])
         openCache = nil
         return (CopyPlan(file: file.id, size: file.size, source: source, target: target, evicting: evicting.map(\.id)), evicting)
@@ -292,7 +298,8 @@ struct PlanningPass {
             // below the floor. Fresh kn only falls during a pass, so G stays out for this pass.
             // Nor is G's kn over-stated by copies on draining nodes (rule 8): without them
             // the eviction must still be a strict improvement, or a drain would only trade places.
-            if try freshKn(of: candidate) - 1 < floor || drainKn(of: candidate) < kn + 2 {
+            // Whatever the floor (the simulator tries negative ones), never a file's last copy.
+            if try freshKn(of: candidate) - 1 < max(floor, 1 - candidate.n) || drainKn(of: candidate) < kn + 2 {
                 index -= 1
                 victimBuffers[node]!.items.remove(at: index)
                 continue

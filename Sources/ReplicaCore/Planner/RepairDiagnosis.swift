@@ -70,7 +70,7 @@ public struct RepairDiagnosis {
         }
         // Rules 2 and 3.
         if let paused { return .schedulerPaused(paused) }
-        if pass.filesInFlight.contains(file.id) { return .copyInFlight }
+        if pass.copiesInFlight[file.id] != nil { return .copyInFlight }
         // Rule 4.
         let holders = Set(replicas.map(\.node))
         let candidates = storing.filter { !holders.contains($0) }

@@ -52,6 +52,9 @@ public struct CopyPlan: Sendable, Hashable, CustomStringConvertible {
         self.evicting = evicting
     }
 
+    /// The file and the node it goes to: one copy under way per pair.
+    public var placement: Placement { Placement(file: file, node: target) }
+
     public var description: String {
         let evictions = evicting.isEmpty ? "" : " after evicting \(evicting.map(\.description).joined(separator: ", "))"
         return "copy \(file) (\(size) B) \(source) → \(target)\(evictions)"

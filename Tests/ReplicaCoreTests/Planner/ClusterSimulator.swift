@@ -136,8 +136,10 @@ final class ClusterSimulator {
             if draining.contains(plan.target) {
                 violations.append("planned a copy of \(plan.file) to \(plan.target), which is draining")
             }
-            guard var target = nodes[plan.target], target.reachable, target.disk[plan.file] == nil else {
-                violations.append("planned a copy to \(plan.target), which is down, silent or already holds \(plan.file)")
+            guard var target = nodes[plan.target], target.reachable, target.disk[plan.file] == nil,
+                  target.incoming[plan.file] == nil
+            else {
+                violations.append("planned a copy to \(plan.target), which is down, silent or already holds or receives \(plan.file)")
                 continue
             }
             target.incoming[plan.file] = plan.size

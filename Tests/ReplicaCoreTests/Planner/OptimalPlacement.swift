@@ -1,11 +1,13 @@
 /// Brute-force reference for equal-size files: the best lowest kn any placement can reach,
 /// found with a max-flow check per candidate kn (files → nodes, one copy per node).
 enum OptimalPlacement {
+    /// The highest min(K−N) any placement of files with these N on nodes with these slots
+    /// reaches, every file keeping at least one copy (the planner never evicts a last copy).
     static func bestMinKn(demands: [Int], slots: [Int]) -> Int? {
         guard !demands.isEmpty else { return nil }
         var best = -(demands.max() ?? 0)
         for t in stride(from: slots.count, through: -(demands.max() ?? 0), by: -1) {
-            if feasible(wants: demands.map { max(0, $0 + t) }, slots: slots) {
+            if feasible(wants: demands.map { max(1, $0 + t) }, slots: slots) {
                 best = t
                 break
             }

@@ -80,15 +80,16 @@ struct PlannerExactCaseTests {
         #expect(try await cluster.plan().isEmpty, "the returning copy counts again; nothing to copy")
     }
 
-    @Test("Copies in flight reserve space and take slots; a file is copied once at a time")
+    @Test("Copies in flight reserve space and take slots; a file has at once as many copies as it lacks, never two to one node")
     func inFlightReservesSpace() async throws {
         let cluster = try InstantCluster(limits: PlannerLimits(maxCopiesPerNode: 1))
         for id in ["n1", "n2", "n3"] { try await cluster.addNode(NodeID(id), quota: 20) }
-        let f = try #require(try await cluster.upload("f", size: 10, n: 3))
-        let g = try #require(try await cluster.upload("g", size: 10, n: 3))
+        let f = try #require(try await cluster.upload("f", size: 10, n: 2))
+        let g = try #require(try await cluster.upload("g", size: 10, n: 2))
         let first = try await cluster.plan()
         #expect(first.count == 2)
-        // With f's copy in flight to n2, f is not planned again and n2 has no slot left.
+        // With f's copy in flight to n2, f (one copy short) is not planned again and n2 has
+        // no slot left.
         let source = try #require(try await cluster.holders("f").first)
         let inFlight = InFlight(copies: [InFlightCopy(file: f.id, size: 10, source: source, target: "n2")])
         let second = try await cluster.plan(inFlight: inFlight)
@@ -100,6 +101,40 @@ struct PlannerExactCaseTests {
         let upload = InFlightCopy(file: FileID(999), size: 20, source: nil, target: "n3")
         let third = try await cluster.plan(inFlight: InFlight(copies: [upload]))
         for case .copy(let copy) in third { #expect(copy.target != "n3") }
+    }
+
+    @Test("A file two copies short gets both at once, to two nodes, from one pass; with one under way it gets the other; at N, one at a time")
+    func aFileShortOfSeveralCopiesGetsThemAtOnce() async throws {
+        let cluster = try InstantCluster(limits: PlannerLimits(maxCopiesPerNode: 2))
+        for id in ["n1", "n2", "n3", "n4"] { try await cluster.addNode(NodeID(id), quota: 100) }
+        let f = try #require(try await cluster.upload("f", size: 10, n: 3))
+        let source = try #require(try await cluster.holders("f").first)
+        let both = try await cluster.plan()
+        let targets = both.compactMap { action -> NodeID? in
+            if case .copy(let copy) = action, copy.file == f.id { return copy.target }
+            return nil
+        }
+        #expect(targets.count == 2 && Set(targets).count == 2 && !targets.contains(source), "\(both)")
+
+        // One copy under way: the other, never to the node receiving the first.
+        let underway = InFlight(copies: [InFlightCopy(file: f.id, size: 10, source: source, target: targets[0])])
+        let other = try await cluster.plan(inFlight: underway)
+        let next = other.compactMap { action -> NodeID? in
+            if case .copy(let copy) = action, copy.file == f.id { return copy.target }
+            return nil
+        }
+        #expect(next.count == 1 && next[0] != targets[0] && next[0] != source, "\(other)")
+
+        // Both under way: nothing more for f until they land.
+        let bothUnderway = InFlight(copies: targets.map { InFlightCopy(file: f.id, size: 10, source: source, target: $0) })
+        #expect(try await cluster.plan(inFlight: bothUnderway).isEmpty)
+
+        // At N (K = 3), spare room gets one extra copy at a time.
+        try await cluster.converge()
+        let g = try #require(try await cluster.upload("g", size: 10, n: 1))
+        let spare = try await cluster.plan()
+        let copiesOfG = spare.filter { if case .copy(let copy) = $0 { return copy.file == g.id } else { return false } }
+        #expect(copiesOfG.count == 1, "\(spare)")
     }
 
     @Test("The eviction floor keeps files above N + floor")

@@ -71,10 +71,10 @@ public struct SignedClient: Sendable {
     /// Streams a file from `address` to `write`; returns the reply's headers
     /// (``BlobHeaders``). Non-200 replies throw before any byte is delivered.
     public func download(
-        _ address: String, path: VirtualPath, version: BlobVersion? = nil, timeout: TimeAmount,
+        _ address: String, path: VirtualPath, version: BlobVersion? = nil, receiverVerifies: Bool = false, timeout: TimeAmount,
         into write: (ByteBuffer) async throws -> Void
     ) async throws -> BlobHeaders {
-        let pathAndQuery = Route.blob(path, version: version)
+        let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies)
         var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
         request.method = .GET
         sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)

@@ -145,14 +145,15 @@ extension Integration {
             }
         }
 
-        @Test("A corrupted replica is never propagated: the copy from it is refused and a good source is used")
-        func corruptSourceIsNotPropagated() async throws {
+        @Test("A corrupted replica is never propagated: the copy from it is refused and a good source is used (a small file copied in a batch, a big one alone, which its source sends unhashed)",
+              arguments: [40_000, 3 << 20])
+        func corruptSourceIsNotPropagated(size: Int) async throws {
             try await withCluster { cluster in
                 let policies = try Integration.ReplicationTests.policyDirectory(in: cluster, "[default]\nn = 2\n")
                 let master = try await cluster.start("master", asMaster: true, extra: ["--policies", policies])
                 let slave = try await cluster.start("slave")
                 try await cluster.waitForNodes(2)
-                let local = try cluster.localFile("f", size: 40_000)
+                let local = try cluster.localFile("f", size: size)
                 try await cluster.put(local, "precious.bin")
                 try await eventually("two copies") { try await cluster.whereIs("precious.bin")?.k == 2 }
 

@@ -51,15 +51,24 @@ public enum Route {
 
     /// `GET`/`PUT /v1/blob?path=…[&upload=…]`. A read names the version it wants
     /// (`file=ID&sha256=…`): a node never serves another version under that name.
-    public static func blob(_ path: VirtualPath, upload: String? = nil, version: BlobVersion? = nil) -> String {
+    /// - Parameter receiverVerifies: the reader checks the bytes against the catalog's sha256
+    ///   and has a mismatch checked on the holder (a node's copy, ``receiverVerifiesQuery``):
+    ///   the holder sends them without hashing them a second time.
+    public static func blob(
+        _ path: VirtualPath, upload: String? = nil, version: BlobVersion? = nil, receiverVerifies: Bool = false
+    ) -> String {
         var query = "path=\(encode(path.rawValue))"
         if let upload { query += "&upload=\(encode(upload))" }
         if let version {
             if let file = version.file { query += "&file=\(file.rawValue)" }
             query += "&sha256=\(encode(version.sha256))"
         }
+        if receiverVerifies { query += "&\(receiverVerifiesQuery.name)=\(receiverVerifiesQuery.value)" }
         return "\(blobPath)?\(query)"
     }
+
+    /// The query item of ``blob(_:upload:version:receiverVerifies:)`` with `receiverVerifies`.
+    public static let receiverVerifiesQuery = (name: "check", value: "receiver")
 
     public static func blobBatch(upload: String) -> String { "\(blobBatchPath)?upload=\(encode(upload))" }
 

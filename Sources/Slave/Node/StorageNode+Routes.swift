@@ -66,7 +66,8 @@ extension StorageNode {
     /// `GET /v1/blob?path=…`: streams a file this node holds, verifying its checksum on the way;
     /// a corrupt file is quarantined and the transfer aborted, so a peer never stores it. A file
     /// found missing from the disk is dropped and answered 404. Either is reported to the
-    /// master at once, so the replica stops counting.
+    /// master at once, so the replica stops counting. With `check=receiver` (a peer's copy,
+    /// which checks the bytes itself and has a mismatch verified here) only the size is checked.
     func serveBlob(_ request: Request) async throws -> Response {
         let path = try request.pathParameter()
         guard let blob = await store.blob(at: path) else {
@@ -84,6 +85,7 @@ extension StorageNode {
             }
             throw RouteError(.notFound, "\(path) is missing from this node's disk", code: "not_found")
         }
+        let hashing = request.uri.queryParameters.get(Route.receiverVerifiesQuery.name).map { String($0) } != Route.receiverVerifiesQuery.value
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
         headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
         if let fileID = blob.fileID { headers[HTTPField.Name(BlobHeaders.fileID)!] = String(fileID.rawValue) }
@@ -92,7 +94,7 @@ extension StorageNode {
             body: ResponseBody(contentLength: Int(blob.size)) { writer in
                 do {
                     _ = try await self.transfer {
-                        try await self.store.read(path: path, chunkSize: 1 << 20) { chunk in try await writer.write(chunk) }
+                        try await self.store.read(path: path, chunkSize: 1 << 20, hashing: hashing) { chunk in try await writer.write(chunk) }
                     }
                 } catch let error as BlobStoreError {
                     if case .checksumMismatch = error, let fileID = blob.fileID {
@@ -306,9 +308,12 @@ extension StorageNode {
             replacing: replacing, cancelled: cancelled)
         do {
             let blob = try await transfer {
+                // This node checks the bytes (the write's expected sha256), and the master has the
+                // source verify its copy when they do not match (Scheduler.checkSource): the
+                // source need not hash them too (as HDFS's receiving DataNode checks a block).
                 _ = try await client.download(
                     command.source, path: command.path, version: BlobVersion(file: command.fileID, sha256: command.sha256),
-                    timeout: SignedClient.transferTimeout(command.size)
+                    receiverVerifies: true, timeout: SignedClient.transferTimeout(command.size)
                 ) { chunk in try await write.write(chunk) }
                 return try await write.commit()
             }

@@ -244,14 +244,15 @@ struct DataDirectory: Sendable {
         await pruneParents(of: path)
     }
 
-    /// Streams an open file in chunks through SHA-256, handing every chunk to `sink`.
+    /// Streams an open file in chunks through SHA-256 (unless not `hashing`: the digest is then
+    /// meaningless), handing every chunk to `sink`.
     static func digest(
-        of handle: ReadFileHandle, chunkSize: Int, sink: (ByteBuffer) async throws -> Void = { _ in }
+        of handle: ReadFileHandle, chunkSize: Int, hashing: Bool = true, sink: (ByteBuffer) async throws -> Void = { _ in }
     ) async throws -> (size: Int64, sha256: String) {
         var hasher = SHA256()
         var size: Int64 = 0
         for try await chunk in handle.readChunks(chunkLength: .bytes(Int64(max(chunkSize, 4096)))) {
-            hasher.update(buffer: chunk)
+            if hashing { hasher.update(buffer: chunk) }
             size += Int64(chunk.readableBytes)
             try await sink(chunk)
         }

@@ -161,21 +161,32 @@ extension Master {
 
     /// The last batch is matched: the node counts again. Returns the removals it owes.
     private func finishInventory(_ node: NodeID, _ stream: MasterState.InventoryStream) async throws -> [FileRef] {
-        let now = Date()
         let before = stream.before
         // Read again: declared down meanwhile (it cannot be while it streams, but cheaply sure).
+        // Counting a node's copies again takes seconds at a million files.
         if try await catalog.node(node)?.alive != true { try await catalog.setNodeAlive(node, alive: true) }
         recordMissing(count: stream.missing, sample: stream.missingSample, on: node, address: stream.address)
+        // Heard from now, not when the last batch came: the node reports again one interval
+        // after this answer. A time taken before the catalog work above would leave the node
+        // that long closer to being declared down, and at a million files past it: down,
+        // its whole inventory again, down again after it, and so on.
         state.withLock { state in
             state.inventories[node] = nil
-            state.lastSeen[node] = now
+            state.lastSeen[node] = Date()
             state.inventoryKnown.insert(node)
         }
         announceInventory(
             of: node, address: stream.address, quota: stream.quota, files: stream.files, before: before, unaccounted: stream.unaccounted)
         // Matching it (and a recovery it ended) freed memory in proportion to its files.
-        if stream.files >= HeapRelease.worthwhileFiles { await HeapRelease.trim() }
-        return try await owedRemovals(node)
+        if stream.files >= HeapRelease.worthwhileFiles {
+            await catalog.releaseMemory()
+            await HeapRelease.trim()
+        }
+        let owed = try await owedRemovals(node)
+        state.withLock { state in
+            if state.lastSeen[node] != nil { state.lastSeen[node] = Date() }
+        }
+        return owed
     }
 
     /// Says what a whole inventory changed, then wakes the scheduler and the deletion pusher.

@@ -10,6 +10,14 @@ extension Master {
     /// A node whose data directory belongs to another swarm is refused before anything is
     /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
+        state.withLock { $0.reportsInFlight[report.node] = Date() }
+        defer {
+            state.withLock { state in
+                state.reportsInFlight[report.node] = nil
+                // Heard until the answer goes out; the next report comes one interval later.
+                if state.lastSeen[report.node] != nil { state.lastSeen[report.node] = Date() }
+            }
+        }
         // Only files to match need the lock: a plain report must not wait behind an inventory
         // batch being taken in, or its node would look silent.
         if state.withLock({ $0.recovering }), report.inventory != nil || !report.added.isEmpty {

@@ -122,6 +122,17 @@ struct MasterState: Sendable {
     var inventoryWanted: Set<NodeID> = []
     /// Whole inventories being matched, batch by batch (``InventoryBatch``), by node.
     var inventories: [NodeID: InventoryStream] = [:]
+    /// Reports being handled, by node, since when: the node is talking to us while its report
+    /// waits for the catalog (behind a write that counts a million copies again, say).
+    var reportsInFlight: [NodeID: Date] = [:]
+
+    /// Whether `node` is not silent whatever its last report's time: its inventory is being
+    /// matched, or a report of it is being handled (for at most `limit` seconds: a handler
+    /// stuck longer does not keep it alive).
+    func beingHeard(_ node: NodeID, now: Date, limit: Double) -> Bool {
+        if inventories[node]?.matching == true { return true }
+        return reportsInFlight[node].map { now.timeIntervalSince($0) < limit } ?? false
+    }
     /// Since when, and why, the catalog cannot be reached; nil while it answers.
     var catalogOutage: (since: Date, message: String)?
     /// The last status built from the catalog, served (marked paused) while it is unreachable.

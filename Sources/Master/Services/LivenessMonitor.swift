@@ -38,9 +38,10 @@ public struct LivenessMonitor: Service {
     func check() async throws {
         let now = Date()
         let limit = master.settings.downAfter
-        // A node whose inventory is being matched is talking to us, however long a batch takes.
+        // A node whose inventory is being matched, or whose report is being handled, is talking
+        // to us, however long the catalog takes.
         let silent = master.state.withLock { state in
-            state.lastSeen.filter { now.timeIntervalSince($0.value) > limit && state.inventories[$0.key]?.matching != true }
+            state.lastSeen.filter { now.timeIntervalSince($0.value) > limit && !state.beingHeard($0.key, now: now, limit: max(60, limit)) }
         }
         for (node, last) in silent {
             guard let record = try await master.catalog.node(node), record.alive else {
@@ -88,7 +89,8 @@ public struct LivenessMonitor: Service {
         let window = master.settings.freshFor
         let (silent, reporting) = master.state.withLock { state in
             let silent = state.lastSeen.filter { node, last in
-                state.inventoryKnown.contains(node) && now.timeIntervalSince(last) > window && state.inventories[node]?.matching != true
+                state.inventoryKnown.contains(node) && now.timeIntervalSince(last) > window
+                    && !state.beingHeard(node, now: now, limit: max(60, window))
             }
             return (silent, Set(state.lastSeen.keys))
         }

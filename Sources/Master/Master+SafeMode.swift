@@ -99,7 +99,9 @@ extension Master {
         }
         if was {
             safeModeEnded("the operator ended it")
-            // A recovery's map of every version taken is gone.
+            // A recovery's map of every version taken is gone, and the catalog's caches are
+            // full of the pages it wrote.
+            await catalog.releaseMemory()
             await HeapRelease.trim()
         }
         return was

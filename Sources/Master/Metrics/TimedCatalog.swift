@@ -84,6 +84,11 @@ public final class TimedCatalog: Catalog {
     // MARK: Files
 
     public func putFile(_ file: NewFile) async throws -> FileRecord { try await timed("putFile") { try await base.putFile(file) } }
+    public func putFiles(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord] {
+        try await timed("putFiles") { try await base.putFiles(files, holder: holder) }
+    }
+    /// Not timed, and not a write: it changes nothing a planning pass reads.
+    public func releaseMemory() async { await base.releaseMemory() }
     public func importFiles(_ files: [ImportedFile]) async throws {
         try await timed("importFiles") { try await base.importFiles(files) }
     }

@@ -69,6 +69,9 @@ public protocol Catalog: Sendable {
     /// - Returns: the records, in order, with their K as recorded (1 unless the version was
     ///   replaced or deleted meanwhile).
     func putFiles(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord]
+    /// Gives back the memory this process holds for the catalog's sake (caches), after work
+    /// on a whole node's files; it fills again as far as the work needs.
+    func releaseMemory() async
     /// Records many files at once, each with the nodes that already hold a verified copy (a
     /// node adopting an existing data directory, a restore, a benchmark). Paths that exist get
     /// a new version, as with ``putFile(_:)``. All or nothing.
@@ -269,7 +272,10 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension Catalog {
-    public func putFiles(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord] {
+    /// ``putFiles(_:holder:)`` as one ``putFile(_:)`` per file, then one ``setReplicas(_:)``:
+    /// for a catalog without a transaction over many files. Not a default: a wrapper that
+    /// forgot to forward `putFiles` would silently lose its base's single transaction.
+    public func putFilesOneByOne(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord] {
         guard try await node(holder) != nil else { throw CatalogError.unknownNode(holder) }
         var records: [FileRecord] = []
         for file in files { records.append(try await putFile(file)) }

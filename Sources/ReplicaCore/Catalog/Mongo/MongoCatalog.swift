@@ -337,6 +337,13 @@ public final class MongoCatalog: Catalog {
     /// Writes the new version staged, then makes it current (``finishPut(_:_:)``): a master
     /// dying at any point leaves the path with its old version or its new one, never neither.
     /// An upload already recorded (its node asking again) is carried through, not recorded twice.
+    public func putFiles(_ files: [NewFile], holder: NodeID) async throws -> [FileRecord] {
+        try await putFilesOneByOne(files, holder: holder)
+    }
+
+    /// Nothing to give back: the server keeps the cache, and the driver's pool is small.
+    public func releaseMemory() async {}
+
     public func putFile(_ file: NewFile) async throws -> FileRecord {
         guard file.n >= 1 else { throw CatalogError.invalidReplicaCount(file.n) }
         return try await withSession { session in

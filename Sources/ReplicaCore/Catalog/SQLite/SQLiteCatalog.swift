@@ -30,6 +30,17 @@ public final class SQLiteCatalog: Catalog {
         try Self.migrate(writer)
     }
 
+    /// Empties every connection's page cache (filled to 96 MiB by work on a whole node's
+    /// files, a recovery or an inventory of a million) and closes the idle readers; the
+    /// master's steady work (status, where, a planning pass) needs a fraction of it.
+    public func releaseMemory() async {
+        guard let pool = writer as? DatabasePool else { return }
+        // Queued on GRDB's own queues, not run here; the write after it on the writer's
+        // serial queue returns once the writer's cache is empty.
+        pool.releaseMemoryEventually()
+        try? await pool.write { _ in }
+    }
+
     /// A private in-memory catalog, for simulations and tests that want speed over a file.
     public init() throws {
         writer = try DatabaseQueue(configuration: Configuration())

@@ -119,6 +119,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        HeapRelease.limitArenas()
         // Uploads and copies at once each fsync their file: let the disk see them together.
         widenBlockingPool(to: 16)
         let key = try SwarmSecret.key(from: secret)

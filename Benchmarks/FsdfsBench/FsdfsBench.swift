@@ -7,7 +7,7 @@ import ReplicaCore
 /// beside its peer in the same run.
 @main
 struct FsdfsBench: AsyncParsableCommand {
-    static let stages = ["small", "big", "many", "bignode", "idle"]
+    static let stages = ["small", "big", "many", "bignode", "idle", "swarm"]
 
     static let configuration = CommandConfiguration(
         commandName: "fsdfs-bench",
@@ -45,18 +45,24 @@ struct FsdfsBench: AsyncParsableCommand {
             hashes every file, as it would any file found on its disk); then `fsdfsd safe-mode \
             leave`. The same for a 1k-file cluster. Then the big node stops and starts again: \
             seconds from its start until the master counts all its files again (goal < 60 s); \
-            the master's VmRSS (goal < 200 MiB); `fsdfsd status --json` and `fsdfsd where PATH` \
-            wall time (median of 5) at F files vs at 1k (goal: the same, ratio ≥ 0.8). Today the \
-            master adopts an inventory one catalog round trip per file (tens of files/s on a \
-            busy machine), so seeding 1,000,000 files takes hours: the seeding figures say how \
-            long it took and at what rate; --big-node-files 10000 gives a run of minutes.
+            how often it is declared down in the 15 s after (goal 0: a node declared down sends \
+            its whole inventory again); the master's VmRSS (goal < 200 MiB); then the master \
+            restarts: seconds until it has matched the node's inventory again, and its VmRSS; \
+            `fsdfsd status --json` and `fsdfsd where PATH` wall time (median of 5) at F files vs \
+            at 1k (goal: the same, ratio ≥ 0.8). The seeding figures say how long the first \
+            join took and at what rate; --big-node-files 100000 gives a run of minutes.
+
+            swarm: --swarm-nodes nodes of --swarm-node-files files each, seeded as for bignode; \
+            the master restarts and every node sends its whole inventory at once: seconds until \
+            all are matched (goal < 60 s), nodes declared down in the 20 s after (goal 0: no \
+            storm), the master's VmRSS (goal < 200 MiB).
 
             idle: On the same two clusters once settled: fsdfs_planner_pass_seconds from the \
             master's /metrics (mean of passes that find nothing, woken by `fsdfsd node undrain` \
             of a node that is not draining), at F files vs 1k.
             """)
 
-    @Option(help: "Stages to run, comma-separated: small,big,many,bignode,idle.")
+    @Option(help: "Stages to run, comma-separated: small,big,many,bignode,idle,swarm.")
     var only: String = FsdfsBench.stages.joined(separator: ",")
 
     @Option(help: "small: files node A holds when node B joins.")
@@ -77,7 +83,13 @@ struct FsdfsBench: AsyncParsableCommand {
     @Option(help: "bignode/idle: files on the big node (e.g. 100000 for a quicker run).")
     var bigNodeFiles: Int = 1_000_000
 
-    @Option(help: "bignode/idle: size of each of its files (bytes or K/M).")
+    @Option(help: "swarm: nodes whose inventories a restarted master matches at once.")
+    var swarmNodes: Int = 5
+
+    @Option(help: "swarm: files on each of those nodes.")
+    var swarmNodeFiles: Int = 200_000
+
+    @Option(help: "bignode/idle/swarm: size of each of its files (bytes or K/M).")
     var bigNodeFileSize: String = "4K"
 
     @Option(help: "Seconds any one wait may take before the stage fails.")
@@ -106,7 +118,7 @@ struct FsdfsBench: AsyncParsableCommand {
         for catalog in selectedCatalogs where !["sqlite", "mongodb"].contains(catalog) {
             throw ValidationError("--catalogs: unknown catalog \(catalog); use sqlite, mongodb or both")
         }
-        for (option, value) in [("--small-files", smallFiles), ("--many-files", manyFiles), ("--big-node-files", bigNodeFiles)] {
+        for (option, value) in [("--small-files", smallFiles), ("--many-files", manyFiles), ("--big-node-files", bigNodeFiles), ("--swarm-nodes", swarmNodes), ("--swarm-node-files", swarmNodeFiles)] {
             guard value >= 1 else { throw ValidationError("\(option) must be at least 1") }
         }
         guard (try? ByteSize.parse(bigSize)).map({ $0 > 0 }) == true else {
@@ -148,6 +160,9 @@ struct FsdfsBench: AsyncParsableCommand {
         if stages.contains("bignode") || stages.contains("idle") {
             let scale = ScaleStage(context: context, report: report, bigNode: stages.contains("bignode"), idle: stages.contains("idle"))
             await runStage(stages.contains("bignode") ? "bignode" : "idle", report) { try await scale.run() }
+        }
+        if stages.contains("swarm") {
+            await runStage("swarm", report) { try await SwarmStage(context: context, report: report).run() }
         }
         await nginx?.stop()
         print(report.table(), terminator: "")
@@ -198,6 +213,7 @@ struct FsdfsBench: AsyncParsableCommand {
             fsdfsd: binary, work: work, smallFiles: smallFiles, mongodbSmallFiles: mongodbSmallFiles ?? min(smallFiles, 500),
             catalogs: selectedCatalogs, bigSize: try ByteSize.parse(bigSize), manyFiles: manyFiles,
             bigNodeFiles: bigNodeFiles, bigNodeFileSize: Int(try ByteSize.parse(bigNodeFileSize)),
+            swarmNodes: swarmNodes, swarmNodeFiles: swarmNodeFiles,
             timeout: .milliseconds(Int64(timeout * 1000)))
         try context.writePolicies()
         return context
@@ -227,6 +243,8 @@ struct BenchContext: Sendable {
     let manyFiles: Int
     let bigNodeFiles: Int
     let bigNodeFileSize: Int
+    let swarmNodes: Int
+    let swarmNodeFiles: Int
     /// The deadline of any one wait.
     let timeout: Duration
 

@@ -73,6 +73,11 @@ struct ScaleStage {
         report.add(Figure(
             key: "bignode.rejoin.seconds", title: "bignode: a node with \(files) files restarts, until all counted",
             unit: "s", fsdfs: restart, higherIsBetter: false, goal: .atMost(60)))
+        let downs = try await downEpisodes(seeded, seconds: 15)
+        report.add(Figure(
+            key: "bignode.down_after_rejoin", title: "bignode: times the master declared it down in the 15 s after", unit: "times",
+            fsdfs: Double(downs), higherIsBetter: false, goal: .atMost(1),
+            note: "a node declared down sends its whole inventory again: more than 0 is a storm"))
         report.add(try masterRSS(seeded, reference, key: "bignode.master_rss.mib", when: "after --recover took them in", peerWhen: nil))
         let masterRestart = try await masterRestartSeconds(seeded)
         report.add(Figure(
@@ -121,6 +126,23 @@ struct ScaleStage {
             let node = status.nodes.first { $0.address == seeded.node.address }
             return node?.alive == true && status.files == seeded.files && status.underReplicated == 0
         }
+    }
+
+    /// How many times, polling `status` for `seconds`, the big node went from alive to down
+    /// (counted again, it must stay counted: a node declared down after its inventory sends it
+    /// all again).
+    private func downEpisodes(_ seeded: Seeded, seconds: Double) async throws -> Int {
+        progress("bignode: watching the big node for \(Int(seconds)) s after it is counted again")
+        let end = ContinuousClock.now + .seconds(seconds)
+        var episodes = 0
+        var wasAlive = true
+        while ContinuousClock.now < end {
+            let alive = try await seeded.cluster.status().nodes.first { $0.address == seeded.node.address }?.alive ?? false
+            if wasAlive, !alive { episodes += 1 }
+            wasAlive = alive
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return episodes
     }
 
     /// Restarts the master (its catalog kept, no `--recover`) and returns the seconds from its

@@ -26,13 +26,17 @@ public final class SQLiteCatalog: Catalog {
         // The writer and three readers (status, where, the planner, the dashboard at once):
         // at most 96 MiB of page cache in all, so that the master stays small at 1M files.
         configuration.maximumReaderCount = 3
+        // releaseMemory() empties the readers' page caches but keeps them open: a reader opened
+        // again parses the schema and compiles its statements again, which made the first
+        // planning passes after a big inventory cost twice as much.
+        configuration.persistentReadOnlyConnections = true
         writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrate(writer)
     }
 
     /// Empties every connection's page cache (filled to 96 MiB by work on a whole node's
-    /// files, a recovery or an inventory of a million) and closes the idle readers; the
-    /// master's steady work (status, where, a planning pass) needs a fraction of it.
+    /// files, a recovery or an inventory of a million); the master's steady work (status,
+    /// where, a planning pass) needs a fraction of it.
     public func releaseMemory() async {
         guard let pool = writer as? DatabasePool else { return }
         // Queued on GRDB's own queues, not run here; the write after it on the writer's

@@ -10,20 +10,31 @@ extension Master {
     /// A node whose data directory belongs to another swarm is refused before anything is
     /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
-        state.withLock { $0.reportsInFlight[report.node] = Date() }
+        state.withLock { $0.reportsInFlight[report.node, default: ReportsInFlight(since: Date())].count += 1 }
+        var answered: NodeReportReply?
         defer {
             state.withLock { state in
-                state.reportsInFlight[report.node] = nil
-                // Heard until the answer goes out; the next report comes one interval later.
-                if state.lastSeen[report.node] != nil { state.lastSeen[report.node] = Date() }
+                if let inFlight = state.reportsInFlight[report.node], inFlight.count > 1 {
+                    state.reportsInFlight[report.node]?.count -= 1
+                } else {
+                    state.reportsInFlight[report.node] = nil
+                }
+                // A report that counted is heard until its answer goes out: the next one comes
+                // an interval later, however long this one waited for the catalog. A refused
+                // one, or one answered "send your inventory", is not.
+                if let answered, !answered.sendInventory, state.lastSeen[report.node] != nil {
+                    state.lastSeen[report.node] = Date()
+                }
             }
         }
         // Only files to match need the lock: a plain report must not wait behind an inventory
         // batch being taken in, or its node would look silent.
         if state.withLock({ $0.recovering }), report.inventory != nil || !report.added.isEmpty {
-            return try await recovery.withLock { try await matchReport(report) }
+            answered = try await recovery.withLock { try await matchReport(report) }
+        } else {
+            answered = try await matchReport(report)
         }
-        return try await matchReport(report)
+        return answered!
     }
 
     private func matchReport(_ report: NodeReport) async throws -> NodeReportReply {

@@ -122,16 +122,16 @@ struct MasterState: Sendable {
     var inventoryWanted: Set<NodeID> = []
     /// Whole inventories being matched, batch by batch (``InventoryBatch``), by node.
     var inventories: [NodeID: InventoryStream] = [:]
-    /// Reports being handled, by node, since when: the node is talking to us while its report
-    /// waits for the catalog (behind a write that counts a million copies again, say).
-    var reportsInFlight: [NodeID: Date] = [:]
+    /// Reports being handled, by node: the node is talking to us while its report waits for
+    /// the catalog (behind a write that counts a million copies again, say).
+    var reportsInFlight: [NodeID: ReportsInFlight] = [:]
 
     /// Whether `node` is not silent whatever its last report's time: its inventory is being
     /// matched, or a report of it is being handled (for at most `limit` seconds: a handler
     /// stuck longer does not keep it alive).
     func beingHeard(_ node: NodeID, now: Date, limit: Double) -> Bool {
         if inventories[node]?.matching == true { return true }
-        return reportsInFlight[node].map { now.timeIntervalSince($0) < limit } ?? false
+        return reportsInFlight[node].map { now.timeIntervalSince($0.since) < limit } ?? false
     }
     /// Since when, and why, the catalog cannot be reached; nil while it answers.
     var catalogOutage: (since: Date, message: String)?
@@ -241,4 +241,11 @@ struct MasterState: Sendable {
         let span = max(1, now.timeIntervalSince(first.at))
         return Double(recent.reduce(0) { $0 + $1.bytes }) / span
     }
+}
+
+/// A node's reports being handled: since the first began, and how many (a report retried
+/// after a timeout may overlap the one it replaces).
+struct ReportsInFlight {
+    var since: Date
+    var count = 0
 }

@@ -26,9 +26,8 @@ public final class SQLiteCatalog: Catalog {
         // The writer and three readers (status, where, the planner, the dashboard at once):
         // at most 96 MiB of page cache in all, so that the master stays small at 1M files.
         configuration.maximumReaderCount = 3
-        // releaseMemory() empties the readers' page caches but keeps them open: a reader opened
-        // again parses the schema and compiles its statements again, which made the first
-        // planning passes after a big inventory cost twice as much.
+        // releaseMemory() empties the readers' caches (pages, schema, statements) but keeps the
+        // connections open, as the writer's: the reads after it do not open new ones.
         configuration.persistentReadOnlyConnections = true
         writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrate(writer)

@@ -10,7 +10,16 @@ extension Master {
     /// A node whose data directory belongs to another swarm is refused before anything is
     /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
-        state.withLock { $0.reportsInFlight[report.node, default: ReportsInFlight(since: Date())].count += 1 }
+        let now = Date()
+        let returning = state.withLock { state in
+            let stale = state.inventoryKnown.contains(report.node) && !state.isFresh(report.node, now: now, within: settings.freshFor)
+            state.reportsInFlight[report.node, default: ReportsInFlight(since: now)].count += 1
+            return stale
+        }
+        // Stale until now, fresh from here (``MasterState/isFresh(_:now:within:)``): a pass
+        // that found nothing while it was stale may find copies for it now. Without this wake,
+        // the scheduler slept on with files short of copies until something else changed.
+        if returning { schedule.signal() }
         var answered: NodeReportReply?
         defer {
             state.withLock { state in
@@ -67,14 +76,8 @@ extension Master {
                 changed = true
             }
             var adopt: [AdoptedFile] = []
-            for item in report.added {
-                switch try await match(item, on: report.node, address: report.address, holdings: nil) {
-                case .adopt(let file):
-                    adopt.append(file)
-                    noteAccounted(item.path, on: report.node)
-                case .unaccounted(let file): noteUnaccounted([file], on: report.node, replacing: false)
-                case .counted, .pending: noteAccounted(item.path, on: report.node)
-                }
+            if !report.added.isEmpty {
+                adopt = try await matchAdded(report.added, on: report.node, address: report.address)
                 changed = true
             }
             if changed { schedule.signal() }
@@ -233,6 +236,37 @@ extension Master {
         case pending(FileID)
         /// Nothing the catalog can account for: kept on the node, not counted.
         case unaccounted(UnaccountedFile)
+    }
+
+    /// The files a node's report says it added (copies and uploads that landed, mostly
+    /// counted already): those that are their path's current version are counted with one
+    /// read and one write, however many (a node receiving batches of copies adds thousands
+    /// per report); the others one by one (``match(_:on:address:holdings:)``), as before.
+    private func matchAdded(_ items: [HeldFile], on node: NodeID, address: String) async throws -> [AdoptedFile] {
+        let current = try await catalog.currentVersions(of: items.map(\.path), on: node)
+        var adopt: [AdoptedFile] = []
+        var live: [FileID] = []
+        var others: [HeldFile] = []
+        for item in items {
+            guard let found = current[item.path], found.file.sha256 == item.sha256, found.file.size == item.size else {
+                others.append(item)
+                continue
+            }
+            if found.state != .live { live.append(found.file.id) }
+            if item.fileID != found.file.id || item.version != found.file.version { adopt.append(AdoptedFile(found.file)) }
+            noteAccounted(item.path, on: node)
+        }
+        if !live.isEmpty { try await catalog.applyInventory(on: node, live: live, forget: []) }
+        for item in others {
+            switch try await match(item, on: node, address: address, holdings: nil) {
+            case .adopt(let file):
+                adopt.append(file)
+                noteAccounted(item.path, on: node)
+            case .unaccounted(let file): noteUnaccounted([file], on: node, replacing: false)
+            case .counted, .pending: noteAccounted(item.path, on: node)
+            }
+        }
+        return adopt
     }
 
     /// One held file against the catalog. Only two answers lead to a removal, and both name

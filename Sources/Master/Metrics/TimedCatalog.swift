@@ -172,6 +172,9 @@ public final class TimedCatalog: Catalog {
     public func inventoryView(on node: NodeID, paths: [VirtualPath], range: PathRange) async throws -> InventoryView {
         try await timed("inventoryView") { try await base.inventoryView(on: node, paths: paths, range: range) }
     }
+    public func currentVersions(of paths: [VirtualPath], on node: NodeID) async throws -> [VirtualPath: CurrentVersion] {
+        try await timed("currentVersions") { try await base.currentVersions(of: paths, on: node) }
+    }
     public func applyInventory(on node: NodeID, live: [FileID], forget: [FileID]) async throws {
         try await timed("applyInventory") { try await base.applyInventory(on: node, live: live, forget: forget) }
     }

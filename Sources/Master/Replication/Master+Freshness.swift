@@ -14,11 +14,21 @@ extension MasterSettings {
 }
 
 extension MasterState {
-    /// Nodes heard from within `window` seconds of `now` whose inventory is matched since they
-    /// (re)joined. The second condition matters after a master starts: it starts every known
-    /// node's liveness clock without having heard from any of them.
+    /// Nodes heard from within `window` seconds of `now`, or whose report is being handled,
+    /// and whose inventory is matched since they (re)joined. The second condition matters
+    /// after a master starts: it starts every known node's liveness clock without having heard
+    /// from any of them.
+    ///
+    /// A report being handled counts: a node receiving batches of copies reports thousands of
+    /// added files at a time, and while the master takes them in, the node is talking to it.
+    /// Counted stale meanwhile, it would get no further copies until its next report.
     func freshNodes(now: Date, within window: Double) -> Set<NodeID> {
-        Set(lastSeen.filter { inventoryKnown.contains($0.key) && now.timeIntervalSince($0.value) <= window }.keys)
+        Set(lastSeen.keys.filter { isFresh($0, now: now, within: window) })
+    }
+
+    func isFresh(_ node: NodeID, now: Date, within window: Double) -> Bool {
+        guard inventoryKnown.contains(node), let last = lastSeen[node] else { return false }
+        return now.timeIntervalSince(last) <= window || beingHeard(node, now: now, limit: max(60, window))
     }
 }
 

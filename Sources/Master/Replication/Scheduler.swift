@@ -17,6 +17,8 @@ public struct Scheduler: Service {
 
     /// How often a paused scheduler tries the catalog again.
     static let probeInterval = Duration.seconds(2)
+    /// Longest sleep between passes when nothing signals.
+    static let recheckInterval = Duration.seconds(2)
 
     public init(master: Master) {
         self.master = master
@@ -49,6 +51,11 @@ public struct Scheduler: Service {
                     var timeout = next.map { Duration.milliseconds(Int64(max(10, $0.timeIntervalSinceNow * 1000))) }
                     // While the catalog is away, the next pass doubles as a probe.
                     if master.pausedReason != nil { timeout = min(timeout ?? Self.probeInterval, Self.probeInterval) }
+                    // Never asleep for long: every change of the planner's inputs signals, and
+                    // a pass whose inputs did not change is skipped (rule 11) for the cost of
+                    // reading the nodes, so a wake-up missed by mistake costs seconds, not
+                    // files left short of copies until something else happens.
+                    timeout = min(timeout ?? Self.recheckInterval, Self.recheckInterval)
                     await master.schedule.wait(timeout: timeout)
                 }
                 // Copies under way are abandoned: the catalog records them as copying, and the

@@ -127,6 +127,10 @@ public protocol Catalog: Sendable {
     /// `range`. Its cost follows the batch and the versions in the range, never the number of
     /// files the node holds. An unknown node holds nothing.
     func inventoryView(on node: NodeID, paths: [VirtualPath], range: PathRange) async throws -> InventoryView
+    /// One read for the files a node's report says it added: the current version of each of
+    /// `paths` that has one, with the state of `node`'s replica of it (nil when none is
+    /// recorded). Its cost follows the paths asked for, never the files the node holds.
+    func currentVersions(of paths: [VirtualPath], on node: NodeID) async throws -> [VirtualPath: CurrentVersion]
     /// Records what matching one batch decided, in one transaction where the catalog has them
     /// (each change atomic otherwise): a replica of every version of `live` on `node` in state
     /// live (as ``setReplica(_:on:state:)``: a deleted version's stays pending deletion), and
@@ -186,6 +190,19 @@ public struct Holding: Sendable, Equatable {
     public var state: ReplicaState
 
     public init(file: FileRecord, state: ReplicaState) {
+        self.file = file
+        self.state = state
+    }
+}
+
+/// A path's current version and the state of one node's replica of it
+/// (``Catalog/currentVersions(of:on:)``).
+public struct CurrentVersion: Sendable, Equatable {
+    public var file: FileRecord
+    /// The node's replica of it; nil when the catalog records none.
+    public var state: ReplicaState?
+
+    public init(file: FileRecord, state: ReplicaState?) {
         self.file = file
         self.state = state
     }

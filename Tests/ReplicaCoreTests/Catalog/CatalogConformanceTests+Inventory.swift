@@ -45,6 +45,41 @@ extension CatalogConformanceTests {
         #expect(stranger.holdings.isEmpty)
     }
 
+    @Test("The current versions of scattered paths come with the node's replica of each, in one read", arguments: CatalogBackend.all)
+    func currentVersionsOfAddedFiles(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        for id in ["n1", "n2"] { try await catalog.registerNode(Fixture.node(id)) }
+        let live = try await catalog.putFile(Fixture.newFile("a/live", n: 1))
+        let copying = try await catalog.putFile(Fixture.newFile("m/copying", n: 1))
+        let elsewhere = try await catalog.putFile(Fixture.newFile("z/elsewhere", n: 1))
+        let between = try await catalog.putFile(Fixture.newFile("m/between", n: 1))
+        let oldB = try await catalog.putFile(Fixture.newFile("b", n: 1))
+        try await catalog.setReplica(live.id, on: "n1", state: .live)
+        try await catalog.setReplica(copying.id, on: "n1", state: .copying)
+        try await catalog.setReplica(elsewhere.id, on: "n2", state: .live)
+        try await catalog.setReplica(between.id, on: "n1", state: .live)
+        try await catalog.setReplica(oldB.id, on: "n1", state: .live)
+        // A newer version of b: only it is current.
+        let newB = try await catalog.putFile(Fixture.newFile("b", size: 20, n: 1))
+
+        let found = try await catalog.currentVersions(
+            of: [Fixture.path("a/live"), Fixture.path("m/copying"), Fixture.path("z/elsewhere"), Fixture.path("b"), Fixture.path("nowhere")],
+            on: "n1")
+        #expect(Set(found.keys) == [Fixture.path("a/live"), Fixture.path("m/copying"), Fixture.path("z/elsewhere"), Fixture.path("b")],
+                "m/between is not asked for, nowhere is not in the catalog")
+        #expect(found[Fixture.path("a/live")] == CurrentVersion(file: try #require(try await catalog.file(id: live.id)), state: .live))
+        #expect(found[Fixture.path("m/copying")]?.state == .copying)
+        #expect(found[Fixture.path("z/elsewhere")]?.file.id == elsewhere.id)
+        #expect(found[Fixture.path("z/elsewhere")]?.state == nil, "n1 holds no replica of it")
+        #expect(found[Fixture.path("b")]?.file.id == newB.id)
+        #expect(found[Fixture.path("b")]?.state == nil, "n1 holds the older version, not this one")
+
+        #expect(try await catalog.currentVersions(of: [], on: "n1").isEmpty)
+        let stranger = try await catalog.currentVersions(of: [Fixture.path("a/live")], on: "ghost")
+        #expect(stranger[Fixture.path("a/live")]?.file.id == live.id)
+        #expect(stranger[Fixture.path("a/live")]?.state == nil)
+    }
+
     @Test("Applying a batch's matches makes replicas live and forgets others, each counted once", arguments: CatalogBackend.all)
     func applyInventoryRecordsOneBatch(backend: CatalogBackend) async throws {
         let catalog = try await backend.make()

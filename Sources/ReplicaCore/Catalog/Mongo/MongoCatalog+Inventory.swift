@@ -39,6 +39,21 @@ extension MongoCatalog {
         }
     }
 
+    /// The file documents carry their replicas: one `$in` query by path.
+    public func currentVersions(of paths: [VirtualPath], on node: NodeID) async throws -> [VirtualPath: CurrentVersion] {
+        guard !paths.isEmpty else { return [:] }
+        return try await withSession { session in
+            var found: [VirtualPath: CurrentVersion] = [:]
+            for document in try session.find(
+                Files.collection, ["path": ["$in": .array(paths.map { .string($0.rawValue) })], "deleted": false])
+            where document["staged"] == nil {
+                let file = try Files.record(document)
+                found[file.path] = CurrentVersion(file: file, state: Files.replicaStates(document)[node])
+            }
+            return found
+        }
+    }
+
     /// Each change is one atomic update of its version's document (there are no multi-document
     /// transactions here), in one session; matching asks only for the replicas that change,
     /// which a node rejoining with what the catalog lists leaves none of.

@@ -40,6 +40,25 @@ extension SQLiteCatalog {
         }
     }
 
+    public func currentVersions(of paths: [VirtualPath], on node: NodeID) async throws -> [VirtualPath: CurrentVersion] {
+        guard !paths.isEmpty else { return [:] }
+        return try await writer.read { db in
+            let seq = try Self.nodeSeq(db, node)
+            let byPath = try db.cachedStatement(sql: "SELECT * FROM files WHERE path = ? AND deleted = 0")
+            let replica = try db.cachedStatement(sql: "SELECT state FROM replicas WHERE file = ? AND node = ?")
+            var found: [VirtualPath: CurrentVersion] = [:]
+            for path in paths {
+                guard let row = try Row.fetchOne(byPath, arguments: [path.rawValue]) else { continue }
+                let file = try Self.fileRecord(row)
+                let state = try seq.flatMap { seq in
+                    try Int.fetchOne(replica, arguments: [file.id.rawValue, seq]).map { ReplicaState(storedCode: $0) }
+                }
+                found[path] = CurrentVersion(file: file, state: state)
+            }
+            return found
+        }
+    }
+
     public func applyInventory(on node: NodeID, live: [FileID], forget: [FileID]) async throws {
         guard !live.isEmpty || !forget.isEmpty else { return }
         try await writer.write { db in

@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Concurrent incoming copies per node.")
     var maxCopies: Int = 2
 
-    @Option(help: "Master only: copies of files up to 1 MiB to one node go in batches of up to this many files (one command, one pull, one catalog write); a batch takes one of the node's --max-copies slots. 1 copies every file alone.")
+    @Option(help: "Master only: copies of files up to 1 MiB to one node go in batches of up to this many files (one command, one pull, one catalog write); two batches share one of the node's --max-copies slots. 1 copies every file alone.")
     var copyBatch: Int = 512
 
     @Option(help: "Nodes at or above this load (1-minute load per core + active transfers) receive no copies.")

@@ -11,7 +11,8 @@
 ///    alive node cannot be copied.
 /// 2. Candidate targets are alive and fresh (rule 6), do not hold the file, have a free copy slot
 ///    (``PlannerLimits/maxCopiesPerNode``; copies of small files share one per
-///    ``PlannerLimits/batchFiles``, as they go in batches), load below ``PlannerLimits/maxLoad`` and are not
+///    ``PlannerLimits/batchesPerSlot`` batches of ``PlannerLimits/batchFiles``, as they go in
+///    batches and a node writes one while it pulls the next), load below ``PlannerLimits/maxLoad`` and are not
 ///    backed off for that file. Among those with free space ≥ size, the one with most free
 ///    space wins, then the least loaded, then the lowest id. The source is a fresh holder
 ///    when there is one (then fewest outgoing copies, least load, lowest id).

@@ -19,10 +19,11 @@ struct PlanningPass {
         var incomingSmall = 0
         var outgoing = 0
 
-        /// Copy slots filled: one per large copy, one per full batch of small ones. A batch
-        /// being filled leaves its slot open, so that a pass tops it up to a whole batch.
-        func slotsFilled(batchFiles: Int) -> Int {
-            incoming + incomingSmall / max(1, batchFiles)
+        /// Copy slots filled: one per large copy, one per ``PlannerLimits/batchesPerSlot`` full
+        /// batches of small ones. A batch being filled leaves its slot open, so that a pass
+        /// tops it up to a whole batch.
+        func slotsFilled(_ limits: PlannerLimits) -> Int {
+            incoming + incomingSmall / max(1, limits.batchFiles * max(1, limits.batchesPerSlot))
         }
     }
 
@@ -88,7 +89,7 @@ struct PlanningPass {
         if let openCache { return openCache }
         let open = order.filter { id in
             let slot = slots[id]!
-            return slot.receives && slot.slotsFilled(batchFiles: limits.batchFiles) < limits.maxCopiesPerNode
+            return slot.receives && slot.slotsFilled(limits) < limits.maxCopiesPerNode
                 && slot.load < limits.maxLoad
         }
         openCache = open

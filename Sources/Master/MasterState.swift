@@ -137,8 +137,11 @@ struct MasterState: Sendable {
     var catalogOutage: (since: Date, message: String)?
     /// The last status built from the catalog, served (marked paused) while it is unreachable.
     var lastStatus: StatusReply?
-    /// Finished copies of the last minutes, for the replication rate and ETA.
-    var finished: [(at: Date, bytes: Int64)] = []
+    /// Bytes of the copies finished in each second of the last minute, oldest first, for
+    /// the replication rate and ETA: at most 61 entries, however many copies land (a batch
+    /// of small files records hundreds at once; one entry per copy made each record cost
+    /// the number of copies of the last minute, under the state lock).
+    var finished: [(second: Int64, bytes: Int64)] = []
     /// Each node's scrubber, as it last reported it.
     var scrub: [NodeID: ScrubStatus] = [:]
     /// Files that lost a replica to damage, and since when: a copy that brings one back to N
@@ -230,15 +233,23 @@ struct MasterState: Sendable {
     }
 
     mutating func recordFinished(bytes: Int64, at now: Date) {
-        finished.append((now, bytes))
-        finished.removeAll { now.timeIntervalSince($0.at) > 60 }
+        let second = Int64(now.timeIntervalSince1970.rounded(.down))
+        if let last = finished.last, last.second >= second {
+            // Same second (or a task that took its time a moment earlier): same bucket.
+            finished[finished.count - 1].bytes += bytes
+        } else {
+            finished.append((second, bytes))
+        }
+        let expired = finished.prefix { second - $0.second > 60 }.count
+        if expired > 0 { finished.removeFirst(expired) }
     }
 
     /// Bytes per second copied over the last minute.
     func rate(now: Date) -> Double {
-        let recent = finished.filter { now.timeIntervalSince($0.at) <= 60 }
+        let second = Int64(now.timeIntervalSince1970.rounded(.down))
+        let recent = finished.filter { second - $0.second <= 60 }
         guard let first = recent.first else { return 0 }
-        let span = max(1, now.timeIntervalSince(first.at))
+        let span = max(1, now.timeIntervalSince(Date(timeIntervalSince1970: Double(first.second))))
         return Double(recent.reduce(0) { $0 + $1.bytes }) / span
     }
 }

@@ -10,31 +10,25 @@ extension Master {
     /// A node whose data directory belongs to another swarm is refused before anything is
     /// recorded (409 `foreign_swarm`): a replaced or mistyped catalog never makes nodes delete.
     public func handleReport(_ report: NodeReport) async throws -> NodeReportReply {
-        let now = Date()
-        let returning = state.withLock { state in
-            let stale = state.inventoryKnown.contains(report.node) && !state.isFresh(report.node, now: now, within: settings.freshFor)
-            state.reportsInFlight[report.node, default: ReportsInFlight(since: now)].count += 1
-            return stale
-        }
-        // Stale until now, fresh from here (``MasterState/isFresh(_:now:within:)``): a pass
-        // that found nothing while it was stale may find copies for it now. Without this wake,
-        // the scheduler slept on with files short of copies until something else changed.
-        if returning { schedule.signal() }
+        state.withLock { $0.reportsInFlight[report.node, default: ReportsInFlight(since: Date())].count += 1 }
         var answered: NodeReportReply?
         defer {
-            state.withLock { state in
+            let freshAgain = state.withLock { state in
                 if let inFlight = state.reportsInFlight[report.node], inFlight.count > 1 {
                     state.reportsInFlight[report.node]?.count -= 1
                 } else {
                     state.reportsInFlight[report.node] = nil
                 }
-                // A report that counted is heard until its answer goes out: the next one comes
-                // an interval later, however long this one waited for the catalog. A refused
-                // one, or one answered "send your inventory", is not.
-                if let answered, !answered.sendInventory, state.lastSeen[report.node] != nil {
-                    state.lastSeen[report.node] = Date()
-                }
+                // A report that counted is heard when its answer goes out, everything it told
+                // taken in: the next one comes an interval later, however long this one waited
+                // for the catalog. A refused one, or one answered "send your inventory", is not.
+                guard let answered, !answered.sendInventory else { return false }
+                return state.noteAnswered(report.node, at: Date(), within: settings.freshFor)
             }
+            // Stale until now: without this wake the scheduler slept on, with files short of
+            // copies, until something else happened (a node receiving batches of copies that
+            // took long to report them looked silent to a pass that then found nothing to do).
+            if freshAgain { schedule.signal() }
         }
         // Only files to match need the lock: a plain report must not wait behind an inventory
         // batch being taken in, or its node would look silent.
@@ -68,7 +62,8 @@ extension Master {
                 return NodeReportReply(swarm: swarm, sendInventory: true)
             }
             try await endMaintenanceIfBack(known, at: now)
-            state.withLock { $0.lastSeen[report.node] = now }
+            // Its last contact is taken when the answer goes out (handleReport), once the
+            // removals and damage it tells of are taken in: not fresh before (make before break).
             try await catalog.recordReport(node: report.node, quota: report.quota, load: report.load, at: now)
             var changed = known.quota != report.quota
                 || (known.load < settings.planner.maxLoad) != (report.load < settings.planner.maxLoad)
@@ -244,20 +239,23 @@ extension Master {
     /// per report); the others one by one (``match(_:on:address:holdings:)``), as before.
     private func matchAdded(_ items: [HeldFile], on node: NodeID, address: String) async throws -> [AdoptedFile] {
         let current = try await catalog.currentVersions(of: items.map(\.path), on: node)
-        var adopt: [AdoptedFile] = []
         var live: [FileID] = []
-        var others: [HeldFile] = []
-        for item in items {
-            guard let found = current[item.path], found.file.sha256 == item.sha256, found.file.size == item.size else {
-                others.append(item)
-                continue
-            }
+        var counted = [Bool](repeating: false, count: items.count)
+        var adopt: [AdoptedFile] = []
+        for (index, item) in items.enumerated() {
+            guard let found = current[item.path], found.file.sha256 == item.sha256, found.file.size == item.size else { continue }
             if found.state != .live { live.append(found.file.id) }
-            if item.fileID != found.file.id || item.version != found.file.version { adopt.append(AdoptedFile(found.file)) }
-            noteAccounted(item.path, on: node)
+            counted[index] = true
         }
         if !live.isEmpty { try await catalog.applyInventory(on: node, live: live, forget: []) }
-        for item in others {
+        // In the report's order: a path reported twice (an older version, then the current
+        // one) ends as the last says.
+        for (index, item) in items.enumerated() {
+            if counted[index], let found = current[item.path]?.file {
+                if item.fileID != found.id || item.version != found.version { adopt.append(AdoptedFile(found)) }
+                noteAccounted(item.path, on: node)
+                continue
+            }
             switch try await match(item, on: node, address: address, holdings: nil) {
             case .adopt(let file):
                 adopt.append(file)

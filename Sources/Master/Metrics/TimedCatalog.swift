@@ -21,7 +21,7 @@ public final class TimedCatalog: Catalog {
     static let reads: Set<String> = [
         "swarmID", "isRecovering", "node", "nodes", "fileAtPath", "fileByID", "fileByUpload", "listFiles", "replicas",
         "holdings", "pendingDeletions", "totals", "nodeFigures", "underReplicated", "replicationCounts", "knHistogram",
-        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents",
+        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents", "currentVersions",
     ]
 
     /// Calls that may have written so far; read it before reading what it guards.

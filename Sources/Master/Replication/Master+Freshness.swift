@@ -14,21 +14,30 @@ extension MasterSettings {
 }
 
 extension MasterState {
-    /// Nodes heard from within `window` seconds of `now`, or whose report is being handled,
-    /// and whose inventory is matched since they (re)joined. The second condition matters
-    /// after a master starts: it starts every known node's liveness clock without having heard
-    /// from any of them.
-    ///
-    /// A report being handled counts: a node receiving batches of copies reports thousands of
-    /// added files at a time, and while the master takes them in, the node is talking to it.
-    /// Counted stale meanwhile, it would get no further copies until its next report.
+    /// Nodes heard from within `window` seconds of `now` whose inventory is matched since they
+    /// (re)joined. The second condition matters after a master starts: it starts every known
+    /// node's liveness clock without having heard from any of them.
     func freshNodes(now: Date, within window: Double) -> Set<NodeID> {
         Set(lastSeen.keys.filter { isFresh($0, now: now, within: window) })
     }
 
+    /// Whether `node` is fresh at `now` (``freshNodes(now:within:)``). A report being handled
+    /// does not make it so: until its answer goes out, the removals and damage it tells of are
+    /// not taken in, and evictions count only copies on fresh nodes (make before break).
     func isFresh(_ node: NodeID, now: Date, within window: Double) -> Bool {
         guard inventoryKnown.contains(node), let last = lastSeen[node] else { return false }
-        return now.timeIntervalSince(last) <= window || beingHeard(node, now: now, limit: max(60, window))
+        return now.timeIntervalSince(last) <= window
+    }
+
+    /// A report of `node` that counted is answered at `now`: its last contact is now.
+    /// - Returns: whether that made it fresh again (it was stale just before): the planner
+    ///   must look again, since a pass that found nothing while it was stale may find copies
+    ///   for it now (no other event need follow: the node may have nothing new to say).
+    mutating func noteAnswered(_ node: NodeID, at now: Date, within window: Double) -> Bool {
+        guard lastSeen[node] != nil else { return false }
+        let wasStale = !isFresh(node, now: now, within: window)
+        lastSeen[node] = now
+        return wasStale && inventoryKnown.contains(node)
     }
 }
 

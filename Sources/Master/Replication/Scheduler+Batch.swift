@@ -11,15 +11,12 @@ struct CopyBatch: Sendable {
     var source: String
     var target: String
     var targetNode: NodeID
-
-    /// Most bytes one batch carries.
-    static let maxBytes: Int64 = 64 << 20
 }
 
 extension CopyOrder {
     /// Splits a pass's orders into those that go alone (large files, and copies that need
     /// evictions first) and batches of small files by (source, target), each of at most
-    /// ``PlannerLimits/batchFiles`` files and ``CopyBatch/maxBytes`` bytes. A batch of one
+    /// ``PlannerLimits/batchFiles`` files and ``PlannerLimits/batchBytes`` bytes. A batch of one
     /// goes alone.
     static func batches(of orders: [CopyOrder], limits: PlannerLimits) -> (single: [CopyOrder], batches: [CopyBatch]) {
         var single: [CopyOrder] = []
@@ -49,7 +46,7 @@ extension CopyOrder {
                 bytes = 0
             }
             for copy in groups[key]! {
-                if current.count >= limits.batchFiles || bytes + copy.file.size > CopyBatch.maxBytes { close() }
+                if current.count >= limits.batchFiles || bytes + copy.file.size > limits.batchBytes { close() }
                 current.append(copy)
                 bytes += copy.file.size
             }

@@ -10,7 +10,8 @@ import Synchronization
 /// next copy — then asks the planner for copies and runs them, each in a child task, at most
 /// ``PlannerLimits/maxCopiesPerNode`` per target. Copies of small files from one source to
 /// one target go together as a batch (``CopyBatch``): one command, one pull, one catalog
-/// write; a batch takes one slot, so the next pass plans the next batch while one is under way. With `--max-replication-rate` it starts
+/// write; batches share slots (``PlannerLimits/batchesPerSlot``), so the next pass plans the
+/// next batch while others are under way. With `--max-replication-rate` it starts
 /// only what the budget allows (``ReplicationRateLimiter``, planner rule 10).
 public struct Scheduler: Service {
     let master: Master
@@ -55,7 +56,11 @@ public struct Scheduler: Service {
                     // a pass whose inputs did not change is skipped (rule 11) for the cost of
                     // reading the nodes, so a wake-up missed by mistake costs seconds, not
                     // files left short of copies until something else happens.
-                    timeout = min(timeout ?? Self.recheckInterval, Self.recheckInterval)
+                    // (Not while the rate limit holds copies back: that pass was not idle, and
+                    // the budget's own wake-up is in `next`.)
+                    if master.state.withLock({ $0.budgetWake == nil }) {
+                        timeout = min(timeout ?? Self.recheckInterval, Self.recheckInterval)
+                    }
                     await master.schedule.wait(timeout: timeout)
                 }
                 // Copies under way are abandoned: the catalog records them as copying, and the

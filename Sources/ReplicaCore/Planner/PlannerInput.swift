@@ -182,10 +182,14 @@ public struct PlannerLimits: Sendable, Equatable {
     /// this many files (one command, one pull): such copies take one copy slot per this many.
     /// 1 (the default of the pure planner): no batches, every copy takes a slot.
     public var batchFiles = 1
+    /// Most bytes one batch carries: a batch of 1 MiB files holds 64 of them.
+    public var batchBytes: Int64 = 64 << 20
     /// Batches of small files that share one copy slot: a target has twice as many batches
     /// under way as it has slots, so that while one batch is written to its disk the next is
     /// pulled and the master records and plans the ones after (with one batch per slot, the
-    /// node waited for the master between batches: a third of the time at 4 KiB).
+    /// node waited for the master between batches: a third of the time at 4 KiB). A slot
+    /// counts full at ``batchesPerSlot`` × ``batchFiles`` files or × ``batchBytes`` bytes,
+    /// whichever comes first, so that bigger small files do not multiply the bytes in flight.
     public var batchesPerSlot = 2
     /// Largest file copied in a batch; bigger ones go alone, one slot each.
     public var smallFileSize: Int64 = 1 << 20

@@ -15,15 +15,19 @@ struct PlanningPass {
         var load: Double
         /// Copies of large files under way to the node, one slot each.
         var incoming = 0
-        /// Copies of small files under way to the node: they share slots, a batch each.
+        /// Copies of small files under way to the node, and their bytes: they share slots.
         var incomingSmall = 0
+        var incomingSmallBytes: Int64 = 0
         var outgoing = 0
 
         /// Copy slots filled: one per large copy, one per ``PlannerLimits/batchesPerSlot`` full
-        /// batches of small ones. A batch being filled leaves its slot open, so that a pass
+        /// batches of small ones (by files or by bytes). A batch being filled leaves its slot open, so that a pass
         /// tops it up to a whole batch.
         func slotsFilled(_ limits: PlannerLimits) -> Int {
-            incoming + incomingSmall / max(1, limits.batchFiles * max(1, limits.batchesPerSlot))
+            let batches = max(1, limits.batchesPerSlot)
+            let byFiles = incomingSmall / max(1, limits.batchFiles * batches)
+            let byBytes = Int(incomingSmallBytes / max(1, limits.batchBytes * Int64(batches)))
+            return incoming + max(byFiles, byBytes)
         }
     }
 
@@ -210,6 +214,7 @@ struct PlanningPass {
     mutating func countIncoming(_ size: Int64, on node: NodeID) {
         if limits.isBatched(size) {
             slots[node]?.incomingSmall += 1
+            slots[node]?.incomingSmallBytes += size
         } else {
             slots[node]?.incoming += 1
         }

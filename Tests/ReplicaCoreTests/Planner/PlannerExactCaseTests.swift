@@ -137,6 +137,23 @@ struct PlannerExactCaseTests {
         #expect(copiesOfG.count == 1, "\(spare)")
     }
 
+    @Test("Batches of small files share a copy slot, two batches to a slot, by files or by bytes whichever fills first",
+          arguments: [(size: Int64(10), perTarget: 8), (size: Int64(40), perTarget: 5)])
+    func smallFileBatchesShareASlot(size: Int64, perTarget: Int) async throws {
+        var limits = PlannerLimits(maxCopiesPerNode: 1)
+        limits.batchFiles = 4
+        limits.batchBytes = 100
+        limits.batchesPerSlot = 2
+        let cluster = try InstantCluster(limits: limits)
+        for id in ["n1", "n2"] { try await cluster.addNode(NodeID(id), quota: 10_000) }
+        for index in 0..<20 { try #require(try await cluster.upload("f\(index)", size: size, n: 2) != nil) }
+        let plan = try await cluster.plan()
+        var perNode: [NodeID: Int] = [:]
+        for case .copy(let copy) in plan { perNode[copy.target, default: 0] += 1 }
+        // 4 files a batch, two batches a slot: 8 files; at 40 B, 200 B a slot: 5 files.
+        #expect(perNode == ["n1": perTarget, "n2": perTarget], "\(plan)")
+    }
+
     @Test("The eviction floor keeps files above N + floor")
     func evictionFloorIsRespected() async throws {
         let cluster = try InstantCluster(limits: PlannerLimits(evictionFloor: 1))

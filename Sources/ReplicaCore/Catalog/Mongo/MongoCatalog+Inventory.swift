@@ -39,16 +39,22 @@ extension MongoCatalog {
         }
     }
 
-    /// The file documents carry their replicas: one `$in` query by path.
+    /// The file documents carry their replicas: one `$in` query by path per few hundred paths
+    /// (a long `$in` list is far slower than several short ones on some servers).
     public func currentVersions(of paths: [VirtualPath], on node: NodeID) async throws -> [VirtualPath: CurrentVersion] {
         guard !paths.isEmpty else { return [:] }
         return try await withSession { session in
             var found: [VirtualPath: CurrentVersion] = [:]
-            for document in try session.find(
-                Files.collection, ["path": ["$in": .array(paths.map { .string($0.rawValue) })], "deleted": false])
-            where document["staged"] == nil {
-                let file = try Files.record(document)
-                found[file.path] = CurrentVersion(file: file, state: Files.replicaStates(document)[node])
+            var start = 0
+            while start < paths.count {
+                let chunk = paths[start..<min(paths.count, start + 256)]
+                start += chunk.count
+                for document in try session.find(
+                    Files.collection, ["path": ["$in": .array(chunk.map { .string($0.rawValue) })], "deleted": false])
+                where document["staged"] == nil {
+                    let file = try Files.record(document)
+                    found[file.path] = CurrentVersion(file: file, state: Files.replicaStates(document)[node])
+                }
             }
             return found
         }

@@ -86,6 +86,7 @@ struct SmallFilesStage {
         let source = cluster.dataDirectory("a").appendingPathComponent("small")
         let target = context.work.appendingPathComponent("small-peer-\(label)-\(run)")
         let seconds = try await Self.durableCopy(files, from: source, to: target)
+        try? FileManager.default.removeItem(at: target)
         progress("small (\(label)): peer \(run) copied \(files) files in \(String(format: "%.2f", seconds)) s")
         return Double(files) / seconds
     }
@@ -137,13 +138,19 @@ struct SmallFilesStage {
                 let input = open("\(source)/\(relative)", O_RDONLY)
                 guard input >= 0 else { throw fail("open", "\(source)/\(relative)") }
                 let read = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+                if read < 0 { let error = fail("read", "\(source)/\(relative)"); close(input); throw error }
                 close(input)
-                guard read >= 0 else { throw fail("read", "\(source)/\(relative)") }
+                guard read < buffer.count else { throw BenchError("peer copy: \(source)/\(relative) is larger than \(buffer.count) bytes") }
                 let output = open("\(target)/\(relative).part", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
                 guard output >= 0 else { throw fail("open", "\(target)/\(relative).part") }
                 let written = buffer.withUnsafeBytes { Glibc.write(output, $0.baseAddress, read) }
+                if written != read {
+                    let error = written < 0 ? fail("write", "\(target)/\(relative).part")
+                        : BenchError("peer copy: short write to \(target)/\(relative).part")
+                    close(output)
+                    throw error
+                }
                 close(output)
-                guard written == read else { throw fail("write", "\(target)/\(relative).part") }
             }
             let root = open(target, O_RDONLY)
             guard root >= 0 else { throw fail("open", target) }
@@ -157,6 +164,8 @@ struct SmallFilesStage {
                 }
             }
             for folder in folders { try fsyncPath(folder) }
+            // The folders it created are entries of the target itself.
+            try fsyncPath(target)
             start = batch.upperBound
         }
     }

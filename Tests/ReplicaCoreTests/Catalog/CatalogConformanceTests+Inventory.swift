@@ -35,6 +35,14 @@ extension CatalogConformanceTests {
         let all = try await catalog.inventoryView(on: "n1", paths: [], range: .all)
         #expect(all.current.isEmpty)
         #expect(Set(all.holdings.keys) == [a.id, oldB.id, c.id, e.id])
+        // Paths the node holds in their current version (answered by its holdings, whatever the
+        // replica's state), one it does not hold, and one with no current version at all.
+        let held = try await catalog.inventoryView(
+            on: "n1", paths: [Fixture.path("b"), Fixture.path("c"), Fixture.path("c/d"), Fixture.path("e"), Fixture.path("x")], range: .all)
+        #expect(held.current.mapValues(\.id) == [
+            Fixture.path("b"): newB.id, Fixture.path("c"): c.id, Fixture.path("c/d"): d.id, Fixture.path("e"): e.id,
+        ])
+        #expect(held.current[Fixture.path("c")]?.deleted == false)
         let tail = try await catalog.inventoryView(on: "n1", paths: [], range: PathRange(after: Fixture.path("c"), through: nil))
         #expect(Set(tail.holdings.keys) == [e.id])
         let empty = try await catalog.inventoryView(on: "n1", paths: [], range: PathRange(after: Fixture.path("b"), through: Fixture.path("b")))

@@ -18,23 +18,31 @@ extension SQLiteCatalog {
         """
     }
 
+    /// The holdings are read first: a version the node holds that is not deleted is the current
+    /// version of its path (one per path, `files_current_path`), so a node that still holds
+    /// what the catalog lists (a restart, a rejoin) costs one range read and no lookup per path.
+    /// Only the paths no holding answers are looked up one by one.
     public func inventoryView(on node: NodeID, paths: [VirtualPath], range: PathRange) async throws -> InventoryView {
         try await writer.read { db in
             var current: [VirtualPath: FileRecord] = [:]
-            let byPath = try db.cachedStatement(sql: "SELECT * FROM files WHERE path = ? AND deleted = 0")
-            for path in paths {
-                if let row = try Row.fetchOne(byPath, arguments: [path.rawValue]) { current[path] = try Self.fileRecord(row) }
-            }
             var holdings: [FileID: Holding] = [:]
-            guard let seq = try Self.nodeSeq(db, node) else { return InventoryView(current: current, holdings: holdings) }
-            var arguments: [any DatabaseValueConvertible] = [seq]
-            if let after = range.after { arguments.append(after.rawValue) }
-            if let through = range.through { arguments.append(through.rawValue) }
-            let statement = try db.cachedStatement(sql: Self.holdingsInRangeSQL(after: range.after != nil, through: range.through != nil))
-            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
-            while let row = try rows.next() {
-                let file = try Self.fileRecord(row)
-                holdings[file.id] = Holding(file: file, state: ReplicaState(storedCode: row["replica_state"]))
+            let asked = Set(paths)
+            if let seq = try Self.nodeSeq(db, node) {
+                var arguments: [any DatabaseValueConvertible] = [seq]
+                if let after = range.after { arguments.append(after.rawValue) }
+                if let through = range.through { arguments.append(through.rawValue) }
+                let statement = try db.cachedStatement(sql: Self.holdingsInRangeSQL(after: range.after != nil, through: range.through != nil))
+                let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+                holdings.reserveCapacity(paths.count)
+                while let row = try rows.next() {
+                    let file = try Self.fileRecord(row)
+                    holdings[file.id] = Holding(file: file, state: ReplicaState(storedCode: row["replica_state"]))
+                    if !file.deleted, asked.contains(file.path) { current[file.path] = file }
+                }
+            }
+            let byPath = try db.cachedStatement(sql: "SELECT * FROM files WHERE path = ? AND deleted = 0")
+            for path in paths where current[path] == nil {
+                if let row = try Row.fetchOne(byPath, arguments: [path.rawValue]) { current[path] = try Self.fileRecord(row) }
             }
             return InventoryView(current: current, holdings: holdings)
         }

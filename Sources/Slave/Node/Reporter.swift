@@ -148,24 +148,29 @@ public struct Reporter: Service {
             load: node.load(), inventory: nil, removed: changes.removed, scrub: node.scrubbing.status(), kept: kept,
             damaged: changes.damaged.isEmpty ? nil : changes.damaged, instance: node.instance)
         let session = UUID().uuidString.lowercased()
-        var cursor: String?
         var sequence = 0
         var total = 0
         var waits = 0
         let started = ContinuousClock.now
+        var page = try await nextBatch(after: nil)
         while true {
-            let page = try await nextBatch(after: cursor)
             let files = page.files
             let done = page.next == nil
             let batch = InventoryBatch(
                 node: node.id, session: session, sequence: sequence, report: sequence == 0 ? header : nil, files: files,
                 done: done, total: done ? total + files.count : nil)
+            // The next page is read while the master matches this one (pages are disjoint
+            // ranges of paths: this batch's adoptions, applied below, never touch it).
+            let cursor = page.next
+            async let following: (files: [HeldFile], next: String?)? = done ? nil : nextBatch(after: cursor)
             let reply: InventoryBatchReply
             do {
                 reply = try await node.client.call(.POST, node.master, Route.inventory, body: batch, timeout: .seconds(120))
             } catch let error as NodeCallError where error.code == "inventory_busy" {
                 // Other nodes' inventories first: try again a little later, at a random moment
-                // so that the nodes waiting do not all come back together.
+                // so that the nodes waiting do not all come back together. The page read
+                // meanwhile is read again after this one.
+                _ = try? await following
                 if waits == 0 { node.logger.notice("\(error)") }
                 waits += 1
                 let ceiling = min(Double(waits), interval / .seconds(1))
@@ -180,12 +185,12 @@ public struct Reporter: Service {
             node.logger.debug("inventory batch \(sequence) matched: \(files.count) files, \(reply.matched) so far")
             total += files.count
             sequence += 1
-            cursor = page.next
-            if done {
+            guard let next = try await following else {
                 let seconds = (ContinuousClock.now - started) / .seconds(1)
                 node.logger.info("sent the whole inventory to the master: \(total) files in \(sequence) batches, \(String(format: "%.1f", seconds)) s")
                 return (NodeReportReply(swarm: reply.swarm, sendInventory: false, remove: reply.remove), kept)
             }
+            page = next
         }
     }
 

@@ -21,7 +21,7 @@ public final class TimedCatalog: Catalog {
     static let reads: Set<String> = [
         "swarmID", "isRecovering", "node", "nodes", "fileAtPath", "fileByID", "fileByUpload", "listFiles", "replicas",
         "holdings", "pendingDeletions", "totals", "nodeFigures", "underReplicated", "replicationCounts", "knHistogram",
-        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents", "currentVersions",
+        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents", "currentVersions", "pendingMoves",
     ]
 
     /// Calls that may have written so far; read it before reading what it guards.
@@ -177,5 +177,17 @@ public final class TimedCatalog: Catalog {
     }
     public func applyInventory(on node: NodeID, live: [FileID], forget: [FileID]) async throws {
         try await timed("applyInventory") { try await base.applyInventory(on: node, live: live, forget: forget) }
+    }
+
+    // MARK: Renames
+
+    public func renameFiles(_ renames: [FileRename]) async throws -> [FileRecord] {
+        try await timed("renameFiles") { try await base.renameFiles(renames) }
+    }
+    public func pendingMoves(on node: NodeID) async throws -> [PendingMove] {
+        try await timed("pendingMoves") { try await base.pendingMoves(on: node) }
+    }
+    public func confirmMoves(_ files: [FileID], on node: NodeID) async throws {
+        try await timed("confirmMoves") { try await base.confirmMoves(files, on: node) }
     }
 }

@@ -115,10 +115,33 @@ public protocol Catalog: Sendable {
     /// Every replica recorded on `node` (any state, deleted files included), for matching a
     /// node's inventory against the catalog.
     func holdings(on node: NodeID) async throws -> [Holding]
-    /// Replicas of deleted files still recorded on `node`: the node must remove them.
+    /// Replicas of deleted files still recorded on `node`: the node must remove them. Each
+    /// record's path is the one the node holds the version under (a version renamed, then
+    /// deleted before the node moved it, is still under its old path there).
     func pendingDeletions(on node: NodeID) async throws -> [FileRecord]
     /// Drops tombstones whose replicas are all gone; returns how many were dropped.
     func purgeTombstones() async throws -> Int
+
+    // MARK: Renames
+
+    /// Renames files (`fsdfsd mv`), in order: the current version at each `from` takes the path
+    /// `to`, the N given for it and the next version number of `to`; it keeps its id, its
+    /// replicas and so its K (nothing is copied). The current version at `to`, if any, is
+    /// replaced as a put replaces it (retired, its replicas pending deletion). Each live or
+    /// copying replica of a renamed version is marked as held at the path its node has it under
+    /// (``pendingMoves(on:)``) until the node confirms the move (``confirmMoves(_:on:)``); a
+    /// version renamed back to that path is no longer moving. SQLite renames them all in one
+    /// transaction; MongoDB one version at a time, each atomic.
+    /// - Throws: ``CatalogError/noFile(_:)`` when a `from` has no current version (SQLite:
+    ///   nothing renamed), ``CatalogError/invalidReplicaCount(_:)``.
+    func renameFiles(_ renames: [FileRename]) async throws -> [FileRecord]
+    /// The replicas on `node` (live, or a copy under way) of current versions it holds, or
+    /// will hold, under another path than theirs (renamed since): the node must move the live
+    /// ones, and the copies once they land.
+    func pendingMoves(on node: NodeID) async throws -> [PendingMove]
+    /// The node holds these versions under their path now (or no longer under the old one):
+    /// they are no longer moving there. Unknown versions are skipped.
+    func confirmMoves(_ files: [FileID], on node: NodeID) async throws
 
     // MARK: Inventories
 
@@ -188,9 +211,46 @@ public struct ImportedFile: Sendable, Equatable {
 public struct Holding: Sendable, Equatable {
     public var file: FileRecord
     public var state: ReplicaState
+    /// The path the node holds it under when that is not the version's own (renamed since,
+    /// the node has not moved it yet: ``Catalog/pendingMoves(on:)``).
+    public var movedFrom: VirtualPath?
 
-    public init(file: FileRecord, state: ReplicaState) {
+    public init(file: FileRecord, state: ReplicaState, movedFrom: VirtualPath? = nil) {
         self.file = file
+        self.state = state
+        self.movedFrom = movedFrom
+    }
+
+    /// The path the node holds the version under.
+    public var heldAt: VirtualPath { movedFrom ?? file.path }
+}
+
+/// One rename of ``Catalog/renameFiles(_:)``: the current version at `from` goes to `to`,
+/// with `n` replicas wanted there (the policies' N for the new path).
+public struct FileRename: Sendable, Equatable {
+    public var from: VirtualPath
+    public var to: VirtualPath
+    public var n: Int
+
+    public init(from: VirtualPath, to: VirtualPath, n: Int) {
+        self.from = from
+        self.to = to
+        self.n = n
+    }
+}
+
+/// A version a node holds under the path it had before a rename (``Catalog/pendingMoves(on:)``).
+public struct PendingMove: Sendable, Equatable {
+    /// The version as the catalog has it now (its new path).
+    public var file: FileRecord
+    /// Where the node holds it.
+    public var from: VirtualPath
+    /// Live, or copying (the copy lands under `from`).
+    public var state: ReplicaState
+
+    public init(file: FileRecord, from: VirtualPath, state: ReplicaState = .live) {
+        self.file = file
+        self.from = from
         self.state = state
     }
 }
@@ -271,6 +331,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(String)
     case inUse(String)
     case notEmpty(files: Int, nodes: Int)
+    case noFile(VirtualPath)
 
     public var description: String {
         switch self {
@@ -282,6 +343,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             "the catalog was written by a newer fsdfs (schema \(found), this build knows \(supported)); upgrade fsdfsd"
         case .corrupt(let message): "the catalog holds a record fsdfs cannot read: \(message)"
         case .inUse(let message): message
+        case .noFile(let path): "no file at \(path)"
         case .notEmpty(let files, let nodes):
             "the catalog is not empty (\(files) file versions, \(nodes) nodes): only a new catalog can take another swarm's identity"
         }

@@ -28,9 +28,14 @@ public struct InventoryView: Sendable, Equatable {
     /// Every replica recorded on the node (any state) of a version, current or deleted, whose
     /// path is in the range, by version id.
     public var holdings: [FileID: Holding]
+    /// Every replica on the node of a version renamed since the node got it, held under a
+    /// path in the range (``Holding/movedFrom``), by version id; such a replica whose new path
+    /// is in the range is in `holdings` too.
+    public var moving: [FileID: Holding]
 
-    public init(current: [VirtualPath: FileRecord], holdings: [FileID: Holding]) {
+    public init(current: [VirtualPath: FileRecord], holdings: [FileID: Holding], moving: [FileID: Holding] = [:]) {
         self.current = current
         self.holdings = holdings
+        self.moving = moving
     }
 }

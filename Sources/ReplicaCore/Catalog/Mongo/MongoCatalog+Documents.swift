@@ -118,6 +118,23 @@ enum Files {
         return states
     }
 
+    /// The path `node` holds the version under, when a rename since left it elsewhere
+    /// (`from` of its replica entry; null or absent otherwise).
+    static func movedFrom(_ document: BSONDocument, on node: NodeID) throws -> VirtualPath? {
+        for entry in document["replicas"]?.arrayValue ?? [] {
+            guard let entry = entry.documentValue, entry["node"]?.stringValue == node.rawValue else { continue }
+            return try entry["from"]?.stringValue.map { try VirtualPath($0) }
+        }
+        return nil
+    }
+
+    /// A node's replica in a file document, with where the node holds it.
+    static func holding(_ document: BSONDocument, on node: NodeID) throws -> Holding {
+        Holding(
+            file: try record(document), state: replicaStates(document)[node] ?? .evicting,
+            movedFrom: try movedFrom(document, on: node))
+    }
+
     static func holders(_ document: BSONDocument) -> Set<NodeID> {
         Set(replicaStates(document).keys)
     }

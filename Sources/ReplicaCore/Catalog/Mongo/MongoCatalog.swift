@@ -510,7 +510,7 @@ public final class MongoCatalog: Catalog {
     }
 
     /// The highest version `path` ever had, current or retired; 0 for a new path.
-    private static func lastVersion(_ session: MongoSession, of path: VirtualPath) throws -> Int64 {
+    static func lastVersion(_ session: MongoSession, of path: VirtualPath) throws -> Int64 {
         let indexes = [(Files.collection, Files.pathVersionIndex), (Tombstones.collection, Tombstones.pathVersionIndex)]
         return try indexes.map { collection, index in
             try session.find(
@@ -525,7 +525,7 @@ public final class MongoCatalog: Catalog {
     /// moves to `tombstones`, unless `move` is false (a put moves it once its replacement is
     /// current).
     @discardableResult
-    private static func retire(
+    static func retire(
         _ session: MongoSession, path: VirtualPath, only id: Int64? = nil, move: Bool = true
     ) throws -> FileRecord? {
         var filter: BSONDocument = ["path": .string(path.rawValue), "deleted": false]
@@ -669,8 +669,12 @@ public final class MongoCatalog: Catalog {
             "state": ["$cond": ["$deleted", .int32(Files.evicting), .int32(Int32(state.storedCode))]],
             "up": .bool(up),
         ]
+        // The entry keeps where its node holds the version (`from`, a rename not moved yet).
+        let before: BSON = ["$arrayElemAt": [["$filter": ["input": "$replicas", "cond": ["$eq": ["$$this.node", id]]]], 0]]
         return Update.pipeline([
-            ["$set": ["replicas": ["$concatArrays": [Files.replicas(without: id), .array([replica])]]]],
+            ["$set": ["replicas": ["$concatArrays": [
+                Files.replicas(without: id), .array([["$mergeObjects": [["$ifNull": [before, [:]]], replica]]]),
+            ]]]],
         ] + Files.derive)
     }
 
@@ -775,8 +779,8 @@ public final class MongoCatalog: Catalog {
             // Tombstones first, so that a version caught mid-move is taken from `files`.
             for (collection, index) in [(Tombstones.collection, Tombstones.holdersIndex), (Files.collection, Files.holdersIndex)] {
                 for document in try session.find(collection, ["replicas.node": .string(node.rawValue)], hint: index) {
-                    let file = try Files.record(document)
-                    holdings[file.id] = Holding(file: file, state: Files.replicaStates(document)[node] ?? .evicting)
+                    let holding = try Files.holding(document, on: node)
+                    holdings[holding.file.id] = holding
                 }
             }
             return holdings.values.sorted { $0.file.id < $1.file.id }
@@ -787,7 +791,12 @@ public final class MongoCatalog: Catalog {
         try await withSession { session in
             try session.find(Tombstones.collection, ["replicas.node": .string(node.rawValue)], hint: Tombstones.holdersIndex)
                 .filter { Files.replicaStates($0)[node] == .evicting }
-                .map(Files.record)
+                .map { document in
+                    // Where the node holds it: a version renamed, then deleted before the node moved it.
+                    var file = try Files.record(document)
+                    if let from = try Files.movedFrom(document, on: node) { file.path = from }
+                    return file
+                }
                 .sorted { $0.path < $1.path }
         }
     }

@@ -10,10 +10,10 @@ extension SQLiteCatalog {
     /// to read.
     static func holdingsInRangeSQL(after: Bool, through: Bool) -> String {
         guard after || through else {
-            return "SELECT f.*, r.state AS replica_state FROM replicas r JOIN files f ON f.id = r.file WHERE r.node = ?"
+            return "SELECT f.*, r.state AS replica_state, r.moved_from FROM replicas r JOIN files f ON f.id = r.file WHERE r.node = ?"
         }
         return """
-        SELECT f.*, r.state AS replica_state FROM files f CROSS JOIN replicas r
+        SELECT f.*, r.state AS replica_state, r.moved_from FROM files f CROSS JOIN replicas r
         WHERE r.file = f.id AND r.node = ?\(after ? " AND f.path > ?" : "")\(through ? " AND f.path <= ?" : "")
         """
     }
@@ -26,6 +26,7 @@ extension SQLiteCatalog {
         try await writer.read { db in
             var current: [VirtualPath: FileRecord] = [:]
             var holdings: [FileID: Holding] = [:]
+            var movingHoldings: [FileID: Holding] = [:]
             let asked = Set(paths)
             if let seq = try Self.nodeSeq(db, node) {
                 var arguments: [any DatabaseValueConvertible] = [seq]
@@ -36,16 +37,37 @@ extension SQLiteCatalog {
                 holdings.reserveCapacity(paths.count)
                 while let row = try rows.next() {
                     let file = try Self.fileRecord(row)
-                    holdings[file.id] = Holding(file: file, state: ReplicaState(storedCode: row["replica_state"]))
+                    let holding = try Self.holding(row, file: file)
+                    holdings[file.id] = holding
                     if !file.deleted, asked.contains(file.path) { current[file.path] = file }
+                }
+                // Versions renamed since the node got them, that it holds under a path in the range.
+                var bounds: [any DatabaseValueConvertible] = [seq]
+                if let after = range.after { bounds.append(after.rawValue) }
+                if let through = range.through { bounds.append(through.rawValue) }
+                let moving = try Row.fetchCursor(
+                    db.cachedStatement(sql: """
+                        SELECT f.*, r.state AS replica_state, r.moved_from FROM replicas r JOIN files f ON f.id = r.file
+                        WHERE r.node = ? AND r.moved_from IS NOT NULL\(range.after != nil ? " AND r.moved_from > ?" : "")\(range.through != nil ? " AND r.moved_from <= ?" : "")
+                        """),
+                    arguments: StatementArguments(bounds))
+                while let row = try moving.next() {
+                    let file = try Self.fileRecord(row)
+                    movingHoldings[file.id] = try Self.holding(row, file: file)
                 }
             }
             let byPath = try db.cachedStatement(sql: "SELECT * FROM files WHERE path = ? AND deleted = 0")
             for path in paths where current[path] == nil {
                 if let row = try Row.fetchOne(byPath, arguments: [path.rawValue]) { current[path] = try Self.fileRecord(row) }
             }
-            return InventoryView(current: current, holdings: holdings)
+            return InventoryView(current: current, holdings: holdings, moving: movingHoldings)
         }
+    }
+
+    /// A replica row of the holdings queries (`replica_state`, `moved_from`) of `file`.
+    static func holding(_ row: Row, file: FileRecord) throws -> Holding {
+        let from: String? = row["moved_from"]
+        return Holding(file: file, state: ReplicaState(storedCode: row["replica_state"]), movedFrom: try from.map { try VirtualPath($0) })
     }
 
     public func currentVersions(of paths: [VirtualPath], on node: NodeID) async throws -> [VirtualPath: CurrentVersion] {

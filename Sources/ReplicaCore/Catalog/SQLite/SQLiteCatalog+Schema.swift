@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
-    static let schemaVersion = 5
+    static let schemaVersion = 6
 
     /// The schema. Derived figures are kept by triggers, so every statement that changes a
     /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
@@ -248,6 +248,15 @@ extension SQLiteCatalog {
                 BEGIN
                     UPDATE nodes SET files = files + (CASE WHEN NEW.state = 0 THEN 1 ELSE -1 END) WHERE seq = NEW.node;
                 END;
+                """)
+        }
+        // v6: renames (`fsdfsd mv`). A renamed version keeps its replicas; each one its node
+        // still holds under the old path says so until the node confirms the move. Nothing
+        // reads the column in a trigger: K does not change when a file is renamed.
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: """
+                ALTER TABLE replicas ADD COLUMN moved_from TEXT;
+                CREATE INDEX replicas_moving ON replicas(node, moved_from) WHERE moved_from IS NOT NULL;
                 """)
         }
         return migrator

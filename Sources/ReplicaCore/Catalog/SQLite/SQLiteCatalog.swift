@@ -305,7 +305,7 @@ public final class SQLiteCatalog: Catalog {
     /// Tombstones the current version of `path`, if any: its replicas become evicting
     /// (pending deletion) in the same transaction, so K drops with it.
     @discardableResult
-    private static func tombstone(_ db: Database, path: String) throws -> Int64? {
+    static func tombstone(_ db: Database, path: String) throws -> Int64? {
         guard let id = try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT id FROM files WHERE path = ? AND deleted = 0"), arguments: [path])
         else { return nil }
@@ -432,9 +432,9 @@ public final class SQLiteCatalog: Catalog {
             guard let seq = try Self.nodeSeq(db, node) else { return [] }
             return try Row.fetchAll(
                 db,
-                sql: "SELECT f.*, r.state AS replica_state FROM replicas r JOIN files f ON f.id = r.file WHERE r.node = ?",
+                sql: "SELECT f.*, r.state AS replica_state, r.moved_from FROM replicas r JOIN files f ON f.id = r.file WHERE r.node = ?",
                 arguments: [seq]
-            ).map { row in try Holding(file: Self.fileRecord(row), state: ReplicaState(storedCode: row["replica_state"])) }
+            ).map { row in try Self.holding(row, file: Self.fileRecord(row)) }
         }
     }
 
@@ -443,12 +443,17 @@ public final class SQLiteCatalog: Catalog {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT f.* FROM replicas r JOIN files f ON f.id = r.file
+                    SELECT f.*, r.moved_from FROM replicas r JOIN files f ON f.id = r.file
                     WHERE r.node = (SELECT seq FROM nodes WHERE id = ?) AND r.state = 2 AND f.deleted = 1
                     ORDER BY f.path
                     """,
                 arguments: [node.rawValue]
-            ).map(Self.fileRecord)
+            ).map { row in
+                // Where the node holds it: a version renamed, then deleted before the node moved it.
+                var file = try Self.fileRecord(row)
+                if let from = row["moved_from"] as String? { file.path = try VirtualPath(from) }
+                return file
+            }
         }
     }
 

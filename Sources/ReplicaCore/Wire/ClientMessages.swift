@@ -162,6 +162,33 @@ public struct DeleteReply: Sendable, Codable, Equatable {
 }
 
 /// `status --json` (section 9; keep the field names). Fields after `nodes` are additions.
+/// `POST /v1/files/rename` (`fsdfsd mv SRC DST [-r]`). Without `recursive`, the file at
+/// `from` becomes the file at `to` (a file there is replaced, as `mv` replaces it); with it,
+/// every file under the prefix `from/` moves under `to/`, and none may be there already.
+public struct RenameRequest: Sendable, Codable, Equatable {
+    public var from: String
+    public var to: String
+    public var recursive: Bool
+
+    public init(from: String, to: String, recursive: Bool) {
+        self.from = from
+        self.to = to
+        self.recursive = recursive
+    }
+}
+
+public struct RenameReply: Sendable, Codable, Equatable {
+    /// Files renamed.
+    public var renamed: Int
+    /// Versions replaced at their new path (a single file's `mv` onto an existing file).
+    public var replaced: Int
+
+    public init(renamed: Int, replaced: Int) {
+        self.renamed = renamed
+        self.replaced = replaced
+    }
+}
+
 public struct StatusReply: Sendable, Codable, Equatable {
     public var master: String
     public var minKn: Int?

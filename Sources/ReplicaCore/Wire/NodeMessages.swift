@@ -329,6 +329,62 @@ public struct RemoveReply: Sendable, Codable, Equatable {
     public init(gone: [FileRef]) { self.gone = gone }
 }
 
+/// `POST /v1/move` on a node: versions renamed in the catalog (`fsdfsd mv`) that the node
+/// holds under their old path, to move to their new one. A node of another swarm moves nothing.
+public struct MoveCommand: Sendable, Codable, Equatable {
+    public var swarm: SwarmID?
+    public var moves: [MoveOrder]
+
+    public init(swarm: SwarmID?, moves: [MoveOrder]) {
+        self.swarm = swarm
+        self.moves = moves
+    }
+}
+
+/// One version to move: the exact version (id and checksum) the node holds at `from`.
+public struct MoveOrder: Sendable, Codable, Equatable {
+    public var fileID: FileID
+    public var from: VirtualPath
+    public var to: VirtualPath
+    public var sha256: String
+    /// The version number it has at `to`, for the node's index.
+    public var version: Int64
+
+    public init(fileID: FileID, from: VirtualPath, to: VirtualPath, sha256: String, version: Int64) {
+        self.fileID = fileID
+        self.from = from
+        self.to = to
+        self.sha256 = sha256
+        self.version = version
+    }
+}
+
+public struct MoveReply: Sendable, Codable, Equatable {
+    /// Versions now at their new path (moved now, or before a reply was lost).
+    public var moved: [FileID]
+    /// Versions the node holds at neither path: its replica is not there.
+    public var absent: [FileID]
+    /// Versions left where they are, and why (another file at the new path: kept, never
+    /// written over).
+    public var blocked: [MoveBlocked]
+
+    public init(moved: [FileID], absent: [FileID], blocked: [MoveBlocked]) {
+        self.moved = moved
+        self.absent = absent
+        self.blocked = blocked
+    }
+}
+
+public struct MoveBlocked: Sendable, Codable, Equatable {
+    public var fileID: FileID
+    public var reason: String
+
+    public init(fileID: FileID, reason: String) {
+        self.fileID = fileID
+        self.reason = reason
+    }
+}
+
 /// `POST /v1/verify` on a node: re-hash one file; a corrupt file is quarantined.
 public struct VerifyCommand: Sendable, Codable, Equatable {
     public var path: VirtualPath

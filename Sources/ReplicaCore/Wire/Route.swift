@@ -10,6 +10,8 @@ public enum Route {
     /// `POST` a ``BlobsRequest``: the source answers the files as a framed stream (``BlobFrame``).
     public static let blobs = "/v1/blobs"
     public static let remove = "/v1/remove"
+    /// `POST` a ``MoveCommand``: move versions renamed in the catalog (`fsdfsd mv`) to their path.
+    public static let move = "/v1/move"
     public static let verify = "/v1/verify"
     public static let health = "/v1/health"
     public static let diskAudit = "/v1/disk-audit"
@@ -32,6 +34,8 @@ public enum Route {
     public static let uploadBatchCheck = "/v1/uploads/batch/check"
     public static let uploadBatchCommit = "/v1/uploads/batch/commit"
     public static let filesPath = "/v1/files"
+    /// `POST` a ``RenameRequest`` (`fsdfsd mv`).
+    public static let rename = "/v1/files/rename"
     /// `GET ?prefix=…[&after=…]&limit=N`: an array of ``ManifestEntry``, in path order.
     public static let manifestPath = "/v1/files/manifest"
     public static let wherePath = "/v1/where"

@@ -39,6 +39,15 @@ extension StorageNode {
             }
             return ErrorResponse.json(RemoveReply(gone: await self.remove(command.files, reporting: true)))
         }
+        router.post(.init(stringLiteral: Route.move)) { request, context in
+            let command = try await request.decodeJSON(MoveCommand.self, context: context)
+            guard let swarm = self.swarm, command.swarm == swarm else {
+                let message = self.foreignSwarmMessage(master: self.master, theirs: command.swarm)
+                self.logger.error("\(message)")
+                throw RouteError(.conflict, message, code: "foreign_swarm")
+            }
+            return ErrorResponse.json(await self.move(command.moves))
+        }
         router.post(.init(stringLiteral: Route.verify)) { request, context in
             let command = try await request.decodeJSON(VerifyCommand.self, context: context)
             return ErrorResponse.json(VerifyReply(intact: try await self.verify(command.path)))
@@ -364,6 +373,30 @@ extension StorageNode {
             }
         }
         return gone
+    }
+
+    /// Moves versions renamed in the catalog to their new path (``BlobStore/move(fileID:from:to:sha256:version:)``).
+    /// A version that could not be moved for a reason of the disk is in neither list of the
+    /// reply: the master asks again.
+    func move(_ orders: [MoveOrder]) async -> MoveReply {
+        var reply = MoveReply(moved: [], absent: [], blocked: [])
+        for order in orders {
+            do {
+                switch try await store.move(fileID: order.fileID, from: order.from, to: order.to, sha256: order.sha256, version: order.version) {
+                case .moved:
+                    logger.info("moved \(order.from) to \(order.to) (version \(order.fileID))")
+                    reply.moved.append(order.fileID)
+                case .absent:
+                    reply.absent.append(order.fileID)
+                case .blocked(let reason):
+                    logger.error("could not move \(order.from) to \(order.to): \(reason)")
+                    reply.blocked.append(MoveBlocked(fileID: order.fileID, reason: reason))
+                }
+            } catch {
+                logger.error("could not move \(order.from) to \(order.to): \(error)")
+            }
+        }
+        return reply
     }
 
     func verify(_ path: VirtualPath) async throws -> Bool {

@@ -229,11 +229,22 @@ extension Master {
         var matched = Set<FileID>()
         var unaccounted: [UnaccountedFile] = []
         var unknown: [(item: HeldFile, current: FileRecord?)] = []
+        // Versions renamed since the node got them, by the path the node holds them under.
+        let moving = Dictionary(view.moving.values.map { ($0.movedFrom ?? $0.file.path, $0) }, uniquingKeysWith: { first, _ in first })
         for item in files {
             if let current = view.current[item.path], current.sha256 == item.sha256, current.size == item.size {
                 if view.holdings[current.id]?.state != .live { live.append(current.id) }
                 matched.insert(current.id)
                 if item.fileID != current.id || item.version != current.version { outcome.adopt.append(AdoptedFile(current)) }
+                continue
+            }
+            // Still under its old path there: it counts (the node holds it, with the checksum
+            // the catalog has); the move is pushed after (``pushMoves(to:)``).
+            if let held = moving[item.path], held.file.sha256 == item.sha256, held.file.size == item.size,
+               item.fileID == nil || item.fileID == held.file.id
+            {
+                if held.state != .live { live.append(held.file.id) }
+                matched.insert(held.file.id)
                 continue
             }
             // A deleted or replaced version the catalog lists on this node, exactly: its
@@ -266,7 +277,11 @@ extension Master {
         }
         var missing: [FileRecord] = []
         var forget: [FileID] = []
-        for holding in view.holdings.values
+        // A replica is judged by the batch of the path the node holds it under: a renamed
+        // version not moved yet by the batch of its old path, not of its new one.
+        let judged = view.holdings.values.filter { $0.movedFrom.map(range.contains) ?? true }
+            + view.moving.values.filter { view.holdings[$0.file.id] == nil }
+        for holding in judged
         where !matched.contains(holding.file.id) && !kept.contains(holding.file.id) && !holding.file.deleted {
             forget.append(holding.file.id)
             if holding.state == .live { missing.append(holding.file) }

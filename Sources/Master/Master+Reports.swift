@@ -247,12 +247,31 @@ extension Master {
             if found.state != .live { live.append(found.file.id) }
             counted[index] = true
         }
+        // Not their path's current version: perhaps renamed since the node got them (a copy
+        // that landed under the old path). One read of the node's moves, only then.
+        var moving: [VirtualPath: PendingMove] = [:]
+        if counted.contains(false) {
+            for move in try await catalog.pendingMoves(on: node) { moving[move.from] = move }
+        }
+        for (index, item) in items.enumerated() where !counted[index] {
+            guard let move = moving[item.path], move.file.sha256 == item.sha256, move.file.size == item.size,
+                  item.fileID == nil || item.fileID == move.file.id
+            else { continue }
+            if move.state != .live { live.append(move.file.id) }
+            counted[index] = true
+            deletions.signal()  // the pusher moves it
+        }
         if !live.isEmpty { try await catalog.applyInventory(on: node, live: live, forget: []) }
         // In the report's order: a path reported twice (an older version, then the current
         // one) ends as the last says.
         for (index, item) in items.enumerated() {
-            if counted[index], let found = current[item.path]?.file {
+            if counted[index], let found = current[item.path]?.file, found.sha256 == item.sha256, found.size == item.size {
                 if item.fileID != found.id || item.version != found.version { adopt.append(AdoptedFile(found)) }
+                noteAccounted(item.path, on: node)
+                continue
+            }
+            if counted[index] {
+                // Counted under its old path; the move is pushed (the deletion pusher's pass).
                 noteAccounted(item.path, on: node)
                 continue
             }

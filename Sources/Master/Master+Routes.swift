@@ -60,6 +60,10 @@ extension Master {
             let limit = try Self.limitParameter(request, default: 1000)
             return ErrorResponse.json(try await self.manifest(prefix: query.get("prefix") ?? "", after: after, limit: limit))
         }
+        router.post(.init(stringLiteral: Route.rename)) { request, context in
+            let command = try await request.decodeJSON(RenameRequest.self, context: context)
+            return ErrorResponse.json(try await self.rename(command))
+        }
         router.delete(.init(stringLiteral: Route.filesPath)) { request, _ in
             ErrorResponse.json(try await self.delete(try request.pathParameter()))
         }

@@ -14,7 +14,7 @@ struct FSDFSD: AsyncParsableCommand {
             """,
         version: "0.1.0 (libmongoc \(MongoDriver.version))",
         subcommands: [
-            Serve.self, Put.self, Get.self, Remove.self, List.self, Where.self, Status.self, Unaccounted.self,
+            Serve.self, Put.self, Get.self, Remove.self, Move.self, List.self, Where.self, Status.self, Unaccounted.self,
             Audit.self, Scrub.self, SafeModeCommandLine.self, NodeCommand.self, CheckPolicies.self,
             AtRisk.self, Events.self,
         ]

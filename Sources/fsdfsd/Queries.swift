@@ -27,6 +27,48 @@ struct Remove: AsyncParsableCommand {
     }
 }
 
+/// `fsdfsd mv SRC DST [-r]`.
+struct Move: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mv",
+        abstract: "Rename a file (or, with -r, every file under a prefix) in the store.",
+        discussion: """
+            The catalog changes at once; the nodes rename their copies in place (those that are \
+            down when they are back), so nothing is copied again and K stays what it was. N is \
+            the policies' for the new path. A file at DST is replaced, as mv replaces it; with \
+            -r, DST must not hold files yet.
+            """)
+
+    @Argument(help: "The path in the store (with -r: a directory of the store).")
+    var source: String
+
+    @Argument(help: "The new path.")
+    var destination: String
+
+    @Flag(name: [.customShort("r"), .long], help: "Move every file under SOURCE/ to DESTINATION/.")
+    var recursive = false
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let request = RenameRequest(from: source, to: destination, recursive: recursive)
+        let reply = try await clientCommand(options) { client, master -> RenameReply in
+            do {
+                return try await client.call(.POST, master, Route.rename, body: request)
+            } catch NodeCallError.rejected(_, let status, let reply) where (400..<500).contains(status) {
+                throw CommandFailure(reply.error)
+            }
+        }
+        if recursive {
+            print("moved \(reply.renamed) file(s) from \(source) to \(destination)")
+        } else if reply.renamed == 0 {
+            print("\(source) is already \(destination)")
+        } else {
+            print("moved \(source) to \(destination)\(reply.replaced > 0 ? " (replaced the file that was there)" : "")")
+        }
+    }
+}
+
 /// `fsdfsd ls [PREFIX] [--json]`.
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

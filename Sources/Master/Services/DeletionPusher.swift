@@ -4,7 +4,8 @@ import ServiceLifecycle
 
 /// Has nodes remove the copies of deleted and replaced versions as soon as they are known,
 /// then drops tombstones no node holds any more. Nodes that are down get the list in the
-/// answer to their next report.
+/// answer to their next report. Then has them move the copies of renamed files they still
+/// hold under the old path (a node that was down when the rename happened, now back).
 public struct DeletionPusher: Service {
     let master: Master
 
@@ -21,6 +22,8 @@ public struct DeletionPusher: Service {
                 do {
                     for node in try await master.catalog.nodes() where node.alive {
                         try await master.pushRemovals(to: node.id)
+                        // After the removals: a version a rename replaced leaves its path free.
+                        try await master.pushMoves(to: node.id)
                     }
                     _ = try await master.catalog.purgeTombstones()
                 } catch {

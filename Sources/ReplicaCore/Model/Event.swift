@@ -50,6 +50,8 @@ public struct EventKind: Hashable, Sendable, Codable, CustomStringConvertible, E
     public static let maintenanceEnded: EventKind = "maintenance_ended"
     /// The operator removed a node that was down for good (`fsdfsd node forget`).
     public static let nodeForgotten: EventKind = "node_forgotten"
+    /// Files were renamed (`fsdfsd mv`); nodes move their copies, nothing is copied again.
+    public static let renamed: EventKind = "renamed"
     /// Events recorded while the catalog was away that did not fit in the master's buffer.
     public static let eventsDropped: EventKind = "events_dropped"
 }

@@ -19,8 +19,9 @@ extension BlobStore {
     /// Never writes over anything at `to`: a blob of another version, or a file the index
     /// does not know, blocks the move and is kept.
     ///
-    /// The rename comes first, then the index: a crash in between leaves the file at `to`
-    /// unindexed, which the next ``scan()`` hashes and the master recognises as its version.
+    /// The rename comes first (made durable: both directories fsync'ed), then the index: a
+    /// crash in between leaves the file at `to` unindexed, which the next ``scan()`` hashes and
+    /// the master recognises as its version.
     public func move(fileID: FileID, from: VirtualPath, to: VirtualPath, sha256: String, version: Int64?) async throws -> MoveOutcome {
         try await namespace.withLock {
             let (source, target) = ledger.withLock { ($0.entries[from], $0.entries[to]) }
@@ -55,6 +56,22 @@ extension BlobStore {
                 if created > 0 { await directory.pruneParents(of: to, downTo: placement.existingParents) }
                 throw error
             }
+            // Durable before the index says so: the new name's directory and every directory
+            // created for it, then the old one's.
+            do {
+                var level = to.segments.count - 2
+                while level >= placement.existingParents - 1 {
+                    try await directory.synchronize(directory: level < 0 ? directory.root : directory.ancestor(of: to, level: level))
+                    level -= 1
+                }
+                let old = from.segments.count >= 2 ? directory.ancestor(of: from, level: from.segments.count - 2) : directory.root
+                try await directory.synchronize(directory: old)
+            } catch {
+                // The index still names the old path: put the file back there.
+                try? await directory.rename(directory.location(of: to), to: directory.location(of: from))
+                if created > 0 { await directory.pruneParents(of: to, downTo: placement.existingParents) }
+                throw error
+            }
             var entry = source
             entry.path = to
             entry.fileID = fileID
@@ -72,14 +89,6 @@ extension BlobStore {
                 ledger.entries[to] = entry
             }
             try await mapErrors("update index", index.location) { try await index.delete(from) }
-            // The new name's directory and every directory created for it, then the old one's.
-            var level = to.segments.count - 2
-            while level >= placement.existingParents - 1 {
-                try await directory.synchronize(directory: level < 0 ? directory.root : directory.ancestor(of: to, level: level))
-                level -= 1
-            }
-            let old = from.segments.count >= 2 ? directory.ancestor(of: from, level: from.segments.count - 2) : directory.root
-            try await directory.synchronize(directory: old)
             await directory.pruneParents(of: from)
             return .moved
         }

@@ -59,9 +59,13 @@ public struct AuditComparison: Sendable {
         var found = 0
         var judged: [(node: String, kind: AuditDifference.Kind, detail: String)] = []
         for index in disks.indices {
+            // A node that has not moved a renamed file yet holds it under the old path.
+            let held = disks[index].holdings[file.id]?.heldAt ?? file.path
             disks[index].seen.insert(file.path)
+            disks[index].seen.insert(held)
             let disk = disks[index]
-            switch Self.judge(file, state: disk.holdings[file.id]?.state, blob: disk.blobs[file.path], holdings: disk.holdings) {
+            let blob = disk.blobs[held].flatMap { $0.present ? $0 : nil } ?? disk.blobs[file.path]
+            switch Self.judge(file, state: disk.holdings[file.id]?.state, blob: blob, holdings: disk.holdings) {
             case .counted: found += 1
             case .finding(let kind, let detail):
                 if kind == .uncounted { found += 1 }

@@ -131,7 +131,10 @@ public protocol Catalog: Sendable {
     /// copying replica of a renamed version is marked as held at the path its node has it under
     /// (``pendingMoves(on:)``) until the node confirms the move (``confirmMoves(_:on:)``); a
     /// version renamed back to that path is no longer moving. SQLite renames them all in one
-    /// transaction; MongoDB one version at a time, each atomic.
+    /// transaction. MongoDB renames one version at a time in two writes: the version at `to`
+    /// is retired, then the renamed one takes the path in one atomic update (stopped between
+    /// the two, `to` has no current version and `from` is not renamed; a list stopped part-way
+    /// has renamed the versions before).
     /// - Throws: ``CatalogError/noFile(_:)`` when a `from` has no current version (SQLite:
     ///   nothing renamed), ``CatalogError/invalidReplicaCount(_:)``.
     func renameFiles(_ renames: [FileRename]) async throws -> [FileRecord]

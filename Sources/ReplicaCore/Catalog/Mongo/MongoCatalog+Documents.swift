@@ -37,6 +37,8 @@ enum Files {
         ["key": ["replicas.node": 1], "name": .string(holdersIndex)],
         // A node's replicas in path order: one batch of its inventory is a range of it.
         ["key": ["replicas.node": 1, "path": 1], "name": .string(holdersPathIndex)],
+        // Replicas a node still holds under the path they had before a rename.
+        ["key": ["replicas.from": 1], "name": "moving", "sparse": true],
         // Versions retired but not yet moved to `tombstones` (a move cut short by a crash).
         ["key": ["deleted": 1], "name": "retired", "partialFilterExpression": ["deleted": true]],
         // The version an upload stored, for a node asking again whether its commit went through.

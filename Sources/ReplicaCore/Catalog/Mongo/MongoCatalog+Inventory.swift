@@ -38,10 +38,12 @@ extension MongoCatalog {
             // Versions renamed since the node got them, that it holds under a path in the range.
             var moving: [FileID: Holding] = [:]
             let from: BSON = range.after != nil || range.through != nil ? .document(bounds) : ["$type": "string"]
-            for document in try session.find(Files.collection, ["replicas": ["$elemMatch": ["node": .string(node.rawValue), "from": from]]])
-            where document["staged"] == nil {
-                let holding = try Files.holding(document, on: node)
-                moving[holding.file.id] = holding
+            for collection in [Tombstones.collection, Files.collection] {
+                for document in try session.find(collection, ["replicas": ["$elemMatch": ["node": .string(node.rawValue), "from": from]]])
+                where document["staged"] == nil {
+                    let holding = try Files.holding(document, on: node)
+                    moving[holding.file.id] = holding
+                }
             }
             return InventoryView(current: current, holdings: holdings, moving: moving)
         }

@@ -33,13 +33,11 @@ extension MongoCatalog {
         }
         let version = try lastVersion(session, of: change.to) + 1
         try retire(session, path: change.to)
-        let held: BSON = ["$ifNull": ["$$this.from", from]]
-        let entry: BSON = ["$mergeObjects": ["$$this", [
-            "from": ["$cond": [
-                ["$eq": ["$$this.state", .int32(Files.evicting)]], ["$ifNull": ["$$this.from", .null]],
-                ["$cond": [["$eq": [held, to]], .null, held]],
-            ]],
-        ]]]
+        // Where the node holds it: as before, or (not being evicted) the old path; null back there.
+        let held: BSON = ["$cond": [
+            ["$eq": ["$$this.state", .int32(Files.evicting)]], ["$ifNull": ["$$this.from", .null]], ["$ifNull": ["$$this.from", from]],
+        ]]
+        let entry: BSON = ["$mergeObjects": ["$$this", ["from": ["$cond": [["$eq": [held, to]], .null, held]]]]]
         guard let document = try session.findAndModify(
             Files.collection, ["_id": id, "path": from, "deleted": false],
             .pipeline([

@@ -277,12 +277,11 @@ extension Master {
         }
         var missing: [FileRecord] = []
         var forget: [FileID] = []
-        // A replica is judged by the batch of the path the node holds it under: a renamed
-        // version not moved yet by the batch of its old path, not of its new one.
-        let judged = view.holdings.values.filter { $0.movedFrom.map(range.contains) ?? true }
-            + view.moving.values.filter { view.holdings[$0.file.id] == nil }
-        for holding in judged
-        where !matched.contains(holding.file.id) && !kept.contains(holding.file.id) && !holding.file.deleted {
+        // A renamed version the node has not been seen to move is not judged here: the node may
+        // hold it under either path, in another batch. The push of its move settles it (moved,
+        // or held at neither path: forgotten then).
+        for holding in view.holdings.values
+        where holding.movedFrom == nil && !matched.contains(holding.file.id) && !kept.contains(holding.file.id) && !holding.file.deleted {
             forget.append(holding.file.id)
             if holding.state == .live { missing.append(holding.file) }
         }

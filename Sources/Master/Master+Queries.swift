@@ -170,6 +170,11 @@ extension Master {
     /// it confirms. Returns how many were confirmed; an unreachable node confirms none.
     @discardableResult
     func pushRemovals(to node: NodeID, only files: Set<FileID>? = nil) async throws -> Int {
+        // Not while a move of these versions is on its way to the node (``moves``).
+        try await moves.withLock { try await pushRemovalsHoldingLock(to: node, only: files) }
+    }
+
+    private func pushRemovalsHoldingLock(to node: NodeID, only files: Set<FileID>?) async throws -> Int {
         guard !inSafeMode, let record = try await catalog.node(node), record.alive else { return 0 }
         var owed = try await owedRemovals(node)
         if let files { owed = owed.filter { files.contains($0.fileID) } }

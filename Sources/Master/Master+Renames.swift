@@ -10,6 +10,11 @@ extension Master {
     public static let maxRenamedFiles = 100_000
 
     public func rename(_ request: RenameRequest) async throws -> RenameReply {
+        if state.withLock({ $0.recovering }) {
+            throw RouteError(
+                .serviceUnavailable, "the master is rebuilding its catalog from the nodes (--recover): rename once it is done",
+                code: "recovering")
+        }
         let (source, target) = (Self.trimmed(request.from), Self.trimmed(request.to))
         let renames: [FileRename]
         var replaced = 0
@@ -31,16 +36,39 @@ extension Master {
             if try await catalog.file(at: to) != nil { replaced = 1 }
             renames = [FileRename(from: from, to: to, n: policies.replicas(for: to, size: file.size))]
         }
-        let renamed = try await catalog.renameFiles(renames)
+        guard !renames.isEmpty else { return RenameReply(renamed: 0, replaced: 0) }
+        // Under the placement lock: no upload of these paths is granted meanwhile, and a
+        // planning pass that read the old paths drops its plan (``MasterState/renames``).
+        // Under the moves lock: no push of moves is between its orders and its reply.
+        let renamed = try await placement.withLock {
+            let paths = Set(renames.flatMap { [$0.from, $0.to] })
+            let uploading = state.withLock { state in
+                state.uploads.values.lazy.flatMap { $0.batch?.map(\.path) ?? [$0.path] }.first { paths.contains($0) }
+            }
+            if let uploading {
+                throw RouteError(.conflict, "an upload of \(uploading) is under way: rename once it is done", code: "upload_in_progress")
+            }
+            return try await moves.withLock {
+                let renamed = try await catalog.renameFiles(renames)
+                state.withLock { $0.renames += 1 }
+                return renamed
+            }
+        }
         let what = request.recursive ? "\(renamed.count) files under \(source)/ to \(target)/" : "\(source) to \(target)"
         logger.info("renamed \(what)")
         record(.renamed, path: renamed.count == 1 ? renamed[0].path : nil, "renamed \(what)")
-        // The nodes up move their copies now; the others when they are back.
-        for node in try await catalog.nodes() where node.alive {
-            try await pushMoves(to: node.id)
-        }
-        if replaced > 0 { deletions.signal() }
         schedule.signal()
+        // The nodes up move their copies now (a version replaced is removed first, leaving its
+        // path free); the others when they are back. The rename is done whatever happens here.
+        do {
+            for node in try await catalog.nodes() where node.alive {
+                if replaced > 0 { try await pushRemovals(to: node.id) }
+                try await pushMoves(to: node.id)
+            }
+        } catch {
+            logger.notice("renamed \(what); the nodes move their copies later: \(error)")
+        }
+        deletions.signal()
         return RenameReply(renamed: renamed.count, replaced: replaced)
     }
 
@@ -113,6 +141,19 @@ extension Master {
     /// asked again later). Returns how many it moved; an unreachable node moves none.
     @discardableResult
     func pushMoves(to node: NodeID) async throws -> Int {
+        try await moves.withLock { try await pushMovesHoldingLock(to: node) }
+    }
+
+    /// Whether some node up still holds a renamed version under its old path (the deletion
+    /// pusher then looks again after a while: a move that failed is not signalled again).
+    func movesPending() async throws -> Bool {
+        for node in try await catalog.nodes() where node.alive {
+            if try await catalog.pendingMoves(on: node.id).contains(where: { $0.state == .live }) { return true }
+        }
+        return false
+    }
+
+    private func pushMovesHoldingLock(to node: NodeID) async throws -> Int {
         guard let record = try await catalog.node(node), record.alive else { return 0 }
         // A copy under way lands under the old path: it is moved once it has.
         let pending = try await catalog.pendingMoves(on: node).filter { $0.state == .live }
@@ -128,9 +169,9 @@ extension Master {
             let reply: MoveReply
             do {
                 reply = try await client.call(
-                    .POST, record.address, Route.move, body: MoveCommand(swarm: swarm, moves: orders), timeout: .seconds(30))
+                    .POST, record.address, Route.move, body: MoveCommand(swarm: swarm, moves: orders), timeout: .seconds(10))
             } catch {
-                logger.notice("node \(node) could not move \(pending.count) renamed files now (\(error)); it will when it reports")
+                logger.notice("node \(node) could not move \(pending.count - moved) renamed files now (\(error)); it is asked again later")
                 return moved
             }
             try await catalog.confirmMoves(reply.moved, on: node)

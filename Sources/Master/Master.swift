@@ -23,6 +23,9 @@ public final class Master: Sendable {
     let deletions = Wakeup()
     /// One placement decision at a time (scheduler passes and upload grants).
     let placement = AsyncLock()
+    /// One rename or push of moves and removals at a time (``pushMoves(to:)``): orders are read
+    /// from the catalog and their replies recorded with no rename in between.
+    let moves = AsyncLock()
     /// One report at a time while the catalog is being rebuilt: two nodes reporting the same
     /// path must not both take it in.
     let recovery = AsyncLock()

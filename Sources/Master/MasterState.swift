@@ -112,6 +112,9 @@ struct MasterState: Sendable {
     /// (file, target) pairs not to try again before the date; failures double the wait.
     var backoff: [Placement: (until: Date, failures: Int)] = [:]
     var uploads: [String: Reservation] = [:]
+    /// Renames done: a planning pass that read the catalog before one drops what it planned
+    /// (its files' paths may be old ones).
+    var renames = 0
     var lastPlaceholder: Int64 = 0
     /// When each node last reported, since this master started.
     var lastSeen: [NodeID: Date] = [:]

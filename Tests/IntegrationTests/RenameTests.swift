@@ -49,19 +49,30 @@ extension Integration {
                     #expect(!Self.exists(node.file("docs")), "the emptied directory is pruned")
                 }
                 #expect(Self.exists(down.file("docs/f.bin")), "a node that is down keeps its copy where it was")
+
+                // Renamed again before c is back: c moves its copy straight to the last name.
+                let again = try await cluster.cli("mv", "archive/2026/f.bin", "final/f.bin")
+                #expect(again.status == 0, "\(again.stderr)")
+                for node in nodes[0..<2] {
+                    #expect(try Self.inode(node.file("final/f.bin")) == before[node.name])
+                    #expect(!Self.exists(node.file("archive")))
+                }
                 let fetched = cluster.root.appendingPathComponent("fetched.bin")
-                let get = try await cluster.cli("get", "archive/2026/f.bin", fetched.path)
+                let get = try await cluster.cli("get", "final/f.bin", fetched.path)
                 #expect(get.status == 0, "\(get.stderr)")
                 #expect(try Data(contentsOf: fetched) == Data(contentsOf: local))
 
                 try await cluster.restart(down)
                 try await eventually("c moved its copy when it came back, and it counts") {
-                    try await cluster.whereIs("archive/2026/f.bin")?.k == 3 && Self.exists(down.file("archive/2026/f.bin"))
+                    try await cluster.whereIs("final/f.bin")?.k == 3 && Self.exists(down.file("final/f.bin"))
                 }
-                #expect(try Self.inode(down.file("archive/2026/f.bin")) == before[down.name])
+                #expect(try Self.inode(down.file("final/f.bin")) == before[down.name])
                 #expect(!Self.exists(down.file("docs/f.bin")))
+                #expect(!Self.exists(down.file("archive")))
                 #expect(try await cluster.status().replication.copiesInFlight == 0)
-                #expect(try await cluster.list().map(\.path.rawValue) == ["archive/2026/f.bin"])
+                #expect(try await cluster.list().map(\.path.rawValue) == ["final/f.bin"])
+                let events = try await cluster.cli("events", "--json")
+                #expect(events.stdout.contains("\"renamed\""), "a renamed event")
                 try await cluster.expectAuditClean()
             }
         }

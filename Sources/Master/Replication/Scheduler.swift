@@ -86,10 +86,10 @@ public struct Scheduler: Service {
         let nodes = master.plannerNodes(records, now: now)
         let addresses = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.address) })
         let planner = master.currentPlanner
-        let (inFlight, budget, granted, skip) = master.state.withLock { state in
+        let (inFlight, budget, granted, skip, renames) = master.state.withLock { state in
             let inFlight = state.inFlight(now: now)
             let inputs = PlanningInputs(nodes: nodes, inFlight: inFlight, limits: planner.limits, catalogWrites: writes)
-            return (inFlight, state.rateLimiter?.budget(at: now), state.grantedBytes, state.idleInputs == inputs)
+            return (inFlight, state.rateLimiter?.budget(at: now), state.grantedBytes, state.idleInputs == inputs, state.renames)
         }
         if skip {
             master.metrics.planned(.skipped, took: ContinuousClock.now - clock)
@@ -112,8 +112,11 @@ public struct Scheduler: Service {
             return []
         }
         return try await master.placement.withLock {
-            let orders = master.state.withLock { state in
+            let orders = master.state.withLock { state -> [CopyOrder] in
                 state.idleInputs = nil
+                // A rename since the read: the paths planned may be old ones. The next pass
+                // (woken by the rename) plans again.
+                guard state.renames == renames else { return [] }
                 let orders = Self.stillFitting(
                     CopyOrder.resolve(plan.actions, records: files, addresses: addresses), plan: plan,
                     grantedBefore: granted, grantedNow: state.grantedBytes,
@@ -271,8 +274,11 @@ public struct Scheduler: Service {
         do {
             guard let file = try await master.catalog.file(id: plan.file) else { return }
             let source = try await master.address(of: plan.source)
+            // A source that has not moved a renamed file yet holds it under the old path: the
+            // copy asked for the new one. Checked where it is.
+            let held = try await master.catalog.pendingMoves(on: plan.source).first { $0.file.id == file.id }?.from ?? file.path
             let reply: VerifyReply = try await master.client.call(
-                .POST, source, Route.verify, body: VerifyCommand(path: file.path), timeout: SignedClient.transferTimeout(file.size))
+                .POST, source, Route.verify, body: VerifyCommand(path: held), timeout: SignedClient.transferTimeout(file.size))
             if !reply.intact {
                 let counted = try await master.catalog.replicas(of: file.id).contains { $0.node == plan.source && $0.state == .live }
                 try await master.catalog.removeReplica(file.id, from: plan.source)

@@ -15,8 +15,11 @@ public struct DeletionPusher: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            var movesLeft = false
             while !Task.isCancelled {
-                await master.deletions.wait(timeout: nil)
+                // A move a node could not make now (unreachable, another file in the way) is
+                // asked again after a while, signal or not.
+                await master.deletions.wait(timeout: movesLeft ? .seconds(5) : nil)
                 // Safe mode signals again when it ends.
                 if master.inSafeMode { continue }
                 do {
@@ -26,6 +29,7 @@ public struct DeletionPusher: Service {
                         try await master.pushMoves(to: node.id)
                     }
                     _ = try await master.catalog.purgeTombstones()
+                    movesLeft = try await master.movesPending()
                 } catch {
                     if Task.isCancelled { break }  // shutting down, not a failure
                     if !master.noteCatalogFailure(error) { master.logger.error("pushing deletions failed: \(error)") }

@@ -14,7 +14,9 @@ public protocol PlannerQueries {
     /// no node, which only costs the planner reads (never a copy it should have planned).
     func nodesHoldingEveryFile() throws -> Set<NodeID>
     /// Live replicas on `node` of files not deleted, highest kn first (ties: larger size
-    /// first, then higher id), strictly after `cursor` in that order.
+    /// first, then higher id), strictly after `cursor` in that order: the eviction candidates.
+    /// A replica its node still holds under the path before a rename is not one (an eviction
+    /// names the file's path, where that node does not have it yet).
     func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState]
     /// Live replicas on `node` of files not deleted, lowest kn first (ties: smaller size
     /// first, then lower id), strictly after `cursor` in that order: the same index range as

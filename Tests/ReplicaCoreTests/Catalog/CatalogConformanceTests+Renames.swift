@@ -75,6 +75,22 @@ extension CatalogConformanceTests {
         #expect(try await catalog.pendingMoves(on: "n1").isEmpty)
     }
 
+    @Test("A replica its node has not moved yet is no eviction candidate there", arguments: CatalogBackend.all)
+    func movingReplicaIsNotEvicted(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        try await catalog.registerNode(Fixture.node("n1"))
+        let a = try await catalog.putFile(Fixture.newFile("a", n: 1))
+        let b = try await catalog.putFile(Fixture.newFile("b", n: 1))
+        try await catalog.setReplica(a.id, on: "n1", state: .live)
+        try await catalog.setReplica(b.id, on: "n1", state: .live)
+        _ = try await catalog.renameFiles([FileRename(from: Fixture.path("a"), to: Fixture.path("c"), n: 1)])
+        let candidates = try await catalog.withPlannerView { try $0.highestKnFiles(on: "n1", after: nil, limit: 10).map(\.id) }
+        #expect(candidates == [b.id])
+        try await catalog.confirmMoves([a.id], on: "n1")
+        let after = try await catalog.withPlannerView { try $0.highestKnFiles(on: "n1", after: nil, limit: 10).map(\.id) }
+        #expect(Set(after) == [a.id, b.id])
+    }
+
     @Test("An inventory view lists the node's replicas renamed since, by the path the node holds them under", arguments: CatalogBackend.all)
     func inventoryViewOfRenamed(backend: CatalogBackend) async throws {
         let catalog = try await backend.make()

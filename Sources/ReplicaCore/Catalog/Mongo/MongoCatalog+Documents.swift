@@ -282,7 +282,8 @@ final class MongoPlannerQueries: PlannerQueries {
 
     func highestKnFiles(on node: NodeID, after cursor: FileState?, limit: Int) throws -> [FileState] {
         let id = BSON.string(node.rawValue)
-        var filter: BSONDocument = ["live": id]
+        // Not a replica its node still holds under the path before a rename.
+        var filter: BSONDocument = ["live": id, "replicas": ["$not": ["$elemMatch": ["node": id, "from": ["$type": "string"]]]]]
         if let cursor {
             let kn = BSON.int64(Int64(cursor.kn)), size = BSON.int64(cursor.size), file = BSON.int64(cursor.id.rawValue)
             filter["$or"] = [

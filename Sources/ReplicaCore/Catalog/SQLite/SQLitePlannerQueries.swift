@@ -34,13 +34,13 @@ struct SQLitePlannerQueries: PlannerQueries {
     static let highestKnFromTop = """
         SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
         JOIN files f ON f.id = r.file
-        WHERE r.node = ? AND r.state = 0
+        WHERE r.node = ? AND r.state = 0 AND r.moved_from IS NULL
         ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
         """
     static let highestKnAfter = """
         SELECT r.file, r.size, f.n, f.k FROM replicas r INDEXED BY replicas_by_node
         JOIN files f ON f.id = r.file
-        WHERE r.node = ? AND r.state = 0 AND (r.kn, r.size, r.file) < (?, ?, ?)
+        WHERE r.node = ? AND r.state = 0 AND r.moved_from IS NULL AND (r.kn, r.size, r.file) < (?, ?, ?)
         ORDER BY r.kn DESC, r.size DESC, r.file DESC LIMIT ?
         """
 

@@ -77,9 +77,9 @@ extension Integration {
             }
         }
 
-        @Test("mv -r moves every file under a prefix, mv onto a file replaces it, and bad renames are refused with one line and change nothing")
-        func prefixesReplacementsAndRefusals() async throws {
-            try await withCluster { cluster in try await Self.prefixes(cluster) }
+        @Test("mv -r moves every file under a prefix, mv onto a file replaces it, and bad renames are refused with one line and change nothing", arguments: [CatalogKind.sqlite, .mongodb])
+        func prefixesReplacementsAndRefusals(catalog: CatalogKind) async throws {
+            try await withCluster(catalog: catalog) { cluster in try await Self.prefixes(cluster) }
         }
 
         static func prefixes(_ cluster: Cluster) async throws {

@@ -144,6 +144,16 @@ extension Master {
         try await moves.withLock { try await pushMovesHoldingLock(to: node) }
     }
 
+    /// Where `node` holds those of `files` it has not moved since a rename (the old path), for
+    /// a copy that takes one from it. One read of the node's moves, none at all when no rename
+    /// is waiting for a node.
+    func heldPaths(on node: NodeID, of files: [FileRecord]) async throws -> [FileID: VirtualPath] {
+        let moving = try await catalog.pendingMoves(on: node)
+        guard !moving.isEmpty else { return [:] }
+        let wanted = Set(files.map(\.id))
+        return Dictionary(moving.filter { wanted.contains($0.file.id) }.map { ($0.file.id, $0.from) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// Whether some node up still holds a renamed version under its old path (the deletion
     /// pusher then looks again after a while: a move that failed is not signalled again).
     func movesPending() async throws -> Bool {

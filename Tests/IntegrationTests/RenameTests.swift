@@ -134,5 +134,46 @@ extension Integration {
                 try await cluster.expectAuditClean()
             }
         }
+
+        @Test("A node that cannot move a renamed file (a file of its own at the new path, kept) still counts and serves as a copy source from the old path; it moves once the path is free")
+        func blockedMoveStillSources() async throws {
+            try await withCluster { cluster in try await Self.blocked(cluster) }
+        }
+
+        static func blocked(_ cluster: Cluster) async throws {
+            do {
+                try await cluster.start("master", quota: "0", asMaster: true)
+                let a = try await cluster.start("a", quota: "1M")
+                try await cluster.waitForNodes(2)
+                let local = try cluster.localFile("f", size: 50_000, seed: 5)
+                try await cluster.put(local, "f.bin")
+                // A file put by hand where the rename will go: the node keeps it, never writes over it.
+                try FileManager.default.createDirectory(at: a.file("new"), withIntermediateDirectories: true)
+                try Data("by hand".utf8).write(to: a.file("new/f.bin"))
+
+                let moved = try await cluster.cli("mv", "f.bin", "new/f.bin")
+                #expect(moved.status == 0, "\(moved.stderr)")
+                try await eventually("a says why it cannot move it") { a.logText().contains("could not move f.bin to new/f.bin") }
+                #expect(try String(contentsOf: a.file("new/f.bin"), encoding: .utf8) == "by hand")
+                #expect(Self.exists(a.file("f.bin")))
+                #expect(try await cluster.whereIs("new/f.bin")?.k == 1, "its copy under the old path counts")
+
+                // A node joins: the copy it gets comes from a, where a holds it.
+                let b = try await cluster.start("b", quota: "1M")
+                try await eventually("b has a copy, pulled from a's old path") {
+                    try await cluster.whereIs("new/f.bin")?.k == 2
+                }
+                #expect(try Data(contentsOf: b.file("new/f.bin")) == Data(contentsOf: local))
+                #expect(!cluster.logs().contains("corrupt or missing"), "no false damage")
+
+                // The path freed, a moves its copy on the next try (every 5 s).
+                try FileManager.default.removeItem(at: a.file("new/f.bin"))
+                try await eventually("a moved its copy", timeout: .seconds(30)) {
+                    (try? Data(contentsOf: a.file("new/f.bin"))) == (try? Data(contentsOf: local)) && !Self.exists(a.file("f.bin"))
+                }
+                #expect(try await cluster.whereIs("new/f.bin")?.k == 2)
+                try await cluster.expectAuditClean()
+            }
+        }
     }
 }

@@ -75,10 +75,12 @@ extension Scheduler {
         }
         // Older versions of the paths the target still has to remove may be replaced by the copies.
         let pending: [VirtualPath: [VersionRef]]
+        let held: [FileID: VirtualPath]
         do {
             // In safe mode nothing is removed, not even by a replacement.
             let deletions = master.inSafeMode ? [] : try await master.catalog.pendingDeletions(on: target)
             pending = Dictionary(grouping: deletions, by: \.path).mapValues { $0.map(VersionRef.init) }
+            held = try await master.heldPaths(on: batch.orders[0].plan.source, of: batch.orders.map(\.file))
         } catch {
             // Not commanded: the copies the catalog records as under way are not.
             await forget(batch.orders, on: target)
@@ -91,7 +93,7 @@ extension Scheduler {
                 let file = order.file
                 return BatchedCopy(
                     fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, version: file.version,
-                    created: file.created, replaces: pending[file.path] ?? [])
+                    created: file.created, replaces: pending[file.path] ?? [], sourcePath: held[file.id])
             })
         let bytes = batch.orders.reduce(Int64(0)) { $0 + $1.file.size }
         let reply: CopyBatchReply

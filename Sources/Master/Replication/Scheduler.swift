@@ -205,10 +205,12 @@ public struct Scheduler: Service {
             try await master.evict(order.evictions, makingRoomFor: file.path)
             // Older versions of the path the target still has to remove may be replaced by the copy.
             let replaces: [VersionRef]
+            let sourcePath: VirtualPath?
             do {
                 // In safe mode nothing is removed, not even by a replacement.
                 replaces = master.inSafeMode
                     ? [] : try await master.catalog.pendingDeletions(on: plan.target).filter { $0.path == file.path }.map(VersionRef.init)
+                sourcePath = try await master.heldPaths(on: plan.source, of: [file])[file.id]
             } catch {
                 // Not commanded: the copy the catalog records as under way is not.
                 if (try? await master.catalog.removeReplica(file.id, from: plan.target)) == nil {
@@ -218,7 +220,7 @@ public struct Scheduler: Service {
             }
             let command = CopyCommand(
                 fileID: file.id, path: file.path, size: file.size, sha256: file.sha256, source: order.source,
-                version: file.version, created: file.created, replaces: replaces, swarm: master.swarm)
+                version: file.version, created: file.created, replaces: replaces, swarm: master.swarm, sourcePath: sourcePath)
             do {
                 let _: StoredReply = try await master.client.call(
                     .POST, order.target, Route.copy, body: command, timeout: SignedClient.transferTimeout(file.size) + .seconds(30))

@@ -27,11 +27,14 @@ public struct BatchedCopy: Sendable, Codable, Equatable {
     public var created: Date?
     /// Deleted or replaced versions of the path this copy may take the place of (see ``CopyCommand/replaces``).
     public var replaces: [VersionRef]?
+    /// Where the source holds the version when that is not `path` (see ``CopyCommand/sourcePath``).
+    public var sourcePath: VirtualPath?
 
     public init(
         fileID: FileID, path: VirtualPath, size: Int64, sha256: String, version: Int64? = nil, created: Date? = nil,
-        replaces: [VersionRef] = []
+        replaces: [VersionRef] = [], sourcePath: VirtualPath? = nil
     ) {
+        self.sourcePath = sourcePath
         self.fileID = fileID
         self.path = path
         self.size = size
@@ -44,7 +47,7 @@ public struct BatchedCopy: Sendable, Codable, Equatable {
     public init(_ command: CopyCommand) {
         self.init(
             fileID: command.fileID, path: command.path, size: command.size, sha256: command.sha256,
-            version: command.version, created: command.created, replaces: command.replaces ?? [])
+            version: command.version, created: command.created, replaces: command.replaces ?? [], sourcePath: command.sourcePath)
     }
 
     /// The single copy this file stands for.

@@ -292,11 +292,15 @@ public struct CopyCommand: Sendable, Codable, Equatable {
     /// any other file there (a newer version, a file the catalog cannot account for) is kept
     /// and the copy refused with `version_conflict`.
     public var replaces: [VersionRef]?
+    /// Where the source holds the version when that is not `path`: a source that has not
+    /// moved a renamed file yet (absent otherwise).
+    public var sourcePath: VirtualPath?
 
     public init(
         fileID: FileID, path: VirtualPath, size: Int64, sha256: String, source: String, version: Int64? = nil,
-        created: Date? = nil, replaces: [VersionRef] = [], swarm: SwarmID? = nil
+        created: Date? = nil, replaces: [VersionRef] = [], swarm: SwarmID? = nil, sourcePath: VirtualPath? = nil
     ) {
+        self.sourcePath = sourcePath
         self.swarm = swarm
         self.replaces = replaces
         self.version = version

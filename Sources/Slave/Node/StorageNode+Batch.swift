@@ -176,7 +176,7 @@ extension StorageNode {
                 }
             }
         }
-        let request = BlobsRequest(files: files.map { WantedBlob(path: $0.path, fileID: $0.fileID, sha256: $0.sha256) })
+        let request = BlobsRequest(files: files.map { WantedBlob(path: $0.sourcePath ?? $0.path, fileID: $0.fileID, sha256: $0.sha256) })
         let total = files.reduce(Int64(0)) { $0 + $1.size }
         var failure: (message: String, code: String)?
         do {

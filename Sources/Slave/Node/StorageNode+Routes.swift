@@ -321,7 +321,7 @@ extension StorageNode {
                 // source verify its copy when they do not match (Scheduler.checkSource): the
                 // source need not hash them too (as HDFS's receiving DataNode checks a block).
                 _ = try await client.download(
-                    command.source, path: command.path, version: BlobVersion(file: command.fileID, sha256: command.sha256),
+                    command.source, path: command.sourcePath ?? command.path, version: BlobVersion(file: command.fileID, sha256: command.sha256),
                     receiverVerifies: true, timeout: SignedClient.transferTimeout(command.size)
                 ) { chunk in try await write.write(chunk) }
                 return try await write.commit()

@@ -9,13 +9,19 @@ extension Master {
             throw RouteError(.notFound, "\(path): no such file", code: "not_found")
         }
         let nodes = Dictionary(uniqueKeysWithValues: try await catalog.nodes().map { ($0.id, $0) })
-        let holders = try await catalog.replicas(of: file.id)
-            .filter { $0.state == .live && nodes[$0.node]?.alive == true }
-            .compactMap { nodes[$0.node]?.address }
-            .sorted()
+        let live = try await catalog.replicas(of: file.id).filter { $0.state == .live && nodes[$0.node]?.alive == true }
+        // A holder that has not moved the file since a rename has it under the old path:
+        // named, and tried last.
+        var heldAt: [String: VirtualPath] = [:]
+        for replica in live {
+            if let address = nodes[replica.node]?.address, let from = try await heldPaths(on: replica.node, of: [file])[file.id] {
+                heldAt[address] = from
+            }
+        }
+        let holders = live.compactMap { nodes[$0.node]?.address }.sorted { (heldAt[$0] == nil ? 0 : 1, $0) < (heldAt[$1] == nil ? 0 : 1, $1) }
         return WhereReply(
             path: file.path, size: file.size, sha256: file.sha256, n: file.n, k: file.k, kn: file.kn, nodes: holders,
-            fileID: file.id, version: file.version)
+            fileID: file.id, version: file.version, heldAt: heldAt.isEmpty ? nil : heldAt)
     }
 
     /// `ls [PREFIX]`, one page.

@@ -61,6 +61,7 @@ struct Get: AsyncParsableCommand {
             let master = options.masterAddress
             var candidates: [String]
             var expected: (sha256: String, size: Int64, file: FileID?)?
+            var heldAt: [String: VirtualPath] = [:]
             do {
                 let found: WhereReply = try await client.call(.GET, master, Route.whereIs(path), timeout: .seconds(10))
                 if found.nodes.isEmpty {
@@ -68,6 +69,7 @@ struct Get: AsyncParsableCommand {
                 }
                 candidates = found.nodes
                 expected = (found.sha256, found.size, found.fileID)
+                heldAt = found.heldAt ?? [:]
                 if let all: [String] = try? await client.call(.GET, master, Route.nodes, timeout: .seconds(5)) {
                     NodeCache.save(all, master: master)
                 }
@@ -89,7 +91,8 @@ struct Get: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(why); trying \(candidates.count) known nodes\n".utf8))
             }
             let (received, node) = try await Self.fromFirstServing(candidates, what: "\(path): ") { node in
-                try await Self.download(client, from: node, path: path, to: destination, expected: expected)
+                // A node that has not moved a renamed file yet serves it from the old path.
+                try await Self.download(client, from: node, path: heldAt[node] ?? path, to: destination, expected: expected)
             }
             if destination != "-" {
                 FileHandle.standardError.write(Data("\(path) → \(destination) (\(formatBytes(received)), sha256 verified, from \(node))\n".utf8))

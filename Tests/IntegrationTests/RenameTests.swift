@@ -157,6 +157,11 @@ extension Integration {
                 #expect(try String(contentsOf: a.file("new/f.bin"), encoding: .utf8) == "by hand")
                 #expect(Self.exists(a.file("f.bin")))
                 #expect(try await cluster.whereIs("new/f.bin")?.k == 1, "its copy under the old path counts")
+                #expect(try await cluster.whereIs("new/f.bin")?.heldAt == [a.address: try VirtualPath("f.bin")])
+                let fetched = cluster.root.appendingPathComponent("from-old-path.bin")
+                let get = try await cluster.cli("get", "new/f.bin", fetched.path)
+                #expect(get.status == 0, "a read is served from where the node holds it: \(get.stderr)")
+                #expect(try Data(contentsOf: fetched) == Data(contentsOf: local))
 
                 // A node joins: the copy it gets comes from a, where a holds it.
                 let b = try await cluster.start("b", quota: "1M")

@@ -93,11 +93,16 @@ public struct WhereReply: Sendable, Codable, Equatable {
     /// The version: its catalog id and number (reads name it to the nodes).
     public var fileID: FileID?
     public var version: Int64?
+    /// The nodes of `nodes` that hold the file under another path, by address: renamed
+    /// (`fsdfsd mv`) and not moved there yet (absent when there is none). They come last in
+    /// `nodes`.
+    public var heldAt: [String: VirtualPath]?
 
     public init(
         path: VirtualPath, size: Int64, sha256: String, n: Int, k: Int, kn: Int, nodes: [String], fileID: FileID? = nil,
-        version: Int64? = nil
+        version: Int64? = nil, heldAt: [String: VirtualPath]? = nil
     ) {
+        self.heldAt = heldAt
         self.fileID = fileID
         self.version = version
         self.path = path

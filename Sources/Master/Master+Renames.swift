@@ -49,9 +49,14 @@ extension Master {
                 throw RouteError(.conflict, "an upload of \(uploading) is under way: rename once it is done", code: "upload_in_progress")
             }
             return try await moves.withLock {
-                let renamed = try await catalog.renameFiles(renames)
-                state.withLock { $0.renames += 1 }
-                return renamed
+                do {
+                    let renamed = try await catalog.renameFiles(renames)
+                    state.withLock { $0.renames += 1 }
+                    return renamed
+                } catch CatalogError.noFile(let path) {
+                    // Deleted or renamed by another client since it was looked up.
+                    throw RouteError(.notFound, "\(path): no such file (it changed meanwhile)", code: "not_found")
+                }
             }
         }
         let what = request.recursive ? "\(renamed.count) files under \(source)/ to \(target)/" : "\(source) to \(target)"
@@ -101,7 +106,12 @@ extension Master {
                     code: "too_many_files")
             }
         }
-        guard !files.isEmpty else { throw RouteError(.notFound, "\(from)/: no files under it", code: "not_found") }
+        guard !files.isEmpty else {
+            if try await catalog.file(at: from) != nil {
+                throw RouteError(.badRequest, "\(from) is a file, not a directory of the store: use mv without -r", code: "bad_request")
+            }
+            throw RouteError(.notFound, "\(from)/: no files under it", code: "not_found")
+        }
         let policies = self.policies
         return try files.map { file in
             let rest = file.path.rawValue.dropFirst(from.rawValue.count)

@@ -120,6 +120,8 @@ extension Integration {
                     (["mv", "z/2", "z/sub"], "z/sub is a directory of the store"),
                     (["mv", "z/2", "y/under"], "y is a file of the store, not a directory"),
                     (["mv", "z", "w"], "z is a directory of the store: use mv -r"),
+                    (["mv", "-r", "y", "w"], "y is a file, not a directory of the store: use mv without -r"),
+                    (["mv", "-r", "nothing", "w"], "nothing/: no files under it"),
                     (["mv", "z/2", "../escape"], "not a valid path"),
                 ]
                 let listed = try await cluster.list()

@@ -21,7 +21,7 @@ public final class TimedCatalog: Catalog {
     static let reads: Set<String> = [
         "swarmID", "isRecovering", "node", "nodes", "fileAtPath", "fileByID", "fileByUpload", "listFiles", "replicas",
         "holdings", "pendingDeletions", "totals", "nodeFigures", "underReplicated", "replicationCounts", "knHistogram",
-        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents", "currentVersions", "pendingMoves",
+        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents", "currentVersions", "pendingMoves", "s3Keys", "s3Key", "addS3Key", "deleteS3Key",
     ]
 
     /// Calls that may have written so far; read it before reading what it guards.
@@ -177,6 +177,21 @@ public final class TimedCatalog: Catalog {
     }
     public func applyInventory(on node: NodeID, live: [FileID], forget: [FileID]) async throws {
         try await timed("applyInventory") { try await base.applyInventory(on: node, live: live, forget: forget) }
+    }
+
+    // MARK: S3 keys
+
+    public func addS3Key(_ key: S3KeyRecord) async throws {
+        try await timed("addS3Key") { try await base.addS3Key(key) }
+    }
+    public func s3Keys() async throws -> [S3KeyRecord] {
+        try await timed("s3Keys") { try await base.s3Keys() }
+    }
+    public func s3Key(accessKey: String) async throws -> S3KeyRecord? {
+        try await timed("s3Key") { try await base.s3Key(accessKey: accessKey) }
+    }
+    public func deleteS3Key(accessKey: String) async throws -> Bool {
+        try await timed("deleteS3Key") { try await base.deleteS3Key(accessKey: accessKey) }
     }
 
     // MARK: Renames

@@ -122,6 +122,16 @@ public protocol Catalog: Sendable {
     /// Drops tombstones whose replicas are all gone; returns how many were dropped.
     func purgeTombstones() async throws -> Int
 
+    // MARK: S3 keys
+
+    /// Records a new S3 key. Throws ``S3KeyError/exists(_:)`` when the access key is taken.
+    func addS3Key(_ key: S3KeyRecord) async throws
+    /// Every S3 key, by access key.
+    func s3Keys() async throws -> [S3KeyRecord]
+    func s3Key(accessKey: String) async throws -> S3KeyRecord?
+    /// Forgets an S3 key; false when there was none.
+    func deleteS3Key(accessKey: String) async throws -> Bool
+
     // MARK: Renames
 
     /// Renames files (`fsdfsd mv`), in order: the current version at each `from` takes the path

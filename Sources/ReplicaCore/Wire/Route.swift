@@ -34,6 +34,8 @@ public enum Route {
     public static let uploadBatchCheck = "/v1/uploads/batch/check"
     public static let uploadBatchCommit = "/v1/uploads/batch/commit"
     public static let filesPath = "/v1/files"
+    /// `POST` an ``S3KeyCreate``, `GET` the ``S3KeyEntry`` list, `DELETE ?access=KEY` (`fsdfsd s3-key`).
+    public static let s3Keys = "/v1/s3-keys"
     /// `POST` a ``RenameRequest`` (`fsdfsd mv`).
     public static let rename = "/v1/files/rename"
     /// `GET ?prefix=…[&after=…]&limit=N`: an array of ``ManifestEntry``, in path order.

@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
-    static let schemaVersion = 6
+    static let schemaVersion = 7
 
     /// The schema. Derived figures are kept by triggers, so every statement that changes a
     /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
@@ -257,6 +257,17 @@ extension SQLiteCatalog {
             try db.execute(sql: """
                 ALTER TABLE replicas ADD COLUMN moved_from TEXT;
                 CREATE INDEX replicas_moving ON replicas(node, moved_from) WHERE moved_from IS NOT NULL;
+                """)
+        }
+        // v7: S3 access keys (`fsdfsd s3-key`), their secrets sealed with the swarm's key.
+        migrator.registerMigration("v7") { db in
+            try db.execute(sql: """
+                CREATE TABLE s3_keys (
+                    access_key TEXT PRIMARY KEY NOT NULL,
+                    name TEXT,
+                    secret BLOB NOT NULL,
+                    created REAL NOT NULL
+                );
                 """)
         }
         return migrator

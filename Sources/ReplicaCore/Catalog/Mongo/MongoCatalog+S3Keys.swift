@@ -1,0 +1,52 @@
+import Foundation
+
+/// S3 access keys (`fsdfsd s3-key`): the `s3_keys` collection, one document each, `_id` the
+/// access key, the sealed secret in base64.
+extension MongoCatalog {
+    static let s3KeysCollection = "s3_keys"
+
+    public func addS3Key(_ key: S3KeyRecord) async throws {
+        try await withSession { session in
+            var document: BSONDocument = [
+                "_id": .string(key.accessKey), "secret": .string(Data(key.sealedSecret).base64EncodedString()),
+                "created": .datetime(Int64((key.created.timeIntervalSince1970 * 1000).rounded())),
+            ]
+            if let name = key.name { document["name"] = .string(name) }
+            do {
+                try session.insert(Self.s3KeysCollection, [document])
+            } catch let error as MongoError where error.isDuplicateKey {
+                throw S3KeyError.exists(key.accessKey)
+            }
+        }
+    }
+
+    public func s3Keys() async throws -> [S3KeyRecord] {
+        try await withSession { session in
+            try session.find(Self.s3KeysCollection, [:], sort: ["_id": 1]).map(Self.s3KeyRecord)
+        }
+    }
+
+    public func s3Key(accessKey: String) async throws -> S3KeyRecord? {
+        try await withSession { session in
+            try session.findOne(Self.s3KeysCollection, ["_id": .string(accessKey)]).map(Self.s3KeyRecord)
+        }
+    }
+
+    public func deleteS3Key(accessKey: String) async throws -> Bool {
+        try await withSession { session in
+            try session.delete(Self.s3KeysCollection, ["_id": .string(accessKey)]) > 0
+        }
+    }
+
+    static func s3KeyRecord(_ document: BSONDocument) throws -> S3KeyRecord {
+        guard let access = document["_id"]?.stringValue, let text = document["secret"]?.stringValue,
+              let sealed = Data(base64Encoded: text)
+        else { throw CatalogError.corrupt("an S3 key document lacks its access key or secret") }
+        let created: Date = if case .datetime(let milliseconds) = document["created"] {
+            Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        } else {
+            Date(timeIntervalSince1970: 0)
+        }
+        return S3KeyRecord(accessKey: access, name: document["name"]?.stringValue, sealedSecret: Array(sealed), created: created)
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import GRDB
+
+/// S3 access keys (`fsdfsd s3-key`), one row each.
+extension SQLiteCatalog {
+    public func addS3Key(_ key: S3KeyRecord) async throws {
+        try await writer.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM s3_keys WHERE access_key = ?", arguments: [key.accessKey]) == true {
+                throw S3KeyError.exists(key.accessKey)
+            }
+            try db.execute(
+                sql: "INSERT INTO s3_keys (access_key, name, secret, created) VALUES (?, ?, ?, ?)",
+                arguments: [key.accessKey, key.name, Data(key.sealedSecret), key.created.timeIntervalSince1970])
+        }
+    }
+
+    public func s3Keys() async throws -> [S3KeyRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM s3_keys ORDER BY access_key").map(Self.s3KeyRecord)
+        }
+    }
+
+    public func s3Key(accessKey: String) async throws -> S3KeyRecord? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM s3_keys WHERE access_key = ?", arguments: [accessKey]).map(Self.s3KeyRecord)
+        }
+    }
+
+    public func deleteS3Key(accessKey: String) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM s3_keys WHERE access_key = ?", arguments: [accessKey])
+            return db.changesCount > 0
+        }
+    }
+
+    static func s3KeyRecord(_ row: Row) -> S3KeyRecord {
+        S3KeyRecord(
+            accessKey: row["access_key"], name: row["name"], sealedSecret: Array(row["secret"] as Data),
+            created: Date(timeIntervalSince1970: row["created"]))
+    }
+}

@@ -60,6 +60,20 @@ extension Master {
             let limit = try Self.limitParameter(request, default: 1000)
             return ErrorResponse.json(try await self.manifest(prefix: query.get("prefix") ?? "", after: after, limit: limit))
         }
+        router.post(.init(stringLiteral: Route.s3Keys)) { request, context in
+            let command = try await request.decodeJSON(S3KeyCreate.self, context: context)
+            return ErrorResponse.json(try await self.createS3Key(command))
+        }
+        router.get(.init(stringLiteral: Route.s3Keys)) { _, _ in
+            ErrorResponse.json(try await self.listS3Keys())
+        }
+        router.delete(.init(stringLiteral: Route.s3Keys)) { request, _ in
+            guard let access = request.uri.queryParameters.get("access"), !access.isEmpty else {
+                throw RouteError(.badRequest, "name the S3 key: ?access=ACCESS_KEY", code: "bad_request")
+            }
+            try await self.deleteS3Key(access)
+            return ErrorResponse.json(Empty())
+        }
         router.post(.init(stringLiteral: Route.rename)) { request, context in
             let command = try await request.decodeJSON(RenameRequest.self, context: context)
             return ErrorResponse.json(try await self.rename(command))

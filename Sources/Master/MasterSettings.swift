@@ -21,6 +21,9 @@ public struct MasterSettings: Sendable, Equatable {
     /// while as many others are under way is told to try again a little later, so that nodes
     /// joining together (a master restart) take turns instead of timing out together.
     public var inventorySlots: Int = 2
+    /// The key that seals S3 secret keys in the catalog (``S3SecretSeal``), derived from the
+    /// swarm key; nil: no S3 key can be made or read.
+    public var s3SealKey: [UInt8]? = nil
 
     public init(
         catalog: CatalogLocation, policies: String? = nil, reportInterval: Double = 10,

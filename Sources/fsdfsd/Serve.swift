@@ -193,6 +193,7 @@ struct Serve: AsyncParsableCommand {
                 }(),
                 recover: recover, maxReplicationRate: try maxReplicationRate.map { try ByteSize.parse($0) })
             settings.inventorySlots = inventorySlots
+            settings.s3SealKey = key.derivedKey(for: S3SecretSeal.purpose)
             let role = Master(
                 catalog: catalog, settings: settings,
                 policies: policySet, address: address, client: client, logger: logger)

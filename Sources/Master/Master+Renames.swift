@@ -37,18 +37,19 @@ extension Master {
             renames = [FileRename(from: from, to: to, n: policies.replicas(for: to, size: file.size))]
         }
         guard !renames.isEmpty else { return RenameReply(renamed: 0, replaced: 0) }
-        // Under the placement lock: no upload of these paths is granted meanwhile, and a
-        // planning pass that read the old paths drops its plan (``MasterState/renames``).
-        // Under the moves lock: no push of moves is between its orders and its reply.
-        let renamed = try await placement.withLock {
-            let paths = Set(renames.flatMap { [$0.from, $0.to] })
-            let uploading = state.withLock { state in
-                state.uploads.values.lazy.flatMap { $0.batch?.map(\.path) ?? [$0.path] }.first { paths.contains($0) }
-            }
-            if let uploading {
-                throw RouteError(.conflict, "an upload of \(uploading) is under way: rename once it is done", code: "upload_in_progress")
-            }
-            return try await moves.withLock {
+        // Under the moves lock: no push of moves is between its orders and its reply. Then,
+        // briefly, under the placement lock: no upload of these paths is granted meanwhile, and a
+        // planning pass that read the old paths drops its plan (``MasterState/renames``). In
+        // that order, so that uploads never wait for a push to a slow node.
+        let renamed = try await moves.withLock {
+            try await placement.withLock {
+                let paths = Set(renames.flatMap { [$0.from, $0.to] })
+                let uploading = state.withLock { state in
+                    state.uploads.values.lazy.flatMap { $0.batch?.map(\.path) ?? [$0.path] }.first { paths.contains($0) }
+                }
+                if let uploading {
+                    throw RouteError(.conflict, "an upload of \(uploading) is under way: rename once it is done", code: "upload_in_progress")
+                }
                 do {
                     let renamed = try await catalog.renameFiles(renames)
                     state.withLock { $0.renames += 1 }

@@ -36,15 +36,25 @@ extension Master {
         let files = try await catalog.listFiles(prefix: prefix, after: after, limit: min(max(limit, 1), 5_000))
         guard !files.isEmpty else { return [] }
         let nodes = Dictionary(uniqueKeysWithValues: try await catalog.nodes().map { ($0.id, $0) })
+        // Where each node up that has not moved a renamed file holds it: one read per node.
+        var held: [NodeID: [FileID: VirtualPath]] = [:]
+        for node in nodes.values where node.alive {
+            let paths = try await heldPaths(on: node.id, of: files)
+            if !paths.isEmpty { held[node.id] = paths }
+        }
         var entries: [ManifestEntry] = []
         entries.reserveCapacity(files.count)
         for file in files {
-            let holders = try await catalog.replicas(of: file.id)
-                .filter { $0.state == .live && nodes[$0.node]?.alive == true }
-                .compactMap { nodes[$0.node]?.address }
-                .sorted()
+            let live = try await catalog.replicas(of: file.id).filter { $0.state == .live && nodes[$0.node]?.alive == true }
+            var heldAt: [String: VirtualPath] = [:]
+            for replica in live {
+                if let path = held[replica.node]?[file.id], let address = nodes[replica.node]?.address { heldAt[address] = path }
+            }
+            let holders = live.compactMap { nodes[$0.node]?.address }
+                .sorted { (heldAt[$0] == nil ? 0 : 1, $0) < (heldAt[$1] == nil ? 0 : 1, $1) }
             entries.append(ManifestEntry(
-                path: file.path, size: file.size, sha256: file.sha256, fileID: file.id, version: file.version, nodes: holders))
+                path: file.path, size: file.size, sha256: file.sha256, fileID: file.id, version: file.version, nodes: holders,
+                heldAt: heldAt.isEmpty ? nil : heldAt))
         }
         return entries
     }

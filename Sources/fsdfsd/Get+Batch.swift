@@ -59,10 +59,12 @@ extension Get {
         for parent in parents where parent != root {
             _ = try? await FileSystem.shared.createDirectory(at: parent, withIntermediateDirectories: true)
         }
-        var decoder = BlobFrameDecoder(expecting: files.map { BlobFrameDecoder.Expected(path: $0.entry.path, size: $0.entry.size) })
+        // A node that has not moved a renamed file yet holds it, and answers it, under the old path.
+        let asked = files.map { $0.entry.heldAt?[node] ?? $0.entry.path }
+        var decoder = BlobFrameDecoder(expecting: zip(asked, files).map { BlobFrameDecoder.Expected(path: $0, size: $1.entry.size) })
         var again: [TreeFile] = []
         var next = 0
-        let request = BlobsRequest(files: files.map { WantedBlob(path: $0.entry.path, fileID: $0.entry.fileID, sha256: $0.entry.sha256) })
+        let request = BlobsRequest(files: zip(asked, files).map { WantedBlob(path: $0, fileID: $1.entry.fileID, sha256: $1.entry.sha256) })
         let total = files.reduce(Int64(0)) { $0 + $1.entry.size }
         do {
             try await client.stream(node, Route.blobs, body: request, timeout: SignedClient.transferTimeout(total)) { chunk in

@@ -77,7 +77,7 @@ extension Get {
             let nodes = Array(file.nodes[start...] + file.nodes[..<start])
             let (received, _) = try await Self.fromFirstServing(nodes) { node in
                 try await Self.download(
-                    client, from: node, path: file.path, to: item.destination.string,
+                    client, from: node, path: file.heldAt?[node] ?? file.path, to: item.destination.string,
                     expected: (sha256: file.sha256, size: file.size, file: Optional(file.fileID)), showProgress: false)
             }
             progress.transferred(bytes: received)

@@ -148,35 +148,45 @@ extension Integration {
                 let a = try await cluster.start("a", quota: "1M")
                 try await cluster.waitForNodes(2)
                 let local = try cluster.localFile("f", size: 50_000, seed: 5)
-                try await cluster.put(local, "f.bin")
-                // A file put by hand where the rename will go: the node keeps it, never writes over it.
+                let other = try cluster.localFile("g", size: 20_000, seed: 6)
+                try await cluster.put(local, "d/f.bin")
+                try await cluster.put(other, "d/g.bin")
+                // A file put by hand where one of them will go: the node keeps it, never writes over it.
                 try FileManager.default.createDirectory(at: a.file("new"), withIntermediateDirectories: true)
                 try Data("by hand".utf8).write(to: a.file("new/f.bin"))
 
-                let moved = try await cluster.cli("mv", "f.bin", "new/f.bin")
+                let moved = try await cluster.cli("mv", "-r", "d", "new")
                 #expect(moved.status == 0, "\(moved.stderr)")
-                try await eventually("a says why it cannot move it") { a.logText().contains("could not move f.bin to new/f.bin") }
+                try await eventually("a says why it cannot move f") { a.logText().contains("could not move d/f.bin to new/f.bin") }
                 #expect(try String(contentsOf: a.file("new/f.bin"), encoding: .utf8) == "by hand")
-                #expect(Self.exists(a.file("f.bin")))
+                #expect(Self.exists(a.file("d/f.bin")) && Self.exists(a.file("new/g.bin")) && !Self.exists(a.file("d/g.bin")))
                 #expect(try await cluster.whereIs("new/f.bin")?.k == 1, "its copy under the old path counts")
-                #expect(try await cluster.whereIs("new/f.bin")?.heldAt == [a.address: try VirtualPath("f.bin")])
+                #expect(try await cluster.whereIs("new/f.bin")?.heldAt == [a.address: try VirtualPath("d/f.bin")])
+                #expect(try await cluster.whereIs("new/g.bin")?.heldAt == nil)
                 let fetched = cluster.root.appendingPathComponent("from-old-path.bin")
                 let get = try await cluster.cli("get", "new/f.bin", fetched.path)
                 #expect(get.status == 0, "a read is served from where the node holds it: \(get.stderr)")
                 #expect(try Data(contentsOf: fetched) == Data(contentsOf: local))
+                let tree = cluster.root.appendingPathComponent("tree")
+                let getTree = try await cluster.cli("get", "-r", "new", tree.path)
+                #expect(getTree.status == 0, "get -r too: \(getTree.stderr)")
+                #expect(try Data(contentsOf: tree.appendingPathComponent("f.bin")) == Data(contentsOf: local))
+                #expect(try Data(contentsOf: tree.appendingPathComponent("g.bin")) == Data(contentsOf: other))
 
-                // A node joins: the copy it gets comes from a, where a holds it.
+                // A node joins: both copies come from a in one batch, f from where a holds it.
                 let b = try await cluster.start("b", quota: "1M")
-                try await eventually("b has a copy, pulled from a's old path") {
-                    try await cluster.whereIs("new/f.bin")?.k == 2
+                try await eventually("b has both copies") {
+                    let f = try await cluster.whereIs("new/f.bin"), g = try await cluster.whereIs("new/g.bin")
+                    return f?.k == 2 && g?.k == 2
                 }
                 #expect(try Data(contentsOf: b.file("new/f.bin")) == Data(contentsOf: local))
+                #expect(try Data(contentsOf: b.file("new/g.bin")) == Data(contentsOf: other))
                 #expect(!cluster.logs().contains("corrupt or missing"), "no false damage")
 
                 // The path freed, a moves its copy on the next try (every 5 s).
                 try FileManager.default.removeItem(at: a.file("new/f.bin"))
                 try await eventually("a moved its copy", timeout: .seconds(30)) {
-                    (try? Data(contentsOf: a.file("new/f.bin"))) == (try? Data(contentsOf: local)) && !Self.exists(a.file("f.bin"))
+                    (try? Data(contentsOf: a.file("new/f.bin"))) == (try? Data(contentsOf: local)) && !Self.exists(a.file("d"))
                 }
                 #expect(try await cluster.whereIs("new/f.bin")?.k == 2)
                 try await cluster.expectAuditClean()

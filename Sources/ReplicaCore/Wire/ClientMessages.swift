@@ -141,8 +141,14 @@ public struct ManifestEntry: Sendable, Codable, Equatable {
     public var version: Int64
     /// Addresses of alive nodes holding a verified copy (as in ``WhereReply/nodes``).
     public var nodes: [String]
+    /// Nodes that hold it under another path (``WhereReply/heldAt``).
+    public var heldAt: [String: VirtualPath]?
 
-    public init(path: VirtualPath, size: Int64, sha256: String, fileID: FileID, version: Int64, nodes: [String]) {
+    public init(
+        path: VirtualPath, size: Int64, sha256: String, fileID: FileID, version: Int64, nodes: [String],
+        heldAt: [String: VirtualPath]? = nil
+    ) {
+        self.heldAt = heldAt
         self.path = path
         self.size = size
         self.sha256 = sha256

@@ -153,7 +153,8 @@ extension StorageNode {
         _ files: [BatchedCopy], from source: String, cancelled: @escaping @Sendable (FileID) -> Bool
     ) async -> [CopyOutcome] {
         var outcomes = [CopyOutcome?](repeating: nil, count: files.count)
-        var decoder = BlobFrameDecoder(expecting: files.map { BlobFrameDecoder.Expected(path: $0.path, size: $0.size) })
+        // The source answers each file under the path asked for: where it holds it.
+        var decoder = BlobFrameDecoder(expecting: files.map { BlobFrameDecoder.Expected(path: $0.sourcePath ?? $0.path, size: $0.size) })
         var waiting: [(index: Int, blob: BatchBlob)] = []
         var waitingBytes = 0
         func flush() async {

@@ -33,3 +33,16 @@ struct S3KeyTests {
         #expect(throws: S3KeyError.cannotOpen("FSDFAAAAAAAAAAAAAAAA")) { try seal.open(altered, for: "FSDFAAAAAAAAAAAAAAAA") }
     }
 }
+
+@Suite("S3 bucket names")
+struct S3BucketNameTests {
+    @Test("Bucket names follow S3's rules")
+    func names() {
+        for good in ["abc", "my-bucket.2026", "a1b", String(repeating: "a", count: 63)] {
+            #expect(S3BucketName.problem(good) == nil, "\(good)")
+        }
+        for bad in ["ab", String(repeating: "a", count: 64), "Photos", "-abc", "abc-", "a..b", "a_b", "192.168.5.4", "a b", ".abc", "ü-bucket"] {
+            #expect(S3BucketName.problem(bad) != nil, "\(bad)")
+        }
+    }
+}

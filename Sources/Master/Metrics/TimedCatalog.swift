@@ -21,7 +21,7 @@ public final class TimedCatalog: Catalog {
     static let reads: Set<String> = [
         "swarmID", "isRecovering", "node", "nodes", "fileAtPath", "fileByID", "fileByUpload", "listFiles", "replicas",
         "holdings", "pendingDeletions", "totals", "nodeFigures", "underReplicated", "replicationCounts", "knHistogram",
-        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents", "currentVersions", "pendingMoves", "s3Keys", "s3Key", "addS3Key", "deleteS3Key",
+        "events", "latestEvents", "withPlannerView", "recordReport", "appendEvents", "currentVersions", "pendingMoves", "s3Keys", "s3Key", "addS3Key", "deleteS3Key", "createBucket", "buckets", "bucket", "deleteBucket",
     ]
 
     /// Calls that may have written so far; read it before reading what it guards.
@@ -192,6 +192,21 @@ public final class TimedCatalog: Catalog {
     }
     public func deleteS3Key(accessKey: String) async throws -> Bool {
         try await timed("deleteS3Key") { try await base.deleteS3Key(accessKey: accessKey) }
+    }
+
+    // MARK: S3 buckets
+
+    public func createBucket(_ bucket: S3BucketRecord) async throws {
+        try await timed("createBucket") { try await base.createBucket(bucket) }
+    }
+    public func buckets() async throws -> [S3BucketRecord] {
+        try await timed("buckets") { try await base.buckets() }
+    }
+    public func bucket(named name: String) async throws -> S3BucketRecord? {
+        try await timed("bucket") { try await base.bucket(named: name) }
+    }
+    public func deleteBucket(named name: String) async throws -> Bool {
+        try await timed("deleteBucket") { try await base.deleteBucket(named: name) }
     }
 
     // MARK: Renames

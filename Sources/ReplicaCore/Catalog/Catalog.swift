@@ -132,6 +132,16 @@ public protocol Catalog: Sendable {
     /// Forgets an S3 key; false when there was none.
     func deleteS3Key(accessKey: String) async throws -> Bool
 
+    // MARK: S3 buckets
+
+    /// Records a bucket. Throws ``S3BucketError/exists(_:)`` when there is one of that name.
+    func createBucket(_ bucket: S3BucketRecord) async throws
+    /// Every bucket, by name.
+    func buckets() async throws -> [S3BucketRecord]
+    func bucket(named name: String) async throws -> S3BucketRecord?
+    /// Forgets a bucket (its files are the caller's business); false when there was none.
+    func deleteBucket(named name: String) async throws -> Bool
+
     // MARK: Renames
 
     /// Renames files (`fsdfsd mv`), in order: the current version at each `from` takes the path

@@ -26,3 +26,24 @@ extension CatalogConformanceTests {
         #expect(try await catalog.s3Keys() == [b])
     }
 }
+
+extension CatalogConformanceTests {
+    @Test("S3 buckets are created, listed by name, refused twice and deleted", arguments: CatalogBackend.all)
+    func s3Buckets(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        let created = Date(timeIntervalSince1970: 1_700_000_000)
+        #expect(try await catalog.buckets().isEmpty)
+        try await catalog.createBucket(S3BucketRecord(name: "photos", created: created))
+        try await catalog.createBucket(S3BucketRecord(name: "backups", created: created.addingTimeInterval(60)))
+        #expect(try await catalog.buckets().map(\.name) == ["backups", "photos"])
+        #expect(try await catalog.bucket(named: "photos") == S3BucketRecord(name: "photos", created: created))
+        #expect(try await catalog.bucket(named: "nothing") == nil)
+        await #expect(throws: S3BucketError.exists("photos")) {
+            try await catalog.createBucket(S3BucketRecord(name: "photos", created: created.addingTimeInterval(99)))
+        }
+        #expect(try await catalog.bucket(named: "photos")?.created == created, "the first stays")
+        #expect(try await catalog.deleteBucket(named: "photos"))
+        #expect(try await !catalog.deleteBucket(named: "photos"))
+        #expect(try await catalog.buckets().map(\.name) == ["backups"])
+    }
+}

@@ -50,3 +50,48 @@ extension MongoCatalog {
         return S3KeyRecord(accessKey: access, name: document["name"]?.stringValue, sealedSecret: Array(sealed), created: created)
     }
 }
+
+/// The S3 API's buckets: the `s3_buckets` collection, `_id` the name.
+extension MongoCatalog {
+    static let bucketsCollection = "s3_buckets"
+
+    public func createBucket(_ bucket: S3BucketRecord) async throws {
+        try await withSession { session in
+            do {
+                try session.insert(Self.bucketsCollection, [[
+                    "_id": .string(bucket.name), "created": .datetime(Int64((bucket.created.timeIntervalSince1970 * 1000).rounded())),
+                ]])
+            } catch let error as MongoError where error.isDuplicateKey {
+                throw S3BucketError.exists(bucket.name)
+            }
+        }
+    }
+
+    public func buckets() async throws -> [S3BucketRecord] {
+        try await withSession { session in
+            try session.find(Self.bucketsCollection, [:], sort: ["_id": 1]).map(Self.bucketRecord)
+        }
+    }
+
+    public func bucket(named name: String) async throws -> S3BucketRecord? {
+        try await withSession { session in
+            try session.findOne(Self.bucketsCollection, ["_id": .string(name)]).map(Self.bucketRecord)
+        }
+    }
+
+    public func deleteBucket(named name: String) async throws -> Bool {
+        try await withSession { session in
+            try session.delete(Self.bucketsCollection, ["_id": .string(name)]) > 0
+        }
+    }
+
+    static func bucketRecord(_ document: BSONDocument) throws -> S3BucketRecord {
+        guard let name = document["_id"]?.stringValue else { throw CatalogError.corrupt("a bucket document lacks its name") }
+        let created: Date = if case .datetime(let milliseconds) = document["created"] {
+            Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        } else {
+            Date(timeIntervalSince1970: 0)
+        }
+        return S3BucketRecord(name: name, created: created)
+    }
+}

@@ -39,3 +39,39 @@ extension SQLiteCatalog {
             created: Date(timeIntervalSince1970: row["created"]))
     }
 }
+
+/// The S3 API's buckets, one row each.
+extension SQLiteCatalog {
+    public func createBucket(_ bucket: S3BucketRecord) async throws {
+        try await writer.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM s3_buckets WHERE name = ?", arguments: [bucket.name]) == true {
+                throw S3BucketError.exists(bucket.name)
+            }
+            try db.execute(
+                sql: "INSERT INTO s3_buckets (name, created) VALUES (?, ?)", arguments: [bucket.name, bucket.created.timeIntervalSince1970])
+        }
+    }
+
+    public func buckets() async throws -> [S3BucketRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM s3_buckets ORDER BY name").map(Self.bucketRecord)
+        }
+    }
+
+    public func bucket(named name: String) async throws -> S3BucketRecord? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM s3_buckets WHERE name = ?", arguments: [name]).map(Self.bucketRecord)
+        }
+    }
+
+    public func deleteBucket(named name: String) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM s3_buckets WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    static func bucketRecord(_ row: Row) -> S3BucketRecord {
+        S3BucketRecord(name: row["name"], created: Date(timeIntervalSince1970: row["created"]))
+    }
+}

@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     /// Version of the schema below; stored with `PRAGMA user_version` by the migrator.
-    static let schemaVersion = 7
+    static let schemaVersion = 8
 
     /// The schema. Derived figures are kept by triggers, so every statement that changes a
     /// replica, a node's liveness or a file's N moves K, kn, node usage and the totals in the
@@ -269,6 +269,10 @@ extension SQLiteCatalog {
                     created REAL NOT NULL
                 );
                 """)
+        }
+        // v8: the S3 API's buckets: top-level directories that exist while they hold no file.
+        migrator.registerMigration("v8") { db in
+            try db.execute(sql: "CREATE TABLE s3_buckets (name TEXT PRIMARY KEY NOT NULL, created REAL NOT NULL)")
         }
         return migrator
     }

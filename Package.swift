@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // libmongoc / libbson from the system (Debian: libmongoc-dev, libbson-dev).
@@ -94,6 +95,19 @@ let package = Package(
         // The web dashboard a master serves at /ui/: login, session cookies, its JSON API, and
         // the pages (hand-written HTML, CSS and JavaScript compiled into the binary).
         .target(
+            name: "S3Gateway",
+            dependencies: [
+                "ReplicaCore", "Transport", "Master",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "Dashboard",
             dependencies: [
                 "ReplicaCore", "Transport", "Master",
@@ -114,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "fsdfsd",
             dependencies: [
-                "ReplicaCore", "Master", "Slave", "Transport", "Dashboard",
+                "ReplicaCore", "Master", "Slave", "Transport", "Dashboard", "S3Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import Master
 import ReplicaCore
+import S3Gateway
 import Transport
 import ServiceLifecycle
 import Slave
@@ -64,6 +65,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics. Plain HTTP without a signature (a Prometheus server cannot sign); the metrics name no file and carry no secret. Off unless given.")
     var metricsListen: String?
 
+    @Option(help: "Master only: serve the S3-compatible API at http://HOST:PORT (path-style: http://HOST:PORT/BUCKET/KEY), for the keys of `fsdfsd s3-key create`. Off unless given.")
+    var s3Listen: String?
+
     @Option(help: "Master only: bytes per second the replication copies across the swarm may add up to (bytes or K/M/G/T, powers of 1024). Client uploads and reads are not limited. Default: no limit.")
     var maxReplicationRate: String?
 
@@ -102,6 +106,18 @@ struct Serve: AsyncParsableCommand {
             let metrics = try Endpoint(metricsListen, option: "--metrics-listen", reachedBy: "a Prometheus server")
             guard metrics != (try Endpoint(listen, option: "--listen")) else {
                 throw ValidationError("--metrics-listen \(metricsListen) is the address of --listen: give the metrics another port, e.g. 9242")
+            }
+        }
+        if let s3Listen {
+            let s3 = try Endpoint(s3Listen, option: "--s3-listen", reachedBy: "S3 clients")
+            guard s3 != (try Endpoint(listen, option: "--listen")) else {
+                throw ValidationError("--s3-listen \(s3Listen) is the address of --listen: give the S3 API another port, e.g. 9000")
+            }
+            if let metricsListen, s3 == (try Endpoint(metricsListen, option: "--metrics-listen")) {
+                throw ValidationError("--s3-listen and --metrics-listen are the same address: give each its own port")
+            }
+            if let master, master != listen, master != (advertise ?? listen) {
+                throw ValidationError("--s3-listen is served by the master: give it to the master, not to a node joining --master \(master)")
             }
         }
         guard let rate = try? ByteSize.parse(scrubRate), rate > 0 else {
@@ -227,6 +243,11 @@ struct Serve: AsyncParsableCommand {
             services.append(DeletionPusher(master: masterRole))
             if let dashboard { services.append(HealthSampler(dashboard: dashboard)) }
             if let policies { services.append(PolicyReloader(master: masterRole, directory: policies)) }
+            if let s3Listen {
+                let s3At = try Endpoint(s3Listen, option: "--s3-listen", reachedBy: "S3 clients")
+                let gateway = S3Gateway(master: masterRole, client: client, spool: data + "/.fsdfs/s3-spool", logger: logger)
+                services.append(S3Server(gateway: gateway, host: s3At.host, port: s3At.port, logger: logger))
+            }
         }
         services.append(Scrubber(node: node, configuration: .init(
             bytesPerSecond: try ByteSize.parse(scrubRate), interval: .milliseconds(Int64(scrubInterval * 1000)))))

@@ -208,6 +208,12 @@ public final class TimedCatalog: Catalog {
     public func deleteBucket(named name: String) async throws -> Bool {
         try await timed("deleteBucket") { try await base.deleteBucket(named: name) }
     }
+    public func setObjectMeta(_ meta: S3ObjectMeta, of file: FileID) async throws {
+        try await timed("setObjectMeta") { try await base.setObjectMeta(meta, of: file) }
+    }
+    public func objectMeta(of files: [FileID]) async throws -> [FileID: S3ObjectMeta] {
+        try await timed("objectMeta") { try await base.objectMeta(of: files) }
+    }
 
     // MARK: Renames
 

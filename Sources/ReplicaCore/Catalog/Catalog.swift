@@ -141,6 +141,10 @@ public protocol Catalog: Sendable {
     func bucket(named name: String) async throws -> S3BucketRecord?
     /// Forgets a bucket (its files are the caller's business); false when there was none.
     func deleteBucket(named name: String) async throws -> Bool
+    /// Keeps the S3 metadata of a version (replacing what it had); dropped with the version.
+    func setObjectMeta(_ meta: S3ObjectMeta, of file: FileID) async throws
+    /// The S3 metadata kept for each of `files` that has some.
+    func objectMeta(of files: [FileID]) async throws -> [FileID: S3ObjectMeta]
 
     // MARK: Renames
 

@@ -47,3 +47,52 @@ extension CatalogConformanceTests {
         #expect(try await catalog.buckets().map(\.name) == ["backups"])
     }
 }
+
+extension CatalogConformanceTests {
+    @Test("S3 metadata is kept per version: replaced, kept by a rename, not shared with a new version, dropped with a purged tombstone", arguments: CatalogBackend.all)
+    func s3ObjectMeta(backend: CatalogBackend) async throws {
+        let catalog = try await backend.make()
+        try await catalog.registerNode(Fixture.node("n1"))
+        let first = try await catalog.putFile(Fixture.newFile("photos/a.jpg", size: 10, n: 1))
+        #expect(try await catalog.objectMeta(of: [first.id]).isEmpty)
+        let meta = S3ObjectMeta(
+            etag: "5eb63bbbe01eeed093cb22bb8f5acdc3", contentType: "image/jpeg", headers: ["cache-control": "max-age=60"],
+            user: ["owner": "ann", "note": "ünïcode & <xml>"])
+        try await catalog.setObjectMeta(meta, of: first.id)
+        #expect(try await catalog.objectMeta(of: [first.id]) == [first.id: meta])
+        var replaced = meta
+        replaced.user = ["owner": "bob"]
+        try await catalog.setObjectMeta(replaced, of: first.id)
+        #expect(try await catalog.objectMeta(of: [first.id])[first.id] == replaced)
+
+        // A rename keeps the version, so its metadata.
+        try await catalog.setReplica(first.id, on: "n1", state: .live)
+        _ = try await catalog.renameFiles([FileRename(from: first.path, to: try VirtualPath("photos/b.jpg"), n: 1)])
+        let renamed = try #require(try await catalog.file(at: try VirtualPath("photos/b.jpg")))
+        #expect(renamed.id == first.id)
+        #expect(try await catalog.objectMeta(of: [renamed.id])[renamed.id] == replaced)
+
+        // A new version of the path starts without any; many are read at once.
+        let second = try await catalog.putFile(Fixture.newFile("photos/b.jpg", size: 12, n: 1))
+        #expect(try await catalog.objectMeta(of: [second.id]).isEmpty)
+        var others: [FileID] = []
+        for index in 0..<510 {
+            let file = try await catalog.putFile(Fixture.newFile("many/\(index)", size: 1, n: 1))
+            if index % 2 == 0 {
+                try await catalog.setObjectMeta(S3ObjectMeta(etag: String(index)), of: file.id)
+            }
+            others.append(file.id)
+        }
+        let found = try await catalog.objectMeta(of: others + [first.id])
+        #expect(found.count == 256)
+        #expect(found[others[508]]?.etag == "508")
+
+        // The old version, retired and gone from its node, is purged with its metadata.
+        try await catalog.removeReplica(first.id, from: "n1")
+        _ = try await catalog.purgeTombstones()
+        #expect(try await catalog.objectMeta(of: [first.id]).isEmpty)
+        await #expect(throws: CatalogError.unknownFile(FileID(999_999))) {
+            try await catalog.setObjectMeta(meta, of: FileID(999_999))
+        }
+    }
+}

@@ -95,3 +95,35 @@ extension MongoCatalog {
         return S3BucketRecord(name: name, created: created)
     }
 }
+
+/// The S3 metadata of versions: the `s3_objects` collection, `_id` the version's id, `meta`
+/// the JSON of ``S3ObjectMeta``. Dropped with the tombstones that are purged.
+extension MongoCatalog {
+    static let objectsCollection = "s3_objects"
+
+    public func setObjectMeta(_ meta: S3ObjectMeta, of file: FileID) async throws {
+        let text = try meta.encoded()
+        try await withSession { session in
+            let key = BSON.int64(file.rawValue)
+            guard try session.findOne(Files.collection, ["_id": key], projection: ["_id": 1]) != nil
+                || session.findOne(Tombstones.collection, ["_id": key], projection: ["_id": 1]) != nil
+            else { throw CatalogError.unknownFile(file) }
+            _ = try session.update(Self.objectsCollection, ["_id": key], .operators(["$set": ["meta": .string(text)]]), upsert: true)
+        }
+    }
+
+    public func objectMeta(of files: [FileID]) async throws -> [FileID: S3ObjectMeta] {
+        guard !files.isEmpty else { return [:] }
+        return try await withSession { session in
+            var found: [FileID: S3ObjectMeta] = [:]
+            for start in stride(from: 0, to: files.count, by: 1000) {
+                let slice = files[start..<min(start + 1000, files.count)]
+                for document in try session.find(Self.objectsCollection, ["_id": ["$in": .array(slice.map { .int64($0.rawValue) })]]) {
+                    guard let id = document["_id"]?.int64Value, let text = document["meta"]?.stringValue else { continue }
+                    found[FileID(id)] = try S3ObjectMeta.decoded(text)
+                }
+            }
+            return found
+        }
+    }
+}

@@ -803,7 +803,11 @@ public final class MongoCatalog: Catalog {
 
     public func purgeTombstones() async throws -> Int {
         try await withSession { session in
-            try session.delete(Tombstones.collection, ["replicas": ["$size": 0]])
+            let gone = try session.find(Tombstones.collection, ["replicas": ["$size": 0]], projection: ["_id": 1]).compactMap { $0["_id"] }
+            guard !gone.isEmpty else { return 0 }
+            let purged = try session.delete(Tombstones.collection, ["_id": ["$in": .array(gone)], "replicas": ["$size": 0]])
+            _ = try session.delete(Self.objectsCollection, ["_id": ["$in": .array(gone)]])
+            return purged
         }
     }
 

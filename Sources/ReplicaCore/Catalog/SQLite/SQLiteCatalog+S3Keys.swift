@@ -75,3 +75,34 @@ extension SQLiteCatalog {
         S3BucketRecord(name: row["name"], created: Date(timeIntervalSince1970: row["created"]))
     }
 }
+
+/// The S3 metadata of versions, one row each (``S3ObjectMeta``).
+extension SQLiteCatalog {
+    public func setObjectMeta(_ meta: S3ObjectMeta, of file: FileID) async throws {
+        let text = try meta.encoded()
+        try await writer.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM files WHERE id = ?", arguments: [file.rawValue]) == true else {
+                throw CatalogError.unknownFile(file)
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO s3_objects (file, meta) VALUES (?, ?)", arguments: [file.rawValue, text])
+        }
+    }
+
+    public func objectMeta(of files: [FileID]) async throws -> [FileID: S3ObjectMeta] {
+        guard !files.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var found: [FileID: S3ObjectMeta] = [:]
+            for start in stride(from: 0, to: files.count, by: 500) {
+                let slice = files[start..<min(start + 500, files.count)]
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT file, meta FROM s3_objects WHERE file IN (\(marks))",
+                    arguments: StatementArguments(slice.map(\.rawValue)))
+                {
+                    found[FileID(row["file"])] = try S3ObjectMeta.decoded(row["meta"])
+                }
+            }
+            return found
+        }
+    }
+}

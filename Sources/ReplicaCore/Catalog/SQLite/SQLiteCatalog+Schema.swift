@@ -274,6 +274,16 @@ extension SQLiteCatalog {
         migrator.registerMigration("v8") { db in
             try db.execute(sql: "CREATE TABLE s3_buckets (name TEXT PRIMARY KEY NOT NULL, created REAL NOT NULL)")
         }
+        // v9: the S3 metadata of a version (ETag, content type, user metadata), as JSON; a
+        // version's row goes with it.
+        migrator.registerMigration("v9") { db in
+            try db.execute(sql: """
+                CREATE TABLE s3_objects (file INTEGER PRIMARY KEY NOT NULL, meta TEXT NOT NULL);
+                CREATE TRIGGER s3_objects_purged AFTER DELETE ON files BEGIN
+                    DELETE FROM s3_objects WHERE file = OLD.id;
+                END;
+                """)
+        }
         return migrator
     }
 }

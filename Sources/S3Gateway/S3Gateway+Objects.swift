@@ -1,0 +1,492 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Master
+import NIOCore
+import ReplicaCore
+import Transport
+
+extension S3Gateway {
+    // MARK: PutObject
+
+    func putObject(_ bucket: String, _ key: String, _ call: S3Call, request: Request, caller: S3Caller) async throws -> Response {
+        let path = try Self.path(bucket, key)
+        try await requireBucket(bucket)
+        var meta = try Self.meta(from: call)
+        let stored: StoredReply
+        (stored, meta.etag) = try await receive(request.body, call: call, caller: caller, limit: Self.maxPutSize) { body in
+            try await self.store(body, at: path)
+        }
+        try await master.catalog.setObjectMeta(meta, of: stored.fileID)
+        logger.info("S3 PutObject \(path) (\(ByteSize.format(stored.size))) by \(caller.accessKey): version \(stored.version ?? 0), K=\(stored.k)")
+        return Self.empty(.ok, [.eTag: "\"\(meta.etag)\""])
+    }
+
+    /// What a body is: known length and SHA-256 (streamed through), or to be spooled first.
+    enum Incoming {
+        case streamed(DigestingChunks<RequestBody>, length: Int64, sha256: String, result: DigestResult)
+        case spooled(SpooledBody)
+    }
+
+    /// Reads a request body the way it was signed and hands it to `use`; returns what `use`
+    /// returned and the body's MD5. A spooled body is removed afterwards.
+    func receive<T: Sendable>(
+        _ body: RequestBody, call: S3Call, caller: S3Caller, limit: Int64, use: (Incoming) async throws -> T
+    ) async throws -> (T, md5: String) {
+        let payload = caller.payloadHash
+        let contentMD5 = call.header("Content-MD5")
+        if Self.isSHA256(payload) {
+            guard let lengthText = call.header("Content-Length"), let length = Int64(lengthText), length >= 0 else {
+                throw S3Error("MissingContentLength", .lengthRequired, "You must provide the Content-Length HTTP header")
+            }
+            guard length <= limit else {
+                throw S3Error("EntityTooLarge", .badRequest, "Your proposed upload exceeds the maximum allowed size (\(ByteSize.format(limit)))")
+            }
+            let result = DigestResult()
+            // An empty body has no chunk to hash.
+            if length == 0 { result.set(hex(Insecure.MD5.hash(data: [UInt8]()))) }
+            let chunks = DigestingChunks(base: body, length: length, contentMD5: contentMD5, result: result)
+            let value = try await use(.streamed(chunks, length: length, sha256: payload.lowercased(), result: result))
+            guard let md5 = result.md5 else { throw S3Error.internalError("the body's MD5 was not computed") }
+            return (value, md5)
+        }
+        let spooled = try await spoolBody(body, call: call, caller: caller, limit: limit)
+        do {
+            if let contentMD5 {
+                guard let digest = Data(hexString: spooled.md5), digest.base64EncodedString() == contentMD5 else {
+                    throw S3Error("BadDigest", .badRequest, "The Content-MD5 you specified did not match what was received")
+                }
+            }
+            let value = try await use(.spooled(spooled))
+            await spooled.remove()
+            return (value, spooled.md5)
+        } catch {
+            await spooled.remove()
+            throw error
+        }
+    }
+
+    static func isSHA256(_ payload: String) -> Bool { payload.utf8.count == 64 && payload.allSatisfy(\.isHexDigit) }
+
+    /// Writes a body to a spool file, decoding `aws-chunked` and checking a signed SHA-256.
+    func spoolBody(_ body: RequestBody, call: S3Call, caller: S3Caller, limit: Int64) async throws -> SpooledBody {
+        var decoder: AwsChunkedDecoder?
+        var expected: Int64?
+        if let mode = AwsChunkedDecoder.mode(caller.payloadHash) {
+            guard let text = call.header("x-amz-decoded-content-length"), let length = Int64(text), length >= 0 else {
+                throw S3Error("MissingContentLength", .lengthRequired, "a streaming upload needs x-amz-decoded-content-length")
+            }
+            guard let secret = try await master.s3Secret(accessKey: caller.accessKey) else {
+                throw S3AuthError.unknownKey(caller.accessKey)
+            }
+            decoder = AwsChunkedDecoder(mode: mode, caller: caller, secret: secret)
+            expected = length
+        } else if caller.payloadHash == SigV4.unsignedPayload || Self.isSHA256(caller.payloadHash) {
+            expected = call.header("Content-Length").flatMap(Int64.init)
+            guard expected != nil else {
+                throw S3Error("MissingContentLength", .lengthRequired, "You must provide the Content-Length HTTP header")
+            }
+        } else {
+            throw S3Error("InvalidArgument", .badRequest, "x-amz-content-sha256 '\(caller.payloadHash.prefix(80))' is not a SHA-256, UNSIGNED-PAYLOAD or a streaming mode")
+        }
+        if let expected, expected > limit {
+            throw S3Error("EntityTooLarge", .badRequest, "Your proposed upload exceeds the maximum allowed size (\(ByteSize.format(limit)))")
+        }
+        var spooler = try await Spooler.open(in: spool, limit: limit)
+        do {
+            for try await buffer in body {
+                if decoder != nil {
+                    for decoded in try decoder!.feed(buffer) { try await spooler.write(decoded) }
+                } else {
+                    try await spooler.write(buffer)
+                }
+            }
+            if let decoder, !decoder.finished { throw AwsChunkedDecoder.malformed("the body ends before its last chunk") }
+            let spooled = try await spooler.finish()
+            if let expected, spooled.size != expected {
+                await spooled.remove()
+                throw S3Error("IncompleteBody", .badRequest, "the body has \(spooled.size) bytes, not the \(expected) announced")
+            }
+            if Self.isSHA256(caller.payloadHash), spooled.sha256 != caller.payloadHash.lowercased() {
+                await spooled.remove()
+                throw S3Error("XAmzContentSHA256Mismatch", .badRequest, "The provided 'x-amz-content-sha256' header does not match what was computed")
+            }
+            return spooled
+        } catch {
+            await spooler.discard()
+            throw error
+        }
+    }
+
+    /// Stores a body at `path` through the master's upload grant and the granted node, as
+    /// `fsdfsd put` does. A spooled body is sent again to another node when the first cannot
+    /// be reached at all; a streamed one cannot be (the client retries on 503).
+    func store(_ incoming: Incoming, at path: VirtualPath) async throws -> StoredReply {
+        let size: Int64, sha256: String
+        switch incoming {
+        case .streamed(_, let length, let hash, _): (size, sha256) = (length, hash)
+        case .spooled(let body): (size, sha256) = (body.size, body.sha256)
+        }
+        var exclude: [NodeID] = []
+        while true {
+            let grant = try await master.grantUpload(UploadRequest(path: path, size: size, exclude: exclude.isEmpty ? nil : exclude))
+            let target = Route.blob(path, upload: grant.upload)
+            let timeout = SignedClient.transferTimeout(size)
+            do {
+                switch incoming {
+                case .streamed(let chunks, _, _, _):
+                    return try await client.upload(grant.address, target, length: size, sha256: sha256, chunks: chunks, timeout: timeout)
+                case .spooled(let body):
+                    return try await client.upload(grant.address, target, length: size, sha256: sha256, chunks: body.chunks(), timeout: timeout)
+                }
+            } catch {
+                if case .streamed(_, _, _, let result) = incoming, let failure = result.failure { throw failure }
+                guard let error = error as? NodeCallError, error.neverConnected else { throw error }
+                master.abortUpload(UploadAbort(upload: grant.upload))
+                guard case .spooled = incoming, exclude.count < 2 else { throw error }
+                exclude.append(grant.node)
+                logger.notice("S3 upload of \(path): \(error); asking the master for another node")
+            }
+        }
+    }
+
+    /// The metadata S3 keeps from an upload's headers (the ETag comes later).
+    static func meta(from call: S3Call) throws -> S3ObjectMeta {
+        var meta = S3ObjectMeta(etag: "")
+        var size = 0
+        for header in call.headers {
+            let name = header.name.lowercased()
+            if name.hasPrefix("x-amz-meta-") {
+                meta.user[String(name.dropFirst("x-amz-meta-".count))] = header.value
+                size += name.utf8.count + header.value.utf8.count
+            } else if name == "content-type" {
+                meta.contentType = header.value
+            } else if S3ObjectMeta.storedHeaders.contains(name) {
+                meta.headers[name] = header.value
+            }
+        }
+        // S3's limit on user metadata.
+        guard size <= 2048 else {
+            throw S3Error("MetadataTooLarge", .badRequest, "Your metadata headers exceed the maximum allowed metadata size (2 KB)")
+        }
+        return meta
+    }
+
+    // MARK: GetObject, HeadObject
+
+    func getObject(_ bucket: String, _ key: String, _ call: S3Call, head: Bool) async throws -> Response {
+        let path = try Self.path(bucket, key)
+        guard let file = try await master.catalog.file(at: path) else {
+            try await requireBucket(bucket)
+            throw S3Error.noSuchKey(key)
+        }
+        let meta = try await master.catalog.objectMeta(of: [file.id])[file.id]
+        let etag = meta?.etag ?? Self.fallbackETag(file)
+        var headers: HTTPFields = [
+            .eTag: "\"\(etag)\"", .lastModified: S3Dates.http(file.created), .acceptRanges: "bytes",
+            .contentType: meta?.contentType ?? "binary/octet-stream",
+        ]
+        for (name, value) in meta?.headers ?? [:] {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        for (name, value) in meta?.user ?? [:] {
+            if let field = HTTPField.Name("x-amz-meta-" + name) { headers[field] = value }
+        }
+        for (query, header) in Self.responseOverrides {
+            if let value = call.value(query), let field = HTTPField.Name(header) { headers[field] = value }
+        }
+        if let status = try Self.preconditions(call, etag: etag, modified: file.created) {
+            var kept: HTTPFields = [:]
+            if status == .notModified { kept[.eTag] = headers[.eTag]; kept[.lastModified] = headers[.lastModified] }
+            if status == .preconditionFailed { throw S3Error.preconditionFailed }
+            return Self.empty(status, kept)
+        }
+        var range: ClosedRange<Int64>?
+        var status = HTTPResponse.Status.ok
+        if let text = call.header("Range"), let parsed = try Self.range(text, size: file.size) {
+            range = parsed
+            status = .partialContent
+            headers[.contentRange] = "bytes \(parsed.lowerBound)-\(parsed.upperBound)/\(file.size)"
+        }
+        let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? file.size
+        headers[.contentLength] = String(length)
+        if head { return Response(status: status, headers: headers) }
+        let found = try await master.whereIs(path)
+        guard found.fileID == file.id, !found.nodes.isEmpty else {
+            throw S3Error.unavailable("no node holding \(path) is up (K=\(found.k) of N=\(found.n))")
+        }
+        let client = client, logger = logger, wanted = range
+        let body = ResponseBody(contentLength: Int(length)) { writer in
+            try await Self.send(file, range: wanted, from: found, client: client, logger: logger, to: &writer)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// When no ETag was kept (a file put by `fsdfsd put`): the first 32 hex digits of its
+    /// SHA-256, so that it changes with the content like S3's.
+    static func fallbackETag(_ file: FileRecord) -> String { String(file.sha256.prefix(32)) }
+
+    static let responseOverrides = [
+        ("response-content-type", "Content-Type"), ("response-content-language", "Content-Language"),
+        ("response-expires", "Expires"), ("response-cache-control", "Cache-Control"),
+        ("response-content-disposition", "Content-Disposition"), ("response-content-encoding", "Content-Encoding"),
+    ]
+
+    /// S3's conditional request rules: `If-Match` and `If-Unmodified-Since` fail with 412,
+    /// `If-None-Match` and `If-Modified-Since` answer 304; `If-Match` that holds overrides a
+    /// failing `If-Unmodified-Since`, `If-None-Match` that fails overrides `If-Modified-Since`.
+    static func preconditions(_ call: S3Call, etag: String, modified: Date) throws -> HTTPResponse.Status? {
+        func matches(_ header: String) -> Bool {
+            header.split(separator: ",").contains { tag in
+                let trimmed = tag.trimmingCharacters(in: .whitespaces)
+                return trimmed == "*" || trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) == etag
+            }
+        }
+        // HTTP dates have whole seconds.
+        let seconds = modified.timeIntervalSince1970.rounded(.down)
+        let ifMatch = call.header("If-Match").map(matches)
+        if ifMatch == false { return .preconditionFailed }
+        if ifMatch == nil, let text = call.header("If-Unmodified-Since"), let date = S3Dates.parseHTTP(text),
+           seconds > date.timeIntervalSince1970
+        {
+            return .preconditionFailed
+        }
+        let ifNoneMatch = call.header("If-None-Match").map(matches)
+        if ifNoneMatch == true { return .notModified }
+        if ifNoneMatch == nil, let text = call.header("If-Modified-Since"), let date = S3Dates.parseHTTP(text),
+           seconds <= date.timeIntervalSince1970
+        {
+            return .notModified
+        }
+        return nil
+    }
+
+    /// One range of `Range: bytes=…` within `size` bytes; nil for a header S3 ignores (not
+    /// bytes, several ranges); S3's InvalidRange when it lies wholly outside.
+    static func range(_ text: String, size: Int64) throws -> ClosedRange<Int64>? {
+        guard text.hasPrefix("bytes="), !text.contains(",") else { return nil }
+        let spec = text.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        if parts[0].isEmpty {
+            guard let suffix = Int64(parts[1]), suffix >= 0 else { return nil }
+            guard suffix > 0, size > 0 else { throw S3Error.invalidRange(size) }
+            return max(0, size - suffix)...(size - 1)
+        }
+        guard let start = Int64(parts[0]), start >= 0 else { return nil }
+        let end = parts[1].isEmpty ? size - 1 : Int64(parts[1])
+        guard let end, end >= start else { return nil }
+        guard start < size else { throw S3Error.invalidRange(size) }
+        return start...min(end, size - 1)
+    }
+
+    /// Streams the file (or the range of it) from its first holder that serves it; a whole
+    /// file is checked against its SHA-256 as it goes, and a mismatch cuts the connection
+    /// before the last byte, so a client never takes a bad copy for a good one.
+    static func send(
+        _ file: FileRecord, range: ClosedRange<Int64>?, from found: WhereReply, client: SignedClient, logger: Logger,
+        to writer: inout any ResponseBodyWriter
+    ) async throws {
+        let wanted = range ?? 0...max(file.size - 1, 0)
+        let length = file.size == 0 ? 0 : wanted.upperBound - wanted.lowerBound + 1
+        var failures: [String] = []
+        for node in found.nodes {
+            var sent: Int64 = 0
+            var position: Int64 = 0
+            var hasher = SHA256()
+            var complete = false
+            do {
+                _ = try await client.download(
+                    node, path: found.heldAt?[node] ?? file.path, version: BlobVersion(file: file.id, sha256: file.sha256),
+                    timeout: SignedClient.transferTimeout(file.size)
+                ) { chunk in
+                    guard !complete else { throw RangeSent() }
+                    let start = position
+                    position += Int64(chunk.readableBytes)
+                    if range == nil { chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
+                    let from = max(wanted.lowerBound, start), to = min(wanted.upperBound + 1, position)
+                    guard from < to else { return }
+                    if range == nil, position == file.size, hex(hasher.finalize()) != file.sha256 {
+                        throw S3Error.internalError("the copy of \(file.path) on \(node) does not match its checksum")
+                    }
+                    let slice = chunk.getSlice(at: chunk.readerIndex + Int(from - start), length: Int(to - from))!
+                    try await writer.write(slice)
+                    sent += Int64(slice.readableBytes)
+                    // A range ends before the file does: stop reading.
+                    if sent == length, range != nil { complete = true }
+                }
+            } catch {
+                if sent != length || (range == nil && position != file.size) { failures.append("\(node): \(error)") }
+            }
+            if sent == length {
+                try await writer.finish(nil)
+                return
+            }
+            // Once bytes went out another node cannot take over (the client sees a cut body
+            // and asks again).
+            if sent > 0 { break }
+        }
+        logger.warning("S3 GetObject \(file.path): no node could serve it (\(failures.joined(separator: "; ")))")
+        throw S3Error.unavailable("no node could serve \(file.path)")
+    }
+
+    /// Thrown by a download's callback to stop reading once a range was sent.
+    struct RangeSent: Error {}
+
+    // MARK: DeleteObject, DeleteObjects
+
+    func deleteObject(_ bucket: String, _ key: String) async throws -> Response {
+        let path = try Self.path(bucket, key)
+        do {
+            _ = try await master.delete(path)
+        } catch let error as RouteError where error.code == "not_found" {
+            // S3 answers the same whether or not there was an object.
+            try await requireBucket(bucket)
+        }
+        return Self.empty(.noContent)
+    }
+
+    func deleteObjects(_ bucket: String, request: Request) async throws -> Response {
+        try await requireBucket(bucket)
+        let text = try await Self.xmlBody(request)
+        let objects = S3XML.blocks("Object", in: text)
+        guard !objects.isEmpty else { throw S3Error("MalformedXML", .badRequest, "The XML you provided was not well-formed: no <Object>") }
+        guard objects.count <= 1000 else { throw S3Error("MalformedXML", .badRequest, "at most 1,000 objects may be deleted at once") }
+        let quiet = S3XML.values(of: "Quiet", in: text).first == "true"
+        var result = S3XML("DeleteResult", namespace: true)
+        for object in objects {
+            guard let key = S3XML.values(of: "Key", in: object).first else { continue }
+            do {
+                _ = try await deleteObject(bucket, key)
+                if !quiet {
+                    result.start("Deleted")
+                    result.element("Key", key)
+                    result.end()
+                }
+            } catch {
+                let s3 = Self.s3Error(error)
+                result.start("Error")
+                result.element("Key", key)
+                result.element("Code", s3.code)
+                result.element("Message", s3.message)
+                result.end()
+            }
+        }
+        return Self.xmlResponse(result.finish())
+    }
+
+    static func xmlBody(_ request: Request) async throws -> String {
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: maxXMLBody)
+            return String(buffer: buffer)
+        } catch {
+            throw S3Error("MaxMessageLengthExceeded", .badRequest, "Your request was too big (at most \(maxXMLBody) bytes of XML)")
+        }
+    }
+
+    // MARK: CopyObject
+
+    func copyObject(_ bucket: String, _ key: String, _ call: S3Call) async throws -> Response {
+        let path = try Self.path(bucket, key)
+        var source = call.header("x-amz-copy-source") ?? ""
+        if let question = source.firstIndex(of: "?") {
+            guard source[question...].hasPrefix("?versionId=null") else { throw S3Error.notImplemented("copying a version") }
+            source = String(source[..<question])
+        }
+        guard let decoded = source.removingPercentEncoding else { throw S3Error.invalidArgument("x-amz-copy-source is not URL-encoded") }
+        let trimmed = decoded.drop { $0 == "/" }
+        guard let slash = trimmed.firstIndex(of: "/") else {
+            throw S3Error.invalidArgument("x-amz-copy-source must be BUCKET/KEY")
+        }
+        let sourceBucket = String(trimmed[..<slash]), sourceKey = String(trimmed[trimmed.index(after: slash)...])
+        let sourcePath = try Self.path(sourceBucket, sourceKey)
+        try await requireBucket(bucket)
+        guard let file = try await master.catalog.file(at: sourcePath) else {
+            try await requireBucket(sourceBucket)
+            throw S3Error.noSuchKey(sourceKey)
+        }
+        let sourceMeta = try await master.catalog.objectMeta(of: [file.id])[file.id]
+        let etag = sourceMeta?.etag ?? Self.fallbackETag(file)
+        for (header, test) in [("x-amz-copy-source-if-match", "If-Match"), ("x-amz-copy-source-if-none-match", "If-None-Match"),
+                               ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
+                               ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")]
+        {
+            guard let value = call.header(header) else { continue }
+            var probe = call
+            probe.headers = [S3Pair(test, value)]
+            if try Self.preconditions(probe, etag: etag, modified: file.created) != nil { throw S3Error.preconditionFailed }
+        }
+        let replace = call.header("x-amz-metadata-directive")?.uppercased() == "REPLACE"
+        var meta = replace ? try Self.meta(from: call) : (sourceMeta ?? S3ObjectMeta(etag: etag))
+        meta.etag = etag
+        let target: FileRecord
+        if sourcePath == path {
+            guard replace else {
+                throw S3Error(
+                    "InvalidRequest", .badRequest,
+                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata")
+            }
+            target = file
+        } else {
+            let spooled = try await fetchToSpool(file)
+            do {
+                let stored = try await store(.spooled(spooled), at: path)
+                await spooled.remove()
+                target = try await master.catalog.file(at: path).flatMap { $0.id == stored.fileID ? $0 : nil }
+                    ?? FileRecord(id: stored.fileID, path: path, size: stored.size, sha256: stored.sha256, n: 0, k: stored.k,
+                                  version: stored.version ?? 0, created: stored.created ?? Date())
+            } catch {
+                await spooled.remove()
+                throw error
+            }
+        }
+        try await master.catalog.setObjectMeta(meta, of: target.id)
+        logger.info("S3 CopyObject \(sourcePath) → \(path)")
+        var result = S3XML("CopyObjectResult", namespace: true)
+        result.element("LastModified", S3Dates.iso8601(target.created))
+        result.element("ETag", "\"\(etag)\"")
+        return Self.xmlResponse(result.finish())
+    }
+
+    /// Copies a file from its first holder that serves it into a spool file, checked against
+    /// its SHA-256.
+    func fetchToSpool(_ file: FileRecord) async throws -> SpooledBody {
+        let found = try await master.whereIs(file.path)
+        var failures: [String] = []
+        for node in found.nodes where found.fileID == file.id {
+            var spooler = try await Spooler.open(in: spool, limit: .max)
+            do {
+                _ = try await client.download(
+                    node, path: found.heldAt?[node] ?? file.path, version: BlobVersion(file: file.id, sha256: file.sha256),
+                    timeout: SignedClient.transferTimeout(file.size)
+                ) { chunk in try await spooler.write(chunk) }
+                let spooled = try await spooler.finish()
+                guard spooled.sha256 == file.sha256, spooled.size == file.size else {
+                    await spooled.remove()
+                    failures.append("\(node): its copy does not match the checksum")
+                    continue
+                }
+                return spooled
+            } catch {
+                await spooler.discard()
+                failures.append("\(node): \(error)")
+            }
+        }
+        throw S3Error.unavailable("no node could serve \(file.path) to copy it (\(failures.joined(separator: "; ")))")
+    }
+}
+
+extension Data {
+    init?(hexString: String) {
+        var bytes: [UInt8] = []
+        var iterator = hexString.utf8.makeIterator()
+        while let high = iterator.next() {
+            guard let low = iterator.next(), let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(value)
+        }
+        self.init(bytes)
+    }
+}

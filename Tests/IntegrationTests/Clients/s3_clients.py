@@ -41,6 +41,11 @@ def error_code(call):
     raise AssertionError("expected an error")
 
 
+# A file put with `fsdfsd put` is an object of the bucket named by its top directory
+assert "fromcli" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+assert s3.get_object(Bucket="fromcli", Key="hello.txt")["Body"].read() == b"put by fsdfsd\n"
+assert len(s3.head_object(Bucket="fromcli", Key="hello.txt")["ETag"]) == 34
+
 # Buckets
 assert "data" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 s3.create_bucket(Bucket="data")

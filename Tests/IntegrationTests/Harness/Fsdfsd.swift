@@ -23,9 +23,11 @@ enum Fsdfsd {
     }
 
     /// Runs one command to completion (with a deadline) and captures its output.
-    static func run(_ arguments: [String], environment: [String: String], timeout: Duration = .seconds(60)) async throws -> Result {
+    static func run(
+        _ arguments: [String], environment: [String: String], timeout: Duration = .seconds(60), executable: URL = binary
+    ) async throws -> Result {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-cmd-\(UUID().uuidString)")
@@ -51,7 +53,7 @@ enum Fsdfsd {
         while process.isRunning {
             if ContinuousClock.now > deadline {
                 process.terminate()
-                throw HarnessError("fsdfsd \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+                throw HarnessError("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(20))  // poll interval, bounded by the deadline
         }

@@ -13,6 +13,9 @@ extension S3Gateway {
 
     func putObject(_ bucket: String, _ key: String, _ call: S3Call, request: Request, caller: S3Caller) async throws -> Response {
         let path = try Self.path(bucket, key)
+        if call.header("If-Match") != nil || call.header("If-None-Match") != nil {
+            throw S3Error.notImplemented("a conditional PutObject (If-Match, If-None-Match)")
+        }
         try await requireBucket(bucket)
         var meta = try Self.meta(from: call)
         let stored: StoredReply

@@ -30,6 +30,11 @@ let package = Package(
             pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev", "libbson-dev"])]
         ),
+        .systemLibrary(
+            name: "CFuse",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
         .target(
             name: "ReplicaCore",
             dependencies: [
@@ -128,11 +133,12 @@ let package = Package(
         .executableTarget(
             name: "fsdfsd",
             dependencies: [
-                "ReplicaCore", "Master", "Slave", "Transport", "Dashboard", "S3Gateway",
+                "ReplicaCore", "Master", "Slave", "Transport", "Dashboard", "S3Gateway", "CFuse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

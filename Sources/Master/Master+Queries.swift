@@ -24,6 +24,52 @@ extension Master {
             fileID: file.id, version: file.version, heldAt: heldAt.isEmpty ? nil : heldAt)
     }
 
+    /// The entries of the directory `directory` (empty: the top), after the name `after`, up
+    /// to `limit`: its files, and the subdirectories files lie under, by name. Each
+    /// subdirectory costs one more range read of the path index (its files are skipped).
+    public func directory(_ directory: String, after: String?, limit: Int) async throws -> [DirEntry] {
+        let base = directory.isEmpty ? "" : directory + "/"
+        let limit = min(max(limit, 1), 10_000)
+        var entries: [DirEntry] = []
+        // A name as cursor: a file of that name was listed, or a directory whose files sort
+        // after it, skipped below.
+        var cursor: VirtualPath? = try after.map { try VirtualPath(base + $0) }
+        while entries.count < limit {
+            let page = try await catalog.listFiles(prefix: base, after: cursor, limit: min(limit - entries.count, 1000))
+            guard !page.isEmpty else { break }
+            for file in page {
+                let rest = file.path.rawValue.dropFirst(base.count)
+                if let slash = rest.firstIndex(of: "/") {
+                    let name = String(rest[..<slash])
+                    if entries.last?.name != name, name != after {
+                        entries.append(DirEntry(name: name, directory: true, size: 0, modified: file.created.timeIntervalSince1970))
+                    }
+                    cursor = try VirtualPath(base + name + "/" + "\u{10FFFF}")
+                    break
+                }
+                entries.append(DirEntry(
+                    name: String(rest), directory: false, size: file.size, modified: file.created.timeIntervalSince1970,
+                    version: file.version, sha256: file.sha256))
+                cursor = file.path
+                if entries.count == limit { break }
+            }
+        }
+        return entries
+    }
+
+    /// What `path` is: a file, a directory (some file lies under it), or nothing (empty).
+    public func entry(_ path: VirtualPath) async throws -> [DirEntry] {
+        if let file = try await catalog.file(at: path) {
+            return [DirEntry(
+                name: path.name, directory: false, size: file.size, modified: file.created.timeIntervalSince1970,
+                version: file.version, sha256: file.sha256)]
+        }
+        if let inside = try await catalog.listFiles(prefix: path.rawValue + "/", after: nil, limit: 1).first {
+            return [DirEntry(name: path.name, directory: true, size: 0, modified: inside.created.timeIntervalSince1970)]
+        }
+        return []
+    }
+
     /// `ls [PREFIX]`, one page.
     public func list(prefix: String, after: VirtualPath?, limit: Int) async throws -> [ListEntry] {
         try await catalog.listFiles(prefix: prefix, after: after, limit: min(max(limit, 1), 10_000))

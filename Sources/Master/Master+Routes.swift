@@ -54,6 +54,15 @@ extension Master {
             let limit = query.get("limit").flatMap(Int.init) ?? 1000
             return ErrorResponse.json(try await self.list(prefix: query.get("prefix") ?? "", after: after, limit: limit))
         }
+        router.get(.init(stringLiteral: Route.dirPath)) { request, _ in
+            let query = request.uri.queryParameters
+            if let entry = query.get("entry") { return ErrorResponse.json(try await self.entry(try VirtualPath(entry))) }
+            let path = query.get("path") ?? ""
+            if !path.isEmpty { _ = try VirtualPath(path) }
+            let after = query.get("after").flatMap { $0.isEmpty ? nil : $0 }
+            let limit = try Self.limitParameter(request, default: 1000)
+            return ErrorResponse.json(try await self.directory(path, after: after, limit: limit))
+        }
         router.get(.init(stringLiteral: Route.manifestPath)) { request, _ in
             let query = request.uri.queryParameters
             let after = try query.get("after").map { try VirtualPath($0) }

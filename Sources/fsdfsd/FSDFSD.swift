@@ -16,7 +16,7 @@ struct FSDFSD: AsyncParsableCommand {
         subcommands: [
             Serve.self, Put.self, Get.self, Remove.self, Move.self, List.self, Where.self, Status.self, Unaccounted.self,
             Audit.self, Scrub.self, SafeModeCommandLine.self, NodeCommand.self, CheckPolicies.self,
-            AtRisk.self, Events.self, S3KeyCommand.self,
+            AtRisk.self, Events.self, S3KeyCommand.self, Mount.self,
         ]
     )
 

@@ -487,3 +487,24 @@ public struct SafeModeCommand: Sendable, Codable, Equatable {
 
     public init(leave: Bool) { self.leave = leave }
 }
+
+/// One entry of a directory of the store (`GET /v1/dir`), for the mount: a file with its
+/// size, modification time (its version's creation, Unix seconds), version and checksum, or a
+/// directory (a prefix some file lies under).
+public struct DirEntry: Sendable, Codable, Equatable {
+    public var name: String
+    public var directory: Bool
+    public var size: Int64
+    public var modified: Double
+    public var version: Int64?
+    public var sha256: String?
+
+    public init(name: String, directory: Bool, size: Int64, modified: Double, version: Int64? = nil, sha256: String? = nil) {
+        self.name = name
+        self.directory = directory
+        self.size = size
+        self.modified = modified
+        self.version = version
+        self.sha256 = sha256
+    }
+}

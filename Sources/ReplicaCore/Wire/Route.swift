@@ -41,6 +41,10 @@ public enum Route {
     /// `GET ?prefix=…[&after=…]&limit=N`: an array of ``ManifestEntry``, in path order.
     public static let manifestPath = "/v1/files/manifest"
     public static let wherePath = "/v1/where"
+    /// `GET ?path=DIR[&after=NAME]&limit=N`: the ``DirEntry`` list of a directory, by name
+    /// (`path` empty for the top). `GET ?entry=PATH`: what PATH is, a list of one ``DirEntry``
+    /// or none.
+    public static let dirPath = "/v1/dir"
     public static let status = "/v1/status"
     public static let nodes = "/v1/nodes"
     public static let unaccounted = "/v1/unaccounted"

@@ -86,41 +86,67 @@ extension S3Gateway {
         var count: Int { objects.count + prefixes.count }
     }
 
-    /// Lists `bucket` under `prefix` after the key `after`, rolling keys up to `delimiter`
-    /// into common prefixes, up to `maxKeys` entries.
+    /// Lists `bucket` under `prefix` after the key `after` (any string, as S3 takes it),
+    /// rolling keys up to `delimiter` into common prefixes, up to `maxKeys` entries.
     func listing(_ bucket: String, prefix: String, delimiter: String?, after: String?, maxKeys: Int) async throws -> Listing {
         var listing = Listing()
         guard maxKeys > 0 else { return listing }
         let base = bucket + "/"
-        var cursor: VirtualPath? = try after.flatMap { text in
-            guard !text.isEmpty else { return nil }
-            do { return try VirtualPath(base + text) } catch { throw S3Error.invalidArgument("the listing cannot start after '\(text)'") }
+        let afterBytes = after.map { Array($0.utf8) }
+        /// Keys at or before `after` are passed over (the catalog's cursor must be a valid
+        /// path: the longest one not after it is used).
+        func isAfter(_ key: String) -> Bool {
+            guard let afterBytes else { return true }
+            return afterBytes.lexicographicallyPrecedes(Array(key.utf8))
         }
+        var cursor: VirtualPath? = after.flatMap { Self.cursor(base, $0) }
+        var lastCommon: String?
         pages: while true {
-            let page = try await master.catalog.listFiles(prefix: base + prefix, after: cursor, limit: min(1000, maxKeys - listing.count + 1))
+            let page = try await master.catalog.listFiles(prefix: base + prefix, after: cursor, limit: 1000)
             guard !page.isEmpty else { break }
             for file in page {
+                cursor = file.path
                 let key = String(file.path.rawValue.dropFirst(base.count))
+                guard isAfter(key) else { continue }
+                if let delimiter, let found = key.dropFirst(prefix.count).range(of: delimiter) {
+                    let common = String(key[..<found.upperBound])
+                    // A common prefix at or before `after` was listed on an earlier page.
+                    if common == lastCommon || !isAfter(common + Self.afterEverything) { continue }
+                    if listing.count == maxKeys {
+                        listing.truncated = true
+                        break pages
+                    }
+                    listing.prefixes.append(common)
+                    lastCommon = common
+                    listing.next = common + Self.afterEverything
+                    // Skip the rest of this prefix with a new query (when the skip is a valid
+                    // path; otherwise its keys are passed over one by one).
+                    if let skip = try? VirtualPath(base + common + Self.afterEverything) {
+                        cursor = skip
+                        continue pages
+                    }
+                    continue
+                }
                 if listing.count == maxKeys {
                     listing.truncated = true
                     break pages
                 }
-                if let delimiter, !delimiter.isEmpty, let found = key.dropFirst(prefix.count).range(of: delimiter) {
-                    let common = String(key[..<found.upperBound])
-                    listing.prefixes.append(common)
-                    listing.next = common + Self.afterEverything
-                    // Skip the rest of this prefix with a new query.
-                    guard let skip = try? VirtualPath(base + common + Self.afterEverything) else { break pages }
-                    cursor = skip
-                    continue pages
-                }
                 listing.objects.append(file)
                 listing.next = key
-                cursor = file.path
             }
-            if page.count < min(1000, maxKeys - listing.count + 1) && listing.count < maxKeys { break }
+            if page.count < 1000 { break }
         }
         return listing
+    }
+
+    /// The greatest valid store path not after `BUCKET/after` (nil: from the start).
+    static func cursor(_ base: String, _ after: String) -> VirtualPath? {
+        var text = base + after
+        while text.count > base.count {
+            if let path = try? VirtualPath(text) { return path }
+            text.removeLast()
+        }
+        return nil
     }
 
     func listObjects(_ bucket: String, _ call: S3Call) async throws -> Response {

@@ -39,10 +39,19 @@ final class MultipartStore: Sendable {
 
     func folder(_ id: String) -> String { directory + "/" + id }
 
+    /// The names in a directory (NIOFileSystem: never blocking a cooperative thread).
+    static func names(in directory: String) async throws -> [String] {
+        try await FileSystem.shared.withDirectoryHandle(atPath: FilePath(directory)) { handle in
+            var names: [String] = []
+            for try await entry in handle.listContents() { names.append(entry.name.string) }
+            return names
+        }
+    }
+
     /// Reads the uploads a previous run left.
     func load() async throws {
         var found: [String: Upload] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+        for name in try await Self.names(in: directory) {
             let file = folder(name) + "/upload.json"
             let data: ByteBuffer
             do {
@@ -92,7 +101,7 @@ final class MultipartStore: Sendable {
     /// Every part kept, by number (the last one stored of each number).
     func parts(_ id: String) async throws -> [Part] {
         var parts: [Int: Part] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder(id))) ?? [] where name.hasSuffix(".part") {
+        for name in (try? await Self.names(in: folder(id))) ?? [] where name.hasSuffix(".part") {
             let fields = name.dropLast(".part".count).split(separator: "-")
             guard fields.count == 2, let number = Int(fields[0]) else { continue }
             let file = folder(id) + "/" + name
@@ -109,8 +118,8 @@ final class MultipartStore: Sendable {
         let old = try await parts(id).filter { $0.number == number }
         let file = folder(id) + "/" + String(format: "%05d", number) + "-" + body.md5 + ".part"
         guard let source = body.pieces.first?.file else { return }
-        _ = try? await FileSystem.shared.removeItem(at: FilePath(file))
-        try await FileSystem.shared.moveItem(at: FilePath(source), to: FilePath(file))
+        // rename(2): an identical part already there is replaced in one step.
+        try await FileSystem.shared.replaceItem(at: FilePath(file), withItemAt: FilePath(source))
         for part in old where part.file != file { _ = try? await FileSystem.shared.removeItem(at: FilePath(part.file)) }
     }
 
@@ -159,7 +168,10 @@ extension S3Gateway {
     func listParts(_ bucket: String, _ key: String, _ call: S3Call) async throws -> Response {
         let upload = try multipart.upload(call.value("uploadId") ?? "", bucket: bucket, key: key)
         let marker = call.value("part-number-marker").flatMap(Int.init) ?? 0
-        let maxParts = min(call.value("max-parts").flatMap(Int.init) ?? 1000, 1000)
+        let maxParts = call.value("max-parts").flatMap(Int.init) ?? 1000
+        guard marker >= 0, (0...1000).contains(maxParts) else {
+            throw S3Error.invalidArgument("part-number-marker must be 0 or more and max-parts 0 to 1000")
+        }
         let all = try await multipart.parts(upload.id).filter { $0.number > marker }
         let page = all.prefix(maxParts)
         var xml = S3XML("ListPartsResult", namespace: true)
@@ -198,7 +210,7 @@ extension S3Gateway {
         xml.element("UploadIdMarker", "")
         xml.element("Prefix", prefix)
         xml.element("MaxUploads", "1000")
-        xml.element("IsTruncated", "false")
+        xml.element("IsTruncated", uploads.count > 1000 ? "true" : "false")
         for upload in uploads.prefix(1000) {
             xml.start("Upload")
             xml.element("Key", upload.key)
@@ -221,10 +233,10 @@ extension S3Gateway {
     /// Checks the list of parts against those kept (order, ETags, S3's 5 MiB minimum but for
     /// the last), hashes their concatenation and stores it as one version; the ETag is the
     /// MD5 of the parts' MD5s, `-` and their count.
-    func completeMultipart(_ bucket: String, _ key: String, _ call: S3Call, request: Request) async throws -> Response {
+    func completeMultipart(_ bucket: String, _ key: String, _ call: S3Call, request: Request, caller: S3Caller) async throws -> Response {
         let upload = try multipart.upload(call.value("uploadId") ?? "", bucket: bucket, key: key)
         let path = try Self.path(bucket, key)
-        let text = try await Self.xmlBody(request)
+        let text = try await Self.xmlBody(request, call: call, caller: caller)
         let listed = S3XML.blocks("Part", in: text).map { block in
             (number: S3XML.values(of: "PartNumber", in: block).first.flatMap(Int.init),
              etag: S3XML.values(of: "ETag", in: block).first?.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")))

@@ -97,7 +97,8 @@ extension S3Gateway {
         if let expected, expected > limit {
             throw S3Error("EntityTooLarge", .badRequest, "Your proposed upload exceeds the maximum allowed size (\(ByteSize.format(limit)))")
         }
-        var spooler = try await Spooler.open(in: spool, limit: limit)
+        // No more than announced is ever written.
+        var spooler = try await Spooler.open(in: spool, limit: min(limit, expected ?? limit))
         do {
             for try await buffer in body {
                 if decoder != nil {
@@ -166,6 +167,11 @@ extension S3Gateway {
                 size += name.utf8.count + header.value.utf8.count
             } else if name == "content-type" {
                 meta.contentType = header.value
+            } else if name == "content-encoding" {
+                // aws-chunked is how the body travelled, not how the object is encoded.
+                let kept = header.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty && $0.lowercased() != "aws-chunked" }
+                if !kept.isEmpty { meta.headers[name] = kept.joined(separator: ", ") }
             } else if S3ObjectMeta.storedHeaders.contains(name) {
                 meta.headers[name] = header.value
             }
@@ -220,9 +226,42 @@ extension S3Gateway {
         guard found.fileID == file.id, !found.nodes.isEmpty else {
             throw S3Error.unavailable("no node holding \(path) is up (K=\(found.k) of N=\(found.n))")
         }
-        let client = client, logger = logger, wanted = range
+        // The first holder that answers serves it; the status is chosen only then.
+        var failures: [String] = []
+        var opened: (node: String, stream: BlobStream)?
+        for node in found.nodes {
+            do {
+                let (_, stream) = try await client.openBlob(
+                    node, path: found.heldAt?[node] ?? file.path, version: BlobVersion(file: file.id, sha256: file.sha256),
+                    range: range.flatMap { $0 == 0...(file.size - 1) ? nil : $0 }, timeout: SignedClient.transferTimeout(length))
+                opened = (node, stream)
+                break
+            } catch {
+                failures.append("\(node): \(error)")
+            }
+        }
+        guard let opened else {
+            logger.warning("S3 GetObject \(path): no node could serve it (\(failures.joined(separator: "; ")))")
+            throw S3Error.unavailable("no node could serve \(path)")
+        }
+        let whole = range == nil || range == 0...(file.size - 1)
         let body = ResponseBody(contentLength: Int(length)) { writer in
-            try await Self.send(file, range: wanted, from: found, client: client, logger: logger, to: &writer)
+            var hasher = SHA256()
+            var position: Int64 = 0
+            for try await chunk in opened.stream {
+                position += Int64(chunk.readableBytes)
+                guard position <= length else { throw S3Error.internalError("\(opened.node) sent more than \(length) bytes of \(file.path)") }
+                if whole {
+                    chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                    // Checked before the last byte goes out: a bad copy is never a whole body.
+                    if position == length, hex(hasher.finalize()) != file.sha256 {
+                        throw S3Error.internalError("the copy of \(file.path) on \(opened.node) does not match its checksum")
+                    }
+                }
+                try await writer.write(chunk)
+            }
+            guard position == length else { throw S3Error.internalError("\(opened.node) sent \(position) of \(length) bytes of \(file.path)") }
+            try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
     }
@@ -285,59 +324,6 @@ extension S3Gateway {
         return start...min(end, size - 1)
     }
 
-    /// Streams the file (or the range of it) from its first holder that serves it; a whole
-    /// file is checked against its SHA-256 as it goes, and a mismatch cuts the connection
-    /// before the last byte, so a client never takes a bad copy for a good one.
-    static func send(
-        _ file: FileRecord, range: ClosedRange<Int64>?, from found: WhereReply, client: SignedClient, logger: Logger,
-        to writer: inout any ResponseBodyWriter
-    ) async throws {
-        let wanted = range ?? 0...max(file.size - 1, 0)
-        let length = file.size == 0 ? 0 : wanted.upperBound - wanted.lowerBound + 1
-        var failures: [String] = []
-        for node in found.nodes {
-            var sent: Int64 = 0
-            var position: Int64 = 0
-            var hasher = SHA256()
-            var complete = false
-            do {
-                _ = try await client.download(
-                    node, path: found.heldAt?[node] ?? file.path, version: BlobVersion(file: file.id, sha256: file.sha256),
-                    timeout: SignedClient.transferTimeout(file.size)
-                ) { chunk in
-                    guard !complete else { throw RangeSent() }
-                    let start = position
-                    position += Int64(chunk.readableBytes)
-                    if range == nil { chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
-                    let from = max(wanted.lowerBound, start), to = min(wanted.upperBound + 1, position)
-                    guard from < to else { return }
-                    if range == nil, position == file.size, hex(hasher.finalize()) != file.sha256 {
-                        throw S3Error.internalError("the copy of \(file.path) on \(node) does not match its checksum")
-                    }
-                    let slice = chunk.getSlice(at: chunk.readerIndex + Int(from - start), length: Int(to - from))!
-                    try await writer.write(slice)
-                    sent += Int64(slice.readableBytes)
-                    // A range ends before the file does: stop reading.
-                    if sent == length, range != nil { complete = true }
-                }
-            } catch {
-                if sent != length || (range == nil && position != file.size) { failures.append("\(node): \(error)") }
-            }
-            if sent == length {
-                try await writer.finish(nil)
-                return
-            }
-            // Once bytes went out another node cannot take over (the client sees a cut body
-            // and asks again).
-            if sent > 0 { break }
-        }
-        logger.warning("S3 GetObject \(file.path): no node could serve it (\(failures.joined(separator: "; ")))")
-        throw S3Error.unavailable("no node could serve \(file.path)")
-    }
-
-    /// Thrown by a download's callback to stop reading once a range was sent.
-    struct RangeSent: Error {}
-
     // MARK: DeleteObject, DeleteObjects
 
     func deleteObject(_ bucket: String, _ key: String) async throws -> Response {
@@ -351,9 +337,9 @@ extension S3Gateway {
         return Self.empty(.noContent)
     }
 
-    func deleteObjects(_ bucket: String, request: Request) async throws -> Response {
+    func deleteObjects(_ bucket: String, request: Request, call: S3Call, caller: S3Caller) async throws -> Response {
         try await requireBucket(bucket)
-        let text = try await Self.xmlBody(request)
+        let text = try await Self.xmlBody(request, call: call, caller: caller)
         let objects = S3XML.blocks("Object", in: text)
         guard !objects.isEmpty else { throw S3Error("MalformedXML", .badRequest, "The XML you provided was not well-formed: no <Object>") }
         guard objects.count <= 1000 else { throw S3Error("MalformedXML", .badRequest, "at most 1,000 objects may be deleted at once") }
@@ -380,14 +366,27 @@ extension S3Gateway {
         return Self.xmlResponse(result.finish())
     }
 
-    static func xmlBody(_ request: Request) async throws -> String {
+    /// An XML request body (at most ``maxXMLBody``), checked against the SHA-256 the request
+    /// signed and its Content-MD5.
+    static func xmlBody(_ request: Request, call: S3Call, caller: S3Caller) async throws -> String {
+        guard isSHA256(caller.payloadHash) || caller.payloadHash == SigV4.unsignedPayload else {
+            throw S3Error.invalidArgument("this request's body cannot be streamed (x-amz-content-sha256: \(caller.payloadHash.prefix(60)))")
+        }
         var request = request
+        let buffer: ByteBuffer
         do {
-            let buffer = try await request.collectBody(upTo: maxXMLBody)
-            return String(buffer: buffer)
+            buffer = try await request.collectBody(upTo: maxXMLBody)
         } catch {
             throw S3Error("MaxMessageLengthExceeded", .badRequest, "Your request was too big (at most \(maxXMLBody) bytes of XML)")
         }
+        let bytes = Array(buffer.readableBytesView)
+        if isSHA256(caller.payloadHash), hex(SHA256.hash(data: bytes)) != caller.payloadHash.lowercased() {
+            throw S3Error("XAmzContentSHA256Mismatch", .badRequest, "The provided 'x-amz-content-sha256' header does not match what was computed")
+        }
+        if let md5 = call.header("Content-MD5"), Data(Insecure.MD5.hash(data: bytes)).base64EncodedString() != md5 {
+            throw S3Error("BadDigest", .badRequest, "The Content-MD5 you specified did not match what was received")
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: CopyObject
@@ -413,15 +412,13 @@ extension S3Gateway {
         }
         let sourceMeta = try await master.catalog.objectMeta(of: [file.id])[file.id]
         let etag = sourceMeta?.etag ?? Self.fallbackETag(file)
-        for (header, test) in [("x-amz-copy-source-if-match", "If-Match"), ("x-amz-copy-source-if-none-match", "If-None-Match"),
-                               ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
-                               ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")]
-        {
-            guard let value = call.header(header) else { continue }
-            var probe = call
-            probe.headers = [S3Pair(test, value)]
-            if try Self.preconditions(probe, etag: etag, modified: file.created) != nil { throw S3Error.preconditionFailed }
-        }
+        // The four conditions together, with GetObject's precedence; any failure is a 412.
+        var probe = call
+        probe.headers = [("x-amz-copy-source-if-match", "If-Match"), ("x-amz-copy-source-if-none-match", "If-None-Match"),
+                         ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
+                         ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")]
+            .compactMap { header, test in call.header(header).map { S3Pair(test, $0) } }
+        if try Self.preconditions(probe, etag: etag, modified: file.created) != nil { throw S3Error.preconditionFailed }
         let replace = call.header("x-amz-metadata-directive")?.uppercased() == "REPLACE"
         var meta = replace ? try Self.meta(from: call) : (sourceMeta ?? S3ObjectMeta(etag: etag))
         meta.etag = etag

@@ -48,7 +48,7 @@ public final class S3Gateway: Sendable {
         do {
             try await FileSystem.shared.createDirectory(at: FilePath(spool), withIntermediateDirectories: true)
             try await FileSystem.shared.createDirectory(at: FilePath(multipart.directory), withIntermediateDirectories: true)
-            for name in try FileManager.default.contentsOfDirectory(atPath: spool) where name.hasSuffix(".spool") {
+            for name in try await MultipartStore.names(in: spool) where name.hasSuffix(".spool") {
                 try await FileSystem.shared.removeItem(at: FilePath(spool + "/" + name))
             }
             try await multipart.load()
@@ -81,6 +81,11 @@ public final class S3Gateway: Sendable {
             }
             let body = ByteBuffer(string: s3.xml(resource: resource, requestID: String(requestID)))
             headers[.contentLength] = String(body.readableBytes)
+            // A body this request may still carry is not read: the connection ends with the
+            // answer instead (nothing more is taken from a refused client).
+            if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
+                headers[.connection] = "close"
+            }
             return Response(status: s3.status, headers: headers, body: .init(byteBuffer: body))
         }
     }
@@ -101,11 +106,18 @@ public final class S3Gateway: Sendable {
             }
         case let error as NodeCallError:
             switch error.code {
-            case "checksum_mismatch":
+            case "checksum_mismatch", "body_mismatch":
                 return S3Error("XAmzContentSHA256Mismatch", .badRequest, "The provided 'x-amz-content-sha256' header does not match what was computed")
             case "size_mismatch": return S3Error("IncompleteBody", .badRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header")
             case "over_quota", "no_space": return S3Error("InsufficientStorage", .init(code: 507), error.description)
-            default: return .unavailable("a storage node failed: \(error)")
+            case "path_conflict": return S3Error("InvalidRequest", .conflict, "\(error) (a key cannot be both an object and a prefix of others)")
+            case "version_conflict": return S3Error("OperationAborted", .conflict, "\(error); try again")
+            default:
+                // A node's refusal is the request's fault; only an unreachable node is an outage.
+                if let status = error.status, (400..<500).contains(status) {
+                    return S3Error("InvalidRequest", .badRequest, "a storage node refused: \(error)")
+                }
+                return .unavailable("a storage node failed: \(error)")
             }
         case let error as CatalogError: return .unavailable("the catalog failed: \(error)")
         default: return .internalError("\(error)")
@@ -140,7 +152,7 @@ public final class S3Gateway: Sendable {
             case "PUT": return try await createBucket(bucket)
             case "DELETE": return try await deleteBucket(bucket)
             case "HEAD": return try await headBucket(bucket)
-            case "POST" where call.has("delete"): return try await deleteObjects(bucket, request: request)
+            case "POST" where call.has("delete"): return try await deleteObjects(bucket, request: request, call: call, caller: caller)
             case "GET" where call.has("location"): return try await bucketLocation(bucket)
             case "GET" where call.has("uploads"): return try await listMultipartUploads(bucket, call)
             case "GET" where call.has("versioning") || call.has("acl") || call.has("policy") || call.has("tagging")
@@ -165,7 +177,7 @@ public final class S3Gateway: Sendable {
         case "DELETE" where call.value("uploadId") != nil: return try await abortMultipart(bucket, key, call)
         case "DELETE": return try await deleteObject(bucket, key)
         case "POST" where call.has("uploads"): return try await createMultipart(bucket, key, call)
-        case "POST" where call.value("uploadId") != nil: return try await completeMultipart(bucket, key, call, request: request)
+        case "POST" where call.value("uploadId") != nil: return try await completeMultipart(bucket, key, call, request: request, caller: caller)
         default: throw S3Error("MethodNotAllowed", .methodNotAllowed, "\(call.method) is not allowed on an object")
         }
     }

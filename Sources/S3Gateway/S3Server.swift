@@ -37,16 +37,21 @@ public struct S3Server: Service {
     }
 }
 
-/// Answers `Expect: 100-continue` at once, so that clients that wait for it (botocore waits
-/// a second) send their bodies straight away. The request itself is still checked as a
-/// whole by the gateway, which answers before reading a body it refuses.
+/// Answers `Expect: 100-continue` of a signed request at once, so that clients that wait for
+/// it (botocore waits a second) send their bodies straight away. The signature itself is
+/// checked by the gateway, which answers before reading a body it refuses and then closes
+/// the connection.
 final class ContinueHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundOut = HTTPResponsePart
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head(let head) = unwrapInboundIn(data), head.headerFields[.expect]?.lowercased() == "100-continue" {
+        // Only to requests that carry a signature (checked by the gateway before it reads a
+        // byte of the body); the others get their refusal without being invited to send.
+        if case .head(let head) = unwrapInboundIn(data), head.headerFields[.expect]?.lowercased() == "100-continue",
+           head.headerFields[.authorization] != nil || head.path?.contains("X-Amz-Signature=") == true
+        {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
         }
         context.fireChannelRead(data)

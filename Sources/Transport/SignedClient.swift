@@ -71,10 +71,10 @@ public struct SignedClient: Sendable {
     /// Streams a file from `address` to `write`; returns the reply's headers
     /// (``BlobHeaders``). Non-200 replies throw before any byte is delivered.
     public func download(
-        _ address: String, path: VirtualPath, version: BlobVersion? = nil, receiverVerifies: Bool = false, timeout: TimeAmount,
-        into write: (ByteBuffer) async throws -> Void
+        _ address: String, path: VirtualPath, version: BlobVersion? = nil, receiverVerifies: Bool = false,
+        range: ClosedRange<Int64>? = nil, timeout: TimeAmount, into write: (ByteBuffer) async throws -> Void
     ) async throws -> BlobHeaders {
-        let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies)
+        let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies, range: range)
         var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
         request.method = .GET
         sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
@@ -92,6 +92,24 @@ public struct SignedClient: Sendable {
             throw NodeCallError.unreachable(address: address, message: "transfer interrupted: \(error)")
         }
         return headers
+    }
+
+    /// Asks `address` for a file (or `range` of it) and returns once it answered 200: its
+    /// headers and its bytes to read (a refusal throws before any byte). For a server that
+    /// must choose its answer's status before it sends a body (the S3 API).
+    public func openBlob(
+        _ address: String, path: VirtualPath, version: BlobVersion? = nil, range: ClosedRange<Int64>? = nil, timeout: TimeAmount
+    ) async throws -> (BlobHeaders, BlobStream) {
+        let pathAndQuery = Route.blob(path, version: version, range: range)
+        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        request.method = .GET
+        sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
+        let response = try await execute(request, address: address, timeout: timeout)
+        guard response.status == .ok else {
+            let bytes = try await collect(response, address: address)
+            throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
+        }
+        return (BlobHeaders(response.headers), BlobStream(body: response.body, address: address))
     }
 
     /// `POST`s `body` as JSON and streams the answer's bytes to `read` (the files of a
@@ -269,4 +287,27 @@ public struct OneChunk: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+}
+
+/// The bytes of a file a node serves (``SignedClient/openBlob(_:path:version:range:timeout:)``);
+/// a broken transfer is thrown as ``NodeCallError/unreachable(address:message:)``.
+public struct BlobStream: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    let body: HTTPClientResponse.Body
+    let address: String
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: HTTPClientResponse.Body.AsyncIterator
+        let address: String
+
+        public mutating func next() async throws -> ByteBuffer? {
+            do {
+                return try await base.next()
+            } catch {
+                throw NodeCallError.unreachable(address: address, message: "transfer interrupted: \(error)")
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: body.makeAsyncIterator(), address: address) }
 }

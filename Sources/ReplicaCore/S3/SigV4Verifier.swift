@@ -55,10 +55,12 @@ public enum S3AuthError: Error, Equatable, CustomStringConvertible {
     case signatureMismatch
     case skewed
     case expired
+    /// `x-amz-*` or `Content-MD5` headers present but not signed (they could have been added).
+    case unsignedHeaders([String])
 
     public var code: String {
         switch self {
-        case .missing, .expired: "AccessDenied"
+        case .missing, .expired, .unsignedHeaders: "AccessDenied"
         case .malformed: "AuthorizationHeaderMalformed"
         case .unknownKey: "InvalidAccessKeyId"
         case .signatureMismatch: "SignatureDoesNotMatch"
@@ -79,6 +81,7 @@ public enum S3AuthError: Error, Equatable, CustomStringConvertible {
         case .signatureMismatch: "The request signature we calculated does not match the signature you provided. Check your key and signing method."
         case .skewed: "The difference between the request time and the server's time is too large"
         case .expired: "Request has expired"
+        case .unsignedHeaders(let names): "There were headers present in the request which were not signed: \(names.joined(separator: ", "))"
         }
     }
 }
@@ -165,7 +168,7 @@ public enum SigV4Verifier {
         let payloadHash = request.header("x-amz-content-sha256") ?? SigV4.emptyPayloadHash
         return try await check(
             request, credential: credential, signedHeaders: signedHeaders, payloadHash: payloadHash, amzDate: amzDate,
-            signature: signature, query: request.query, secret: secret)
+            signature: signature, query: request.query, presigned: false, secret: secret)
     }
 
     static func verifyPresigned(_ request: S3SignedRequest, now: Date, secret: (String) async throws -> String?) async throws -> S3Caller {
@@ -190,13 +193,20 @@ public enum SigV4Verifier {
         let payloadHash = request.queryValue("X-Amz-Content-Sha256") ?? SigV4.unsignedPayload
         return try await check(
             request, credential: credential, signedHeaders: signedHeaders, payloadHash: payloadHash, amzDate: amzDate,
-            signature: signature, query: request.query.filter { $0.name != "X-Amz-Signature" }, secret: secret)
+            signature: signature, query: request.query.filter { $0.name != "X-Amz-Signature" }, presigned: true, secret: secret)
     }
 
     static func check(
         _ request: S3SignedRequest, credential: Credential, signedHeaders: [String], payloadHash: String, amzDate: String,
-        signature: String, query: [S3Pair], secret: (String) async throws -> String?
+        signature: String, query: [S3Pair], presigned: Bool, secret: (String) async throws -> String?
     ) async throws -> S3Caller {
+        // What S3 requires too: every x-amz-* header and Content-MD5 is signed, so that none
+        // can be added to a signed request (a copy source, metadata, a decoded length).
+        let unsigned = Set(request.headers.map { $0.name.lowercased() }.filter { name in
+            (name.hasPrefix("x-amz-") || name == "content-md5") && !signedHeaders.contains(name)
+                && !(presigned && name == "x-amz-content-sha256")
+        }).sorted()
+        guard unsigned.isEmpty else { throw S3AuthError.unsignedHeaders(unsigned) }
         guard let key = try await secret(credential.accessKey) else { throw S3AuthError.unknownKey(credential.accessKey) }
         let canonical = SigV4.canonicalRequest(
             method: request.method, path: request.path, query: query.map { ($0.name, $0.value) },

@@ -65,9 +65,11 @@ public enum Route {
     ///   and has a mismatch checked on the holder (a node's copy, ``receiverVerifiesQuery``):
     ///   the holder sends them without hashing them a second time.
     public static func blob(
-        _ path: VirtualPath, upload: String? = nil, version: BlobVersion? = nil, receiverVerifies: Bool = false
+        _ path: VirtualPath, upload: String? = nil, version: BlobVersion? = nil, receiverVerifies: Bool = false,
+        range: ClosedRange<Int64>? = nil
     ) -> String {
         var query = "path=\(encode(path.rawValue))"
+        if let range { query += "&range=\(range.lowerBound)-\(range.upperBound)" }
         if let upload { query += "&upload=\(encode(upload))" }
         if let version {
             if let file = version.file { query += "&file=\(file.rawValue)" }

@@ -96,6 +96,21 @@ extension StorageNode {
         }
         let hashing = request.uri.queryParameters.get(Route.receiverVerifiesQuery.name).map { String($0) } != Route.receiverVerifiesQuery.value
         var headers: HTTPFields = [.contentType: "application/octet-stream"]
+        if let text = request.uri.queryParameters.get("range") {
+            let bounds = text.split(separator: "-").compactMap { Int64($0) }
+            guard bounds.count == 2, bounds[0] >= 0, bounds[0] <= bounds[1], bounds[1] < blob.size else {
+                throw RouteError(.rangeNotSatisfiable, "range \(text) is not within the \(blob.size) bytes of \(path)", code: "bad_range")
+            }
+            headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody(contentLength: Int(bounds[1] - bounds[0] + 1)) { writer in
+                    _ = try await self.transfer {
+                        try await self.store.read(path: path, range: bounds[0]...bounds[1]) { chunk in try await writer.write(chunk) }
+                    }
+                    try await writer.finish(nil)
+                })
+        }
         headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
         if let fileID = blob.fileID { headers[HTTPField.Name(BlobHeaders.fileID)!] = String(fileID.rawValue) }
         return Response(

@@ -50,6 +50,35 @@ extension BlobStore {
         return entry.blob
     }
 
+    /// Streams `range` of the blob at `path` (a ranged read of the S3 API) without hashing: a
+    /// part cannot be checked against the whole file's SHA-256 (the scrubber checks the copy).
+    /// - Throws: ``BlobStoreError/notFound(_:)`` if the blob is not held, or is shorter.
+    public func read(
+        path: VirtualPath, range: ClosedRange<Int64>, chunkSize: Int = 1 << 20, into write: (ByteBuffer) async throws -> Void
+    ) async throws -> StoredBlob {
+        guard let entry = ledger.withLock({ $0.entries[path] }) else { throw BlobStoreError.notFound(path) }
+        let placement = try await directory.placement(of: path)
+        guard placement.existing != nil, range.lowerBound >= 0, range.upperBound < entry.size else { throw BlobStoreError.notFound(path) }
+        let file = directory.location(of: path)
+        do {
+            try await directory.fileSystem.withFileHandle(forReadingAt: file, options: .init(followSymbolicLinks: false)) { handle in
+                guard try await handle.info().inode == entry.inode else { throw BlobStoreError.notFound(path) }
+                var offset = range.lowerBound
+                while offset <= range.upperBound {
+                    let length = min(Int64(chunkSize), range.upperBound - offset + 1)
+                    let chunk = try await handle.readChunk(fromAbsoluteOffset: offset, length: .bytes(length))
+                    guard chunk.readableBytes > 0 else { throw BlobStoreError.notFound(path) }
+                    try await write(chunk)
+                    offset += Int64(chunk.readableBytes)
+                }
+            }
+        } catch let error as FileSystemError {
+            if error.code == .notFound { throw BlobStoreError.notFound(path) }
+            throw BlobStoreError.wrap(error, operation: "read", path: file.string)
+        }
+        return entry.blob
+    }
+
     /// Re-hashes the blob at `path`; quarantines it and returns `false` if it is corrupt.
     /// - Throws: ``BlobStoreError/notFound(_:)`` if it is not held.
     public func verify(path: VirtualPath) async throws -> Bool {

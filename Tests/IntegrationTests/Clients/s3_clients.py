@@ -277,6 +277,42 @@ assert status == 403 and "SignatureDoesNotMatch" in reply, (status, reply)
 assert error_code(lambda: s3.head_object(Bucket="data", Key="streamed/tampered.bin"))[1] == 404
 did("hand-signed", "aws-chunked chunk with a bad signature refused")
 
+# encoding-type=url, as the AWS CLI asks for it
+from urllib.parse import quote
+encoded = s3.list_objects_v2(Bucket="data", Prefix="odd keys/", EncodingType="url")
+assert [o["Key"] for o in encoded["Contents"]] == [quote("odd keys/ü + spaces & <xml>.txt", safe="/~")], encoded["Contents"]
+did("boto3", "ListObjectsV2 encoding-type=url")
+
+# Signed requests whose body or headers are not what was signed change nothing
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+
+def signed(method, key, body, headers, after_signing=None, send_body=None):
+    request = AWSRequest(method=method, url=endpoint + "/data/" + key, data=body, headers=dict(headers))
+    S3SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(request)
+    prepared = dict(request.prepare().headers)
+    prepared.update(after_signing or {})
+    raw = urllib.request.Request(endpoint + "/data/" + key, data=body if send_body is None else send_body, method=method,
+                                 headers=prepared)
+    try:
+        with urllib.request.urlopen(raw) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+status, reply = signed("PUT", "liar.bin", b"the signed body", {}, send_body=b"another body!!!")
+assert status == 400 and "XAmzContentSHA256Mismatch" in reply, (status, reply)
+status, reply = signed("PUT", "added.bin", b"body", {}, after_signing={"x-amz-meta-owner": "mallory"})
+assert status == 403 and "AccessDenied" in reply, (status, reply)
+status, reply = signed("PUT", "copied-in.bin", b"", {}, after_signing={"x-amz-copy-source": "/data/docs/readme.txt"})
+assert status == 403, (status, reply)
+for key in ("liar.bin", "added.bin", "copied-in.bin"):
+    assert error_code(lambda: s3.head_object(Bucket="data", Key=key))[1] == 404, key
+did("hand-signed", "a body that is not the signed SHA-256, and headers added after signing, refused")
+
 # The AWS CLI
 aws = os.path.join(os.path.dirname(sys.executable), "aws")
 environment = dict(os.environ, AWS_ACCESS_KEY_ID=access, AWS_SECRET_ACCESS_KEY=secret, AWS_DEFAULT_REGION="us-east-1",

@@ -11,8 +11,8 @@ import ReplicaCore
 /// previous signature (the request's own for the first):
 /// `AWS4-HMAC-SHA256-PAYLOAD \n DATE \n SCOPE \n PREVIOUS \n SHA256("") \n SHA256(DATA)`.
 /// A chunk whose signature does not match fails the whole body. In
-/// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` chunks carry no signature. Trailers are read and not
-/// used (the node checks the body's SHA-256 itself).
+/// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` chunks carry no signature. Trailers are read and
+/// kept for the caller, who checks an `x-amz-checksum-*` among them.
 struct AwsChunkedDecoder {
     enum Mode: Equatable {
         case signed
@@ -49,6 +49,8 @@ struct AwsChunkedDecoder {
     private var line: [UInt8] = []
     private var chunkSignature = ""
     private var chunkHash = SHA256()
+    /// The trailers after the last chunk (`x-amz-checksum-crc32: …`), names in lower case.
+    private(set) var trailers: [String: String] = [:]
     /// The longest header or trailer line accepted.
     static let maxLine = 4096
     /// The largest chunk accepted (clients send 64 KiB to 8 MiB).
@@ -89,7 +91,15 @@ struct AwsChunkedDecoder {
                     line.removeLast()
                     let text = String(decoding: line, as: UTF8.self)
                     line.removeAll(keepingCapacity: true)
-                    if case .header = state { try header(text) } else if text.isEmpty { state = .done }
+                    if case .header = state {
+                        try header(text)
+                    } else if text.isEmpty {
+                        state = .done
+                    } else if let colon = text.firstIndex(of: ":") {
+                        guard trailers.count < 16 else { throw Self.malformed("too many trailers") }
+                        trailers[text[..<colon].trimmingCharacters(in: .whitespaces).lowercased()] =
+                            text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    }
                 } else {
                     line.append(byte)
                     guard line.count <= Self.maxLine else { throw Self.malformed("a chunk header is too long") }

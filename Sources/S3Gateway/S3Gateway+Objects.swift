@@ -97,17 +97,33 @@ extension S3Gateway {
         if let expected, expected > limit {
             throw S3Error("EntityTooLarge", .badRequest, "Your proposed upload exceeds the maximum allowed size (\(ByteSize.format(limit)))")
         }
+        // A checksum the client gives in a header, or announces as a trailer (x-amz-trailer).
+        let checksumName = call.header("x-amz-trailer")?.trimmingCharacters(in: .whitespaces).lowercased()
+            ?? call.headers.map { $0.name.lowercased() }.first { S3Checksum.algorithm(of: $0) != nil }
+        var checksum = checksumName.flatMap(S3Checksum.algorithm(of:)).map(S3Checksum.init)
+        if let checksumName, checksum == nil {
+            throw S3Error.invalidArgument("\(checksumName) is not a checksum fsdfs checks (x-amz-checksum-crc32, -crc32c, -sha1, -sha256)")
+        }
         // No more than announced is ever written.
         var spooler = try await Spooler.open(in: spool, limit: min(limit, expected ?? limit))
         do {
             for try await buffer in body {
-                if decoder != nil {
-                    for decoded in try decoder!.feed(buffer) { try await spooler.write(decoded) }
-                } else {
-                    try await spooler.write(buffer)
+                let decoded = decoder != nil ? try decoder!.feed(buffer) : [buffer]
+                for piece in decoded {
+                    piece.withUnsafeReadableBytes { checksum?.update($0) }
+                    try await spooler.write(piece)
                 }
             }
             if let decoder, !decoder.finished { throw AwsChunkedDecoder.malformed("the body ends before its last chunk") }
+            if let checksum {
+                let name = checksum.algorithm.header
+                guard let given = decoder?.trailers[name] ?? call.header(name) else {
+                    throw S3Error.invalidArgument("the body announced \(name) and did not send it")
+                }
+                guard given == checksum.finalize() else {
+                    throw S3Error("BadDigest", .badRequest, "The \(checksum.algorithm.rawValue.uppercased()) you specified did not match the calculated checksum")
+                }
+            }
             let spooled = try await spooler.finish()
             if let expected, spooled.size != expected {
                 await spooled.remove()

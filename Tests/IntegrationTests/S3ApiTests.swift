@@ -42,7 +42,7 @@ extension Integration {
                 #expect(exercised["boto3"]?.contains(operation) == true, "boto3 ran \(operation)")
             }
             #expect(exercised["aws-cli"]?.count == 7)
-            #expect(exercised["hand-signed"]?.count == 3)
+            #expect(exercised["hand-signed"]?.count == 4)
 
             // The objects are files of the store: listed, fetched, replicated to N = 2.
             let listed = try await cluster.list().map(\.path.rawValue)

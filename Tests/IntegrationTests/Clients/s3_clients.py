@@ -228,35 +228,44 @@ def sign(key, text):
     return hmac.new(key, text.encode(), hashlib.sha256)
 
 
-def streaming_put(key, chunks, tamper=False):
+def streaming_put(key, chunks, tamper=False, trailer=None):
+    """PUT of an aws-chunked body: chunks signed one by one, or (with `trailer`, the value of
+    an x-amz-checksum-crc32 trailer) STREAMING-UNSIGNED-PAYLOAD-TRAILER."""
+    mode = "STREAMING-UNSIGNED-PAYLOAD-TRAILER" if trailer else "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
     host = endpoint.split("//", 1)[1]
     now = datetime.datetime.now(datetime.timezone.utc)
     amz_date, date = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     scope = "%s/us-east-1/s3/aws4_request" % date
     decoded = sum(len(c) for c in chunks)
-    frame_lengths = sum(len("%x;chunk-signature=" % len(c)) + 64 + 4 + len(c) for c in chunks + [b""])
-    headers = {"host": host, "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "x-amz-date": amz_date,
-               "x-amz-decoded-content-length": str(decoded), "content-encoding": "aws-chunked",
-               "content-length": str(frame_lengths)}
-    signed = sorted(headers)
-    canonical = "\n".join(["PUT", "/data/" + key, "", "".join("%s:%s\n" % (h, headers[h]) for h in signed), ";".join(signed),
-                           "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
+    headers = {"host": host, "x-amz-content-sha256": mode, "x-amz-date": amz_date,
+               "x-amz-decoded-content-length": str(decoded), "content-encoding": "aws-chunked"}
+    if trailer:
+        headers["x-amz-trailer"] = "x-amz-checksum-crc32"
+    signed_names = sorted(headers)
+    canonical = "\n".join(["PUT", "/data/" + key, "", "".join("%s:%s\n" % (h, headers[h]) for h in signed_names),
+                           ";".join(signed_names), mode])
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key_bytes = ("AWS4" + secret).encode()
     for part in (date, "us-east-1", "s3", "aws4_request"):
         key_bytes = sign(key_bytes, part).digest()
     previous = sign(key_bytes, to_sign).hexdigest()
     headers["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
-        access, scope, ";".join(signed), previous)
+        access, scope, ";".join(signed_names), previous)
     payload = b""
     for index, chunk in enumerate(chunks + [b""]):
-        chunk_to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous,
-                                   hashlib.sha256(b"").hexdigest(), hashlib.sha256(chunk).hexdigest()])
-        previous = sign(key_bytes, chunk_to_sign).hexdigest()
         data = chunk
         if tamper and index == 1:
             data = b"X" + chunk[1:]
-        payload += b"%x;chunk-signature=%s\r\n" % (len(chunk), previous.encode()) + data + b"\r\n"
+        if trailer:
+            payload += b"%x\r\n" % len(chunk) + data + (b"\r\n" if chunk else b"")
+        else:
+            chunk_to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous,
+                                       hashlib.sha256(b"").hexdigest(), hashlib.sha256(chunk).hexdigest()])
+            previous = sign(key_bytes, chunk_to_sign).hexdigest()
+            payload += b"%x;chunk-signature=%s\r\n" % (len(chunk), previous.encode()) + data + b"\r\n"
+    if trailer:
+        payload += b"x-amz-checksum-crc32:" + trailer.encode() + b"\r\n\r\n"
+    headers["content-length"] = str(len(payload))
     request = urllib.request.Request(endpoint + "/data/" + key, data=payload, method="PUT",
                                      headers={k: v for k, v in headers.items() if k != "host"})
     try:
@@ -276,6 +285,17 @@ status, reply = streaming_put("streamed/tampered.bin", pieces, tamper=True)
 assert status == 403 and "SignatureDoesNotMatch" in reply, (status, reply)
 assert error_code(lambda: s3.head_object(Bucket="data", Key="streamed/tampered.bin"))[1] == 404
 did("hand-signed", "aws-chunked chunk with a bad signature refused")
+import base64
+import zlib
+crc = base64.b64encode(zlib.crc32(b"".join(pieces)).to_bytes(4, "big")).decode()
+status, trailer_etag = streaming_put("streamed/trailer.bin", pieces, trailer=crc)
+assert status == 200, trailer_etag
+assert s3.get_object(Bucket="data", Key="streamed/trailer.bin")["Body"].read() == b"".join(pieces)
+assert "ContentEncoding" not in s3.head_object(Bucket="data", Key="streamed/trailer.bin")
+status, reply = streaming_put("streamed/bad-trailer.bin", pieces, trailer=base64.b64encode(b"\0\0\0\0").decode())
+assert status == 400 and "BadDigest" in reply, (status, reply)
+assert error_code(lambda: s3.head_object(Bucket="data", Key="streamed/bad-trailer.bin"))[1] == 404
+did("hand-signed", "PutObject STREAMING-UNSIGNED-PAYLOAD-TRAILER with its CRC32 checked")
 
 # encoding-type=url, as the AWS CLI asks for it
 from urllib.parse import quote

@@ -123,6 +123,13 @@ final class MultipartStore: Sendable {
         for part in old where part.file != file { _ = try? await FileSystem.shared.removeItem(at: FilePath(part.file)) }
     }
 
+    /// Drops the uploads older than ``lifetime``; how many.
+    func purgeStale() async -> Int {
+        let stale = uploads.withLock { uploads in uploads.values.filter { Date().timeIntervalSince($0.initiated) > Self.lifetime } }
+        for upload in stale { await remove(upload.id) }
+        return stale.count
+    }
+
     func remove(_ id: String) async {
         uploads.withLock { _ = $0.removeValue(forKey: id) }
         _ = try? await FileSystem.shared.removeItem(at: FilePath(folder(id)), recursively: true)

@@ -33,7 +33,21 @@ public struct S3Server: Service {
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             logger: logger)
         logger.info("S3 API on http://\(host):\(port)")
-        try await app.runService()
+        let multipart = gateway.multipart, logger = logger
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            // Multipart uploads nobody finished or aborted go after their lifetime.
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(3600))
+                    let dropped = await multipart.purgeStale()
+                    if dropped > 0 { logger.notice("S3: \(dropped) multipart uploads older than 7 days dropped") }
+                }
+            }
+            // The server ends at graceful shutdown; the purge loop goes with it.
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }
 

@@ -24,37 +24,60 @@ extension Master {
             fileID: file.id, version: file.version, heldAt: heldAt.isEmpty ? nil : heldAt)
     }
 
-    /// The entries of the directory `directory` (empty: the top), after the name `after`, up
-    /// to `limit`: its files, and the subdirectories files lie under, by name. Each
-    /// subdirectory costs one more range read of the path index (its files are skipped).
+    /// The entries of the directory `directory` (empty: the top) after `after`, up to
+    /// `limit`: its files, and the subdirectories files lie under, in path order. `after` is
+    /// the last name of the previous page, followed by `/` when it was a directory (whose
+    /// files are then skipped). Each subdirectory costs one more range read of the path index.
     public func directory(_ directory: String, after: String?, limit: Int) async throws -> [DirEntry] {
         let base = directory.isEmpty ? "" : directory + "/"
         let limit = min(max(limit, 1), 10_000)
         var entries: [DirEntry] = []
-        // A name as cursor: a file of that name was listed, or a directory whose files sort
-        // after it, skipped below.
-        var cursor: VirtualPath? = try after.map { try VirtualPath(base + $0) }
-        while entries.count < limit {
-            let page = try await catalog.listFiles(prefix: base, after: cursor, limit: min(limit - entries.count, 1000))
+        // The subdirectory whose files are being passed over.
+        var skipping: String?
+        var cursor: VirtualPath?
+        if let after, !after.isEmpty {
+            if after.hasSuffix("/") {
+                let name = String(after.dropLast())
+                skipping = name
+                cursor = try Self.pastDirectory(base, name) ?? VirtualPath(base + name)
+            } else {
+                cursor = try VirtualPath(base + after)
+            }
+        }
+        pages: while entries.count < limit {
+            let page = try await catalog.listFiles(prefix: base, after: cursor, limit: 1000)
             guard !page.isEmpty else { break }
             for file in page {
+                // Always forward: every page starts past the last path read.
+                cursor = file.path
                 let rest = file.path.rawValue.dropFirst(base.count)
                 if let slash = rest.firstIndex(of: "/") {
                     let name = String(rest[..<slash])
-                    if entries.last?.name != name, name != after {
-                        entries.append(DirEntry(name: name, directory: true, size: 0, modified: file.created.timeIntervalSince1970))
+                    if name == skipping { continue }
+                    entries.append(DirEntry(name: name, directory: true, size: 0, modified: file.created.timeIntervalSince1970))
+                    skipping = name
+                    if entries.count == limit { break pages }
+                    // Past its files in one step when that path is valid; else one by one.
+                    if let past = Self.pastDirectory(base, name) {
+                        cursor = past
+                        continue pages
                     }
-                    cursor = try VirtualPath(base + name + "/" + "\u{10FFFF}")
-                    break
+                    continue
                 }
                 entries.append(DirEntry(
                     name: String(rest), directory: false, size: file.size, modified: file.created.timeIntervalSince1970,
                     version: file.version, sha256: file.sha256))
-                cursor = file.path
-                if entries.count == limit { break }
+                if entries.count == limit { break pages }
             }
+            if page.count < 1000 { break }
         }
         return entries
+    }
+
+    /// A path after every file under `base + name + "/"` (U+10FFFF sorts after any other
+    /// character), or nil when it would be too long to be a path.
+    static func pastDirectory(_ base: String, _ name: String) -> VirtualPath? {
+        try? VirtualPath(base + name + "/" + "\u{10FFFF}")
     }
 
     /// What `path` is: a file, a directory (some file lies under it), or nothing (empty).

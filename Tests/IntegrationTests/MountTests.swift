@@ -15,6 +15,34 @@ extension Integration {
             try await withCluster { cluster in try await Self.mount(cluster) }
         }
 
+        @Test("GET /v1/dir pages a directory without repeating or skipping an entry: files that sort between a directory's name and its files (a-1, a.txt), a directory, files after it")
+        func directoryPages() async throws {
+            try await withCluster { cluster in
+                try await cluster.start("master", quota: "10M", asMaster: true)
+                let local = try cluster.localFile("x", size: 10)
+                let paths = ["d/a-1", "d/a.txt", "d/a/x", "d/a/y/z", "d/a0", "d/b/q", "d/c", "d/zz/deep", "e/other"]
+                for path in paths { try await cluster.put(local, path) }
+                let expected = ["a-1", "a.txt", "a/", "a0", "b/", "c", "zz/"]
+                for limit in [1, 2, 3, 1000] {
+                    var names: [String] = []
+                    var after: String?
+                    while names.count < 20 {
+                        var query = "\(Route.dirPath)?path=d&limit=\(limit)"
+                        if let after { query += "&after=\(Route.encode(after))" }
+                        let page: [DirEntry] = try await cluster.client.call(.GET, cluster.master, query, timeout: .seconds(10))
+                        names += page.map { $0.name + ($0.directory ? "/" : "") }
+                        guard page.count == limit, let last = page.last else { break }
+                        after = last.name + (last.directory ? "/" : "")
+                    }
+                    #expect(names == expected, "pages of \(limit)")
+                }
+                let entry: [DirEntry] = try await cluster.client.call(.GET, cluster.master, "\(Route.dirPath)?entry=d%2Fa", timeout: .seconds(10))
+                #expect(entry.map(\.directory) == [true])
+                let file: [DirEntry] = try await cluster.client.call(.GET, cluster.master, "\(Route.dirPath)?entry=d%2Fc", timeout: .seconds(10))
+                #expect(file.map(\.size) == [10])
+            }
+        }
+
         static func mount(_ cluster: Cluster) async throws {
             let policies = try Integration.ReplicationTests.policyDirectory(in: cluster, "[default]\nn = 2\n")
             // Nodes stay "up" for 30 missed reports: a stopped holder is still listed first.
@@ -71,6 +99,13 @@ extension Integration {
                 #expect(!after.contains { $0.hasPrefix("copied/sub/") || $0.hasPrefix("synced/") || $0 == "copied/small.txt" })
                 try await Self.shell("diff \(tree.path)/sub/one.txt \(point.path)/copied/moved/one.txt")
                 try await Self.shell("mkdir \(point.path)/empty-dir && rmdir \(point.path)/empty-dir")
+                // A directory emptied through the mount stays until removed, as on a disk.
+                try await Self.shell("rm \(point.path)/copied/moved/deep/two.bin && ls -d \(point.path)/copied/moved/deep && rmdir \(point.path)/copied/moved/deep")
+                // Two handles on one file see each other's writes; O_APPEND writes at the end.
+                try await Self.shell("exec 3>\(point.path)/shared.txt; printf 'one ' >&3; cat \(point.path)/shared.txt > \(cluster.root.path)/seen.txt; printf 'two' >&3; exec 3>&-")
+                #expect(try String(contentsOf: cluster.root.appendingPathComponent("seen.txt"), encoding: .utf8) == "one ")
+                try await Self.shell("exec 3>>\(point.path)/shared.txt; exec 4>>\(point.path)/shared.txt; printf ' three' >&3; printf ' four' >&4; exec 3>&- 4>&-")
+                #expect(try await Self.shell("cat \(point.path)/shared.txt") == "one two three four")
 
                 // A read whose first holder is down: the next holder serves it.
                 try await eventually("big.bin has at least its two copies", timeout: .seconds(60)) {

@@ -17,6 +17,10 @@ enum FuseBridge {
         do {
             return try body(fileSystem())
         } catch let error as FuseError {
+            // What the application sees is an errno; why the store refused goes to stderr.
+            if [EIO, ENOSPC, EBUSY].contains(error.errno), !error.why.isEmpty {
+                FileHandle.standardError.write(Data("mount: \(error.why)\n".utf8))
+            }
             return -error.errno
         } catch {
             return -EIO
@@ -81,7 +85,8 @@ enum FuseBridge {
             FuseBridge.perform { fs in
                 let flags = info!.pointee.flags
                 let mode = flags & O_ACCMODE
-                info!.pointee.fh = try fs.open(FuseBridge.path(path), write: mode != O_RDONLY, truncate: flags & O_TRUNC != 0)
+                info!.pointee.fh = try fs.open(
+                    FuseBridge.path(path), write: mode != O_RDONLY, truncate: flags & O_TRUNC != 0, append: flags & O_APPEND != 0)
                 return 0
             }
         }
@@ -178,10 +183,10 @@ enum FuseBridge {
     }
 }
 
-/// A mounted libfuse file system: made, mounted, run on its own threads, unmounted once.
-/// `@unchecked Sendable`: it holds libfuse's `struct fuse *`, which libfuse allows to be
-/// exited and unmounted from another thread than the loop's; the flag below makes that
-/// happen once.
+/// A mounted libfuse file system: made, mounted, run on its own threads, unmounted.
+/// `@unchecked Sendable`: it holds libfuse's `struct fuse *`, of which only `fuse_exit` is
+/// called from another thread than the loop's (libfuse allows it); unmounting and freeing
+/// come after the loop, on the thread that ran it.
 final class FuseSession: @unchecked Sendable {
     private let fuse: OpaquePointer
     private let fileSystem: Unmanaged<MountFileSystem>
@@ -218,20 +223,31 @@ final class FuseSession: @unchecked Sendable {
         fsdfs_fuse_loop_mt(fuse)
     }
 
-    /// Ends the loop and detaches the mount (as `fusermount3 -u` does); once.
-    func unmount() {
+    /// Asks the loop to end and detaches the mount (lazily, as `fusermount3 -u -z` does), from
+    /// another thread than the loop's: libfuse's own state is left to ``destroy()``, after
+    /// the loop. Once.
+    func requestUnmount() {
         let first = unmounted.withLock { done in
             defer { done = true }
             return !done
         }
         guard first else { return }
         fuse_exit(fuse)
-        fuse_unmount(fuse)
+        if geteuid() == 0, umount2(mountpoint, Int32(MNT_DETACH)) == 0 { return }
+        let helper = Process()
+        helper.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
+        helper.arguments = ["-u", "-z", mountpoint]
+        do {
+            try helper.run()
+            helper.waitUntilExit()
+        } catch {
+            FileHandle.standardError.write(Data("mount: cannot run fusermount3 -u -z \(mountpoint): \(error)\n".utf8))
+        }
     }
 
     /// After the loop: unmounts if still mounted, and frees libfuse's state.
     func destroy() {
-        unmount()
+        fuse_unmount(fuse)
         fuse_destroy(fuse)
         fileSystem.release()
     }

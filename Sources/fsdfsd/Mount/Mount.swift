@@ -32,10 +32,15 @@ struct Mount: AsyncParsableCommand {
             throw CommandFailure("\(mountpoint) is not a directory: make an empty directory to mount at")
         }
         let absolute = URL(fileURLWithPath: mountpoint).standardizedFileURL.path
-        let cacheDirectory = cache ?? FileManager.default.temporaryDirectory.appendingPathComponent(
-            "fsdfs-mount-\(ProcessInfo.processInfo.processIdentifier)").path
+        // A new directory of our own (0700, an unguessable name) unless one is given.
+        let cacheDirectory = cache.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-mount-\(UUID().uuidString.lowercased())").path
+        guard cacheDirectory != absolute, !cacheDirectory.hasPrefix(absolute + "/") else {
+            throw CommandFailure("the cache directory \(cacheDirectory) is inside the mount point: choose another with --cache")
+        }
         do {
-            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: cacheDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw CommandFailure("cannot make the cache directory \(cacheDirectory): \(error)")
         }
@@ -54,26 +59,32 @@ struct Mount: AsyncParsableCommand {
                     options: "fsname=fsdfs,subtype=fsdfs,default_permissions" + (readOnly ? ",ro" : ""))
             }
             FileHandle.standardError.write(Data("mounted the store of \(master) at \(absolute)\(readOnly ? " (read-only)" : ""); unmount with fusermount3 -u \(absolute) or Ctrl-C\n".utf8))
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            let status = try await withThrowingTaskGroup(of: Void.self) { group -> Int32 in
                 group.addTask {
                     for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
                         FileHandle.standardError.write(Data("unmounting \(absolute)\n".utf8))
-                        try await Self.onThread { session.unmount() }
+                        try await Self.onThread { session.requestUnmount() }
                         return
                     }
                 }
                 // libfuse's loop on its own threads, until the mount goes away.
                 let status = try await Self.onThread { session.loop() }
                 group.cancelAll()
-                try await Self.onThread {
-                    fileSystem.shutdown()
-                    session.destroy()
-                }
-                if status != 0 {
-                    FileHandle.standardError.write(Data("the FUSE loop ended with status \(status)\n".utf8))
-                }
+                try await group.waitForAll()
+                return status
             }
-            if cache == nil { try? FileManager.default.removeItem(atPath: cacheDirectory) }
+            // After the loop and the signal task: nothing else touches libfuse now.
+            try await Self.onThread {
+                fileSystem.shutdown()
+                session.destroy()
+            }
+            if status != 0 {
+                FileHandle.standardError.write(Data("the FUSE loop ended with status \(status)\n".utf8))
+            }
+            // The default cache directory goes, unless it keeps a file that could not be stored.
+            if cache == nil, (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory))?.isEmpty == true {
+                try? FileManager.default.removeItem(atPath: cacheDirectory)
+            }
             FileHandle.standardError.write(Data("unmounted \(absolute)\n".utf8))
         }
     }

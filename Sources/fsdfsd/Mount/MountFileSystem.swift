@@ -49,9 +49,19 @@ final class MountFileSystem: Sendable {
     private let nextHandle = Atomic<UInt64>(1)
     static let cacheLifetime: TimeInterval = 1
 
+    /// An open handle: the shared file of its path, and how it was opened.
+    struct Handle {
+        var file: OpenFile
+        var writable: Bool
+        var append: Bool
+    }
+
     struct State {
-        var handles: [UInt64: OpenFile] = [:]
-        /// Directories made with `mkdir` (paths without a leading `/`).
+        var handles: [UInt64: Handle] = [:]
+        /// The open files, by path (every handle of a path shares one).
+        var files: [String: OpenFile] = [:]
+        /// Directories made with `mkdir`, or left empty by an unlink or a rename (paths
+        /// without a leading `/`): they exist in this mount until a file is stored in them.
         var madeDirectories: Set<String> = []
         var attributes: [String: (expires: Date, value: MountAttributes?)] = [:]
         var statfs: (expires: Date, total: Int64, free: Int64)?
@@ -89,7 +99,7 @@ final class MountFileSystem: Sendable {
     func attributes(_ fusePath: String) throws -> MountAttributes {
         let path = Self.storePath(fusePath)
         if path.isEmpty { return MountAttributes(directory: true, size: 0, modified: Date().timeIntervalSince1970) }
-        if let open = state.withLock({ $0.handles.values.first { $0.path == path && $0.writable && !$0.unlinked } }) {
+        if let open = state.withLock({ $0.files[path] }), open.writable {
             return MountAttributes(directory: false, size: open.localSize(), modified: Date().timeIntervalSince1970)
         }
         if let cached = state.withLock({ $0.attributes[path] }), cached.expires > Date() {
@@ -123,18 +133,24 @@ final class MountFileSystem: Sendable {
                 entries[entry.name] = MountAttributes(directory: entry.directory, size: entry.size, modified: entry.modified)
             }
             guard page.count == 1000, let last = page.last else { break }
-            after = last.name
+            // A directory's name is followed by "/": the next page starts past its files.
+            let next = last.name + (last.directory ? "/" : "")
+            guard next != after else { break }
+            after = next
         }
         let prefix = path.isEmpty ? "" : path + "/"
         let now = Date().timeIntervalSince1970
-        state.withLock { state in
+        let open = state.withLock { state in
             for made in state.madeDirectories where made.hasPrefix(prefix) && !made.dropFirst(prefix.count).contains("/") {
-                entries[String(made.dropFirst(prefix.count)), default: MountAttributes(directory: true, size: 0, modified: now)] =
-                    entries[String(made.dropFirst(prefix.count))] ?? MountAttributes(directory: true, size: 0, modified: now)
+                let name = String(made.dropFirst(prefix.count))
+                if entries[name] == nil { entries[name] = MountAttributes(directory: true, size: 0, modified: now) }
             }
-            for open in state.handles.values where open.writable && !open.unlinked && Self.parent(open.path) == path {
-                entries[String(open.path.dropFirst(prefix.count))] = MountAttributes(directory: false, size: open.localSize(), modified: now)
-            }
+            return state.files.filter { Self.parent($0.key) == path && $0.value.writable && !$0.value.unlinked }
+        }
+        for (openPath, file) in open {
+            entries[String(openPath.dropFirst(prefix.count))] = MountAttributes(directory: false, size: file.localSize(), modified: now)
+        }
+        state.withLock { state in
             let expires = Date().addingTimeInterval(Self.cacheLifetime)
             for (name, value) in entries { state.attributes[prefix + name] = (expires, value) }
         }
@@ -160,19 +176,61 @@ final class MountFileSystem: Sendable {
 
     // MARK: Open, read, write
 
-    func open(_ fusePath: String, write: Bool, truncate: Bool) throws -> UInt64 {
+    /// Opens `fusePath`; every handle of a path shares its file, so what one writes another
+    /// reads, and one store on close carries it all.
+    func open(_ fusePath: String, write: Bool, truncate: Bool, append: Bool) throws -> UInt64 {
         let path = Self.storePath(fusePath)
         if write, readOnly { throw FuseError(EROFS) }
+        if let shared = state.withLock({ state -> OpenFile? in
+            guard let file = state.files[path] else { return nil }
+            file.retain()
+            return file
+        }) {
+            do {
+                if write {
+                    try shared.waitComplete()
+                    shared.markWritable()
+                    if truncate { try shared.truncate(0) }
+                }
+            } catch {
+                release(file: shared)
+                throw error
+            }
+            return register(Handle(file: shared, writable: write, append: append))
+        }
         let attributes = try attributes(fusePath)
         guard !attributes.directory else { throw FuseError(EISDIR) }
-        let file = try OpenFile(path: path, cache: cache, writable: write)
-        if write && truncate {
-            file.markDirty()
-        } else {
-            try startFetch(file)
-            if write { try file.waitComplete() }
+        let fetch = !(write && truncate)
+        let file = try OpenFile(path: path, cache: cache, fetching: fetch)
+        // Another open of the same path may have made one meanwhile: share it.
+        let existing = state.withLock { state -> OpenFile? in
+            if let other = state.files[path] {
+                other.retain()
+                return other
+            }
+            state.files[path] = file
+            return nil
         }
-        return register(file)
+        if let existing {
+            file.close()
+            _ = try? existing.waitComplete()
+            if write { existing.markWritable() }
+            return register(Handle(file: existing, writable: write, append: append))
+        }
+        if write { file.markWritable() }
+        do {
+            if fetch {
+                try startFetch(file)
+                if write { try file.waitComplete() }
+            } else {
+                file.markDirty()
+            }
+        } catch let error as FuseError {
+            file.finished(error)
+            release(file: file)
+            throw error
+        }
+        return register(Handle(file: file, writable: write, append: append))
     }
 
     func create(_ fusePath: String) throws -> UInt64 {
@@ -181,51 +239,71 @@ final class MountFileSystem: Sendable {
         _ = try Self.virtualPath(path)
         let parent = Self.parent(path)
         if !parent.isEmpty, try !attributes("/" + parent).directory { throw FuseError(ENOTDIR) }
-        let file = try OpenFile(path: path, cache: cache, writable: true)
+        let made = try OpenFile(path: path, cache: cache, fetching: false)
+        let existing = state.withLock { state -> OpenFile? in
+            if let other = state.files[path] {
+                other.retain()
+                return other
+            }
+            state.files[path] = made
+            return nil
+        }
+        let file: OpenFile
+        if let existing {
+            made.close()
+            try existing.waitComplete()
+            try existing.truncate(0)
+            file = existing
+        } else {
+            file = made
+        }
+        file.markWritable()
         file.markDirty()
-        let handle = register(file)
         invalidate()
+        return register(Handle(file: file, writable: true, append: false))
+    }
+
+    private func register(_ handle: Handle) -> UInt64 {
+        let id = nextHandle.add(1, ordering: .relaxed).oldValue
+        state.withLock { $0.handles[id] = handle }
+        return id
+    }
+
+    private func handle(_ id: UInt64) throws -> Handle {
+        guard let handle = state.withLock({ $0.handles[id] }) else { throw FuseError(EBADF) }
         return handle
     }
 
-    private func register(_ file: OpenFile) -> UInt64 {
-        let handle = nextHandle.add(1, ordering: .relaxed).oldValue
-        state.withLock { $0.handles[handle] = file }
-        return handle
-    }
-
-    private func handle(_ handle: UInt64) throws -> OpenFile {
-        guard let file = state.withLock({ $0.handles[handle] }) else { throw FuseError(EBADF) }
-        return file
-    }
-
-    /// Fetches the current version into the handle's cache file, from the first holder that
+    /// Fetches the current version into the file's cache file, from the first holder that
     /// serves it whole and matching its SHA-256.
     private func startFetch(_ file: OpenFile) throws {
         let vpath = try Self.virtualPath(file.path)
-        let found: WhereReply
-        do {
-            found = try call { client, master in try await client.call(.GET, master, Route.whereIs(vpath), timeout: .seconds(10)) }
-        } catch let error as FuseError where error.errno == ENOENT {
-            throw error
+        let found: WhereReply = try call { client, master in
+            try await client.call(.GET, master, Route.whereIs(vpath), timeout: .seconds(10))
         }
         guard !found.nodes.isEmpty else { throw FuseError(EIO, "\(file.path): no node holding a copy is up") }
         file.expect(size: found.size)
         let client = client
-        file.fetch = Task {
-            await Self.fetch(found, into: file, client: client)
-        }
+        // Ends by itself (finished, failed, or abandoned when the file is closed, which waits
+        // for it): the file's close is where it is awaited.
+        Task { await Self.fetch(found, into: file, client: client) }
     }
 
     static func fetch(_ found: WhereReply, into file: OpenFile, client: SignedClient) async {
         var failures: [String] = []
         for node in found.nodes {
+            guard file.beginAttempt() else {
+                file.finished(FuseError(EIO, "\(found.path): the copy being read did not match its checksum (\(failures.joined(separator: "; ")))"))
+                return
+            }
             do {
                 let handle = try await FileSystem.shared.openFile(
                     forWritingAt: FilePath(file.local), options: .modifyFile(createIfNecessary: true))
                 var position: Int64 = 0
                 var hasher = SHA256()
                 do {
+                    // A copy from an earlier holder may be longer: start from nothing.
+                    try await handle.resize(to: .bytes(0))
                     _ = try await client.download(
                         node, path: found.heldAt?[node] ?? found.path, version: found.fileID.map { BlobVersion(file: $0, sha256: found.sha256) },
                         timeout: SignedClient.transferTimeout(found.size)
@@ -259,20 +337,23 @@ final class MountFileSystem: Sendable {
         file.finished(FuseError(EIO, "\(found.path): no node could serve it (\(failures.joined(separator: "; ")))"))
     }
 
-    func read(_ handle: UInt64, offset: Int64, count: Int) throws -> Data {
-        try self.handle(handle).read(offset: offset, count: count)
+    func read(_ id: UInt64, offset: Int64, count: Int) throws -> Data {
+        try handle(id).file.read(offset: offset, count: count)
     }
 
-    func write(_ handle: UInt64, offset: Int64, data: Data) throws -> Int {
-        let file = try self.handle(handle)
-        guard file.writable else { throw FuseError(EBADF) }
-        try file.write(offset: offset, data: data)
+    func write(_ id: UInt64, offset: Int64, data: Data) throws -> Int {
+        let handle = try handle(id)
+        guard handle.writable else { throw FuseError(EBADF) }
+        try handle.file.write(offset: offset, data: data, append: handle.append)
         return data.count
     }
 
     /// Stores a changed file as a new version (on every `close`, and on `fsync`).
-    func flush(_ handle: UInt64) throws {
-        let file = try self.handle(handle)
+    func flush(_ id: UInt64) throws {
+        try store(try handle(id).file)
+    }
+
+    private func store(_ file: OpenFile) throws {
         try file.withFlushLock {
             guard file.dirty, !file.unlinked else { return }
             let vpath = try Self.virtualPath(file.path)
@@ -286,29 +367,43 @@ final class MountFileSystem: Sendable {
         invalidate()
     }
 
-    func release(_ handle: UInt64) {
-        guard let file = state.withLock({ $0.handles.removeValue(forKey: handle) }) else { return }
-        // Normally flushed at close already; a last chance for a changed file.
-        if file.dirty, !file.unlinked {
-            state.withLock { $0.handles[handle] = file }
-            try? flush(handle)
-            _ = state.withLock { $0.handles.removeValue(forKey: handle) }
+    func release(_ id: UInt64) {
+        guard let handle = state.withLock({ $0.handles.removeValue(forKey: id) }) else { return }
+        release(file: handle.file)
+    }
+
+    /// One handle of `file` fewer; the last stores what is still unsaved (normally stored at
+    /// close already) and closes it. A file that could not be stored keeps its cache file,
+    /// named on stderr.
+    private func release(file: OpenFile) {
+        guard file.releaseOne() else { return }
+        state.withLock { state in
+            if state.files[file.path] === file { state.files[file.path] = nil }
         }
-        file.close()
+        var kept = false
+        if file.dirty, !file.unlinked {
+            do {
+                try store(file)
+            } catch {
+                kept = true
+                FileHandle.standardError.write(Data("mount: \(file.path) could not be stored (\(error)); its content is kept in \(file.local)\n".utf8))
+            }
+        }
+        file.close(keep: kept)
         invalidate()
     }
 
-    func truncate(_ fusePath: String, size: Int64, handle: UInt64?) throws {
+    func truncate(_ fusePath: String, size: Int64, handle id: UInt64?) throws {
         if readOnly { throw FuseError(EROFS) }
-        if let handle {
-            let file = try self.handle(handle)
-            guard file.writable else { throw FuseError(EBADF) }
-            try file.truncate(size)
+        if let id {
+            let handle = try handle(id)
+            guard handle.writable else { throw FuseError(EBADF) }
+            try handle.file.truncate(size)
             return
         }
-        let opened = try open(fusePath, write: true, truncate: size == 0)
+        let opened = try open(fusePath, write: true, truncate: size == 0, append: false)
         defer { release(opened) }
-        try self.handle(opened).truncate(size)
+        try self.handle(opened).file.truncate(size)
         try flush(opened)
     }
 
@@ -318,16 +413,28 @@ final class MountFileSystem: Sendable {
         if readOnly { throw FuseError(EROFS) }
         let path = Self.storePath(fusePath)
         let vpath = try Self.virtualPath(path)
-        let pending = state.withLock { state in
-            state.handles.values.filter { $0.path == path && $0.writable && !$0.unlinked }
+        let open = state.withLock { state -> OpenFile? in
+            // A new file of that name is a new file: this one goes on for its handles only.
+            let file = state.files.removeValue(forKey: path)
+            return file
         }
         do {
             let _: DeleteReply = try call { client, master in try await client.call(.DELETE, master, Route.file(vpath), timeout: .seconds(30)) }
-        } catch let error as FuseError where error.errno == ENOENT && !pending.isEmpty {
+        } catch let error as FuseError where error.errno == ENOENT && open?.writable == true {
             // Made here and never stored: nothing to delete in the store.
+        } catch {
+            if let open { state.withLock { state in if state.files[path] == nil { state.files[path] = open } } }
+            throw error
         }
-        for file in pending { file.unlinked = true }
+        open?.markUnlinked()
+        keepParent(of: path)
         invalidate()
+    }
+
+    /// A directory emptied through the mount stays, as on a local file system.
+    private func keepParent(of path: String) {
+        let parent = Self.parent(path)
+        if !parent.isEmpty { state.withLock { _ = $0.madeDirectories.insert(parent) } }
     }
 
     func mkdir(_ fusePath: String) throws {
@@ -349,6 +456,7 @@ final class MountFileSystem: Sendable {
         guard try attributes(fusePath).directory else { throw FuseError(ENOTDIR) }
         if try !list(fusePath).isEmpty { throw FuseError(ENOTEMPTY) }
         state.withLock { _ = $0.madeDirectories.remove(path) }
+        keepParent(of: path)
         invalidate()
     }
 
@@ -357,11 +465,12 @@ final class MountFileSystem: Sendable {
         let from = Self.storePath(fromFuse), to = Self.storePath(toFuse)
         _ = try Self.virtualPath(from)
         _ = try Self.virtualPath(to)
-        // A changed file still open is stored first: the rename moves what was written.
-        for (handle, file) in state.withLock({ $0.handles.filter { $0.value.path == from && $0.value.dirty } }) {
-            _ = file
-            try flush(handle)
+        // Changed files still open at or under `from` are stored first: the rename moves what
+        // was written.
+        let moving = state.withLock { state in
+            state.files.filter { $0.key == from || $0.key.hasPrefix(from + "/") }.map(\.value)
         }
+        for file in moving where file.dirty { try store(file) }
         invalidate()
         let source = try attributes(fromFuse)
         let target = try? attributes(toFuse)
@@ -388,6 +497,18 @@ final class MountFileSystem: Sendable {
             if target?.directory == true { throw FuseError(EISDIR) }
             try renameInStore(from, to, recursive: false)
         }
+        // Open files follow their name; one open at `to` before is a file no name reaches.
+        state.withLock { state in
+            state.files[to]?.markUnlinked()
+            state.files[to] = nil
+            for (path, file) in state.files where path == from || path.hasPrefix(from + "/") {
+                let renamed = to + path.dropFirst(from.count)
+                state.files[path] = nil
+                state.files[renamed] = file
+                file.path = renamed
+            }
+        }
+        keepParent(of: from)
         invalidate()
     }
 
@@ -397,14 +518,23 @@ final class MountFileSystem: Sendable {
         }
     }
 
-    /// Stores what is still unsaved and removes the cache files (at unmount).
+    /// At unmount: files still open (their application never closed them) are not stored, as
+    /// they may be half written; a changed one keeps its cache file, named on stderr.
     func shutdown() {
         let open = state.withLock { state in
-            let handles = Array(state.handles.keys)
-            return handles
+            let files = Array(Set(state.handles.values.map { ObjectIdentifier($0.file) }))
+                .compactMap { id in state.handles.values.first { ObjectIdentifier($0.file) == id }?.file }
+            state.handles.removeAll()
+            state.files.removeAll()
+            return files
         }
-        for handle in open { release(handle) }
-        try? FileManager.default.removeItem(atPath: cache)
+        for file in open {
+            let keep = file.dirty && !file.unlinked
+            if keep {
+                FileHandle.standardError.write(Data("mount: \(file.path) was still open and changed at unmount; not stored, its content is kept in \(file.local)\n".utf8))
+            }
+            file.close(keep: keep)
+        }
     }
 
     // MARK: Calls
@@ -420,7 +550,8 @@ final class MountFileSystem: Sendable {
             switch error {
             case .rejected(_, 404, _): throw FuseError(ENOENT)
             case .rejected(_, 507, let reply): throw FuseError(ENOSPC, reply.error)
-            case .rejected(_, 409, let reply): throw FuseError(EEXIST, reply.error)
+            case .rejected(_, 409, let reply) where reply.code.contains("exist"): throw FuseError(EEXIST, reply.error)
+            case .rejected(_, 409, let reply): throw FuseError(EBUSY, reply.error)
             case .rejected(_, 400, let reply): throw FuseError(EINVAL, reply.error)
             default: throw FuseError(EIO, error.description)
             }

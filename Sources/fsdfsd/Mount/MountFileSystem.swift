@@ -278,15 +278,33 @@ final class MountFileSystem: Sendable {
     /// serves it whole and matching its SHA-256.
     private func startFetch(_ file: OpenFile) throws {
         let vpath = try Self.virtualPath(file.path)
-        let found: WhereReply = try call { client, master in
+        var found: WhereReply = try call { client, master in
             try await client.call(.GET, master, Route.whereIs(vpath), timeout: .seconds(10))
         }
         guard !found.nodes.isEmpty else { throw FuseError(EIO, "\(file.path): no node holding a copy is up") }
         file.expect(size: found.size)
+        // The nearest first: a holder on this machine, then the master's order.
+        let local = Self.localHosts
+        found.nodes = found.nodes.filter { local.contains(Self.host(of: $0)) } + found.nodes.filter { !local.contains(Self.host(of: $0)) }
         let client = client
         // Ends by itself (finished, failed, or abandoned when the file is closed, which waits
         // for it): the file's close is where it is awaited.
         Task { await Self.fetch(found, into: file, client: client) }
+    }
+
+    /// Names this machine goes by: loopback, its host name and its addresses as Foundation
+    /// lists them.
+    static let localHosts: Set<String> = {
+        var names: Set<String> = ["127.0.0.1", "::1", "localhost", ProcessInfo.processInfo.hostName]
+        names.formUnion(Host.current().addresses)
+        names.formUnion(Host.current().names)
+        return names
+    }()
+
+    /// The host of `HOST:PORT` (`[v6]:PORT` too).
+    static func host(of address: String) -> String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        return String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
     }
 
     static func fetch(_ found: WhereReply, into file: OpenFile, client: SignedClient) async {

@@ -153,18 +153,10 @@ struct AwsChunkedDecoder {
             "AWS4-HMAC-SHA256-PAYLOAD", amzDate, scope, previous, SigV4.emptyPayloadHash, hex(chunkHash.finalize()),
         ].joined(separator: "\n")
         let expected = hex(HMAC<SHA256>.authenticationCode(for: Array(toSign.utf8), using: signingKey))
-        guard Self.constantTimeEqual(expected, chunkSignature) else {
+        guard SigV4Verifier.constantTimeEqual(expected, chunkSignature) else {
             throw S3Error("SignatureDoesNotMatch", .forbidden, "The signature of a chunk of the streaming upload does not match")
         }
         previous = expected
-    }
-
-    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.utf8), b = Array(right.utf8)
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 
     static func malformed(_ why: String) -> S3Error {

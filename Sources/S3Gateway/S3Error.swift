@@ -101,16 +101,7 @@ struct S3XML {
     /// The text of every `<name>` element in `document`, in order, unescaped; enough for the
     /// flat request bodies of the S3 API (`Delete`, `CompleteMultipartUpload`).
     static func values(of name: String, in document: String) -> [String] {
-        var found: [String] = []
-        var rest = Substring(document)
-        let open = "<\(name)>", close = "</\(name)>"
-        while let start = rest.range(of: open) {
-            rest = rest[start.upperBound...]
-            guard let end = rest.range(of: close) else { break }
-            found.append(unescape(String(rest[..<end.lowerBound])))
-            rest = rest[end.upperBound...]
-        }
-        return found
+        blocks(name, in: document).map(unescape)
     }
 
     /// The blocks `<name>…</name>` in `document`, their inner text as is.

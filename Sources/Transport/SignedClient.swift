@@ -74,18 +74,10 @@ public struct SignedClient: Sendable {
         _ address: String, path: VirtualPath, version: BlobVersion? = nil, receiverVerifies: Bool = false,
         range: ClosedRange<Int64>? = nil, timeout: TimeAmount, into write: (ByteBuffer) async throws -> Void
     ) async throws -> BlobHeaders {
-        let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies, range: range)
-        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
-        request.method = .GET
-        sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
-        let response = try await execute(request, address: address, timeout: timeout)
-        guard response.status == .ok else {
-            let bytes = try await collect(response, address: address)
-            throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
-        }
-        let headers = BlobHeaders(response.headers)
+        let (headers, stream) = try await openBlob(
+            address, path: path, version: version, receiverVerifies: receiverVerifies, range: range, timeout: timeout)
         do {
-            for try await chunk in response.body { try await write(chunk) }
+            for try await chunk in stream { try await write(chunk) }
         } catch let error as NodeCallError {
             throw error
         } catch {
@@ -98,9 +90,10 @@ public struct SignedClient: Sendable {
     /// headers and its bytes to read (a refusal throws before any byte). For a server that
     /// must choose its answer's status before it sends a body (the S3 API).
     public func openBlob(
-        _ address: String, path: VirtualPath, version: BlobVersion? = nil, range: ClosedRange<Int64>? = nil, timeout: TimeAmount
+        _ address: String, path: VirtualPath, version: BlobVersion? = nil, receiverVerifies: Bool = false,
+        range: ClosedRange<Int64>? = nil, timeout: TimeAmount
     ) async throws -> (BlobHeaders, BlobStream) {
-        let pathAndQuery = Route.blob(path, version: version, range: range)
+        let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies, range: range)
         var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
         request.method = .GET
         sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)

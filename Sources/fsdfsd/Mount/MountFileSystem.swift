@@ -181,41 +181,15 @@ final class MountFileSystem: Sendable {
     func open(_ fusePath: String, write: Bool, truncate: Bool, append: Bool) throws -> UInt64 {
         let path = Self.storePath(fusePath)
         if write, readOnly { throw FuseError(EROFS) }
-        if let shared = state.withLock({ state -> OpenFile? in
-            guard let file = state.files[path] else { return nil }
-            file.retain()
-            return file
-        }) {
-            do {
-                if write {
-                    try shared.waitComplete()
-                    shared.markWritable()
-                    if truncate { try shared.truncate(0) }
-                }
-            } catch {
-                release(file: shared)
-                throw error
-            }
-            return register(Handle(file: shared, writable: write, append: append))
-        }
+        if let shared = claim(path, nil) { return try share(shared, write: write, truncate: truncate, append: append) }
         let attributes = try attributes(fusePath)
         guard !attributes.directory else { throw FuseError(EISDIR) }
         let fetch = !(write && truncate)
         let file = try OpenFile(path: path, cache: cache, fetching: fetch)
-        // Another open of the same path may have made one meanwhile: share it.
-        let existing = state.withLock { state -> OpenFile? in
-            if let other = state.files[path] {
-                other.retain()
-                return other
-            }
-            state.files[path] = file
-            return nil
-        }
-        if let existing {
+        // Another open of the same path may have made one meanwhile.
+        if let shared = claim(path, file) {
             file.close()
-            _ = try? existing.waitComplete()
-            if write { existing.markWritable() }
-            return register(Handle(file: existing, writable: write, append: append))
+            return try share(shared, write: write, truncate: truncate, append: append)
         }
         if write { file.markWritable() }
         do {
@@ -240,27 +214,44 @@ final class MountFileSystem: Sendable {
         let parent = Self.parent(path)
         if !parent.isEmpty, try !attributes("/" + parent).directory { throw FuseError(ENOTDIR) }
         let made = try OpenFile(path: path, cache: cache, fetching: false)
-        let existing = state.withLock { state -> OpenFile? in
+        let id: UInt64
+        if let shared = claim(path, made) {
+            made.close()
+            id = try share(shared, write: true, truncate: true, append: false)
+        } else {
+            made.markWritable()
+            id = register(Handle(file: made, writable: true, append: false))
+        }
+        try handle(id).file.markDirty()
+        invalidate()
+        return id
+    }
+
+    /// The open file of `path`, one handle more; or nil after making `made` that file.
+    private func claim(_ path: String, _ made: OpenFile?) -> OpenFile? {
+        state.withLock { state in
             if let other = state.files[path] {
                 other.retain()
                 return other
             }
-            state.files[path] = made
+            if let made { state.files[path] = made }
             return nil
         }
-        let file: OpenFile
-        if let existing {
-            made.close()
-            try existing.waitComplete()
-            try existing.truncate(0)
-            file = existing
-        } else {
-            file = made
+    }
+
+    /// A new handle on a file already open.
+    private func share(_ file: OpenFile, write: Bool, truncate: Bool, append: Bool) throws -> UInt64 {
+        do {
+            if write {
+                try file.waitComplete()
+                file.markWritable()
+                if truncate { try file.truncate(0) }
+            }
+        } catch {
+            release(file: file)
+            throw error
         }
-        file.markWritable()
-        file.markDirty()
-        invalidate()
-        return register(Handle(file: file, writable: true, append: false))
+        return register(Handle(file: file, writable: write, append: append))
     }
 
     private func register(_ handle: Handle) -> UInt64 {

@@ -249,7 +249,9 @@ extension S3Gateway {
             do {
                 let (_, stream) = try await client.openBlob(
                     node, path: found.heldAt?[node] ?? file.path, version: BlobVersion(file: file.id, sha256: file.sha256),
-                    range: range.flatMap { $0 == 0...(file.size - 1) ? nil : $0 }, timeout: SignedClient.transferTimeout(length))
+                    range: range.flatMap { $0 == 0...(file.size - 1) ? nil : $0 },
+                    // The client sets the pace (it may read slowly): 10 minutes, plus 10 s per MiB.
+                    timeout: .seconds(600 + 10 * length / (1 << 20)))
                 opened = (node, stream)
                 break
             } catch {

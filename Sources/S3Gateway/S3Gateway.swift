@@ -58,7 +58,7 @@ public final class S3Gateway: Sendable {
     }
 
     /// Answers one request; every failure becomes S3's XML error.
-    func respond(to request: Request, context: BasicRequestContext) async -> Response {
+    func respond(to request: Request, context: S3RequestContext) async -> Response {
         let requestID = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).uppercased()
         let resource = request.uri.path
         do {
@@ -85,6 +85,7 @@ public final class S3Gateway: Sendable {
             // answer instead (nothing more is taken from a refused client).
             if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
                 headers[.connection] = "close"
+                context.channel.close(mode: .input, promise: nil)
             }
             return Response(status: s3.status, headers: headers, body: .init(byteBuffer: body))
         }

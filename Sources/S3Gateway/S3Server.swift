@@ -26,7 +26,7 @@ public struct S3Server: Service {
         try await gateway.prepare()
         let gateway = gateway
         let app = Application(
-            responder: CallbackResponder { (request: Request, context: BasicRequestContext) in
+            responder: CallbackResponder { (request: Request, context: S3RequestContext) in
                 await gateway.respond(to: request, context: context)
             },
             server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300))),
@@ -69,5 +69,17 @@ final class ContinueHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
         }
         context.fireChannelRead(data)
+    }
+}
+
+/// The request context of the S3 API: Hummingbird's core storage and the connection, which a
+/// refusal closes for reading.
+struct S3RequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }

@@ -12,10 +12,13 @@ public struct NodeRequestContext: RequestContext {
 
     /// The peer's address (the dashboard throttles failed logins by it); nil when unknown.
     public var remoteAddress: SocketAddress?
+    /// The connection, which a refusal closes for reading (``SigningMiddleware``).
+    public let channel: any Channel
 
     public init(source: Source) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
 
     /// JSON bodies of control messages; file bytes are streamed and not bound by this.

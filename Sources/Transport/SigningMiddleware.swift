@@ -1,15 +1,18 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import ReplicaCore
 
 /// Refuses every request that is not signed with the swarm key (ARCHITECTURE.md section 4)
 /// with 401 before any handler runs, so a refused request changes nothing.
 ///
-/// Control messages are small: their body is read whole, hashed and checked here. Streamed
-/// uploads (`PUT`) are checked in two steps: headers, signature, freshness and nonce here,
-/// before a byte is read; the body hash by the handler once the stream has been stored in a
-/// temporary file, before anything becomes visible.
+/// Every request is checked in two steps. First its headers, signature, freshness and nonce,
+/// before a byte of its body is read: an unsigned or forged request is refused at once and
+/// its connection closed, so an unauthenticated peer cannot make the node buffer anything.
+/// Then its body's hash: control messages (small) are read whole and checked here; streamed
+/// uploads (`PUT`) by the handler once the stream has been stored in a temporary file,
+/// before anything becomes visible.
 public struct SigningMiddleware: RouterMiddleware {
     public typealias Context = NodeRequestContext
     let verifier: RequestVerifier
@@ -28,20 +31,36 @@ public struct SigningMiddleware: RouterMiddleware {
             HTTPField.Name(name).flatMap { request.headers[$0] }
         }
         do {
+            // Headers, freshness, signature and nonce first: a request that fails them is
+            // refused before a byte of its body is read.
+            let verified = try verifier.verifyHeaders(
+                method: request.method.rawValue, pathAndQuery: pathAndQuery, headers: headers, now: Date())
             if request.method == .put {
-                context.pendingBodyCheck = try verifier.verifyHeaders(
-                    method: request.method.rawValue, pathAndQuery: pathAndQuery, headers: headers, now: Date())
+                context.pendingBodyCheck = verified
             } else {
-                let body = try await request.collectBody(upTo: context.maxUploadSize)
-                let sha = RequestSignature.sha256Hex(of: body.readableBytesView)
-                try verifier.verify(
-                    method: request.method.rawValue, pathAndQuery: pathAndQuery, headers: headers,
-                    bodySHA256: sha, now: Date())
+                let body: ByteBuffer
+                do {
+                    body = try await request.collectBody(upTo: context.maxUploadSize)
+                } catch {
+                    return Self.refusal(
+                        .contentTooLarge, "the body is larger than \(context.maxUploadSize) bytes", code: "too_large", closing: context.channel)
+                }
+                try verifier.complete(verified, actualBodySHA256: RequestSignature.sha256Hex(of: body.readableBytesView), now: Date())
             }
         } catch let error as AuthError {
             context.logger.notice("refused \(request.method) \(request.uri.path): \(error)")
-            return ErrorResponse.make(.unauthorized, ErrorReply(error: error.description, code: error.code))
+            return Self.refusal(.unauthorized, error.description, code: error.code, closing: context.channel)
         }
         return try await next(request, context)
+    }
+
+    /// A refusal that also ends the connection: reading stops now (the body the client may
+    /// still be sending is never read, not even to be dropped), the answer goes out, then the
+    /// connection closes.
+    static func refusal(_ status: HTTPResponse.Status, _ message: String, code: String, closing channel: any Channel) -> Response {
+        channel.close(mode: .input, promise: nil)
+        var response = ErrorResponse.make(status, ErrorReply(error: message, code: code))
+        response.headers[.connection] = "close"
+        return response
     }
 }

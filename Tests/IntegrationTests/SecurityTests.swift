@@ -101,6 +101,28 @@ extension Integration {
             }
         }
 
+        @Test("An unsigned request announcing a 60 MB body is refused at once, before any body byte is sent, and its connection closed")
+        func refusedBeforeTheBody() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                let port = try #require(master.address.split(separator: ":").last)
+                // bash's /dev/tcp: a raw client that sends the head only and never a body byte.
+                let script = """
+                    exec 3<>/dev/tcp/127.0.0.1/\(port)
+                    printf 'POST /v1/copy HTTP/1.1\\r\\nHost: fsdfs\\r\\nContent-Type: application/json\\r\\nContent-Length: 60000000\\r\\n\\r\\n' >&3
+                    timeout 10 cat <&3
+                    echo "cat: $?"
+                    """
+                let started = ContinuousClock.now
+                let result = try await Fsdfsd.run(
+                    ["-c", script], environment: [:], timeout: .seconds(30), executable: URL(fileURLWithPath: "/bin/bash"))
+                #expect(result.stdout.hasPrefix("HTTP/1.1 401"), "\(result.stdout)")
+                // The node closed the connection (cat saw its end), long before the 10 s timeout.
+                #expect(result.stdout.hasSuffix("cat: 0\n"), "\(result.stdout)")
+                #expect(ContinuousClock.now - started < .seconds(5))
+            }
+        }
+
         @Test("An upload whose bytes differ from the signed checksum is refused and leaves nothing behind")
         func tamperedUploadIsRefused() async throws {
             try await withCluster { cluster in

@@ -29,7 +29,7 @@ public struct S3Server: Service {
             responder: CallbackResponder { (request: Request, context: S3RequestContext) in
                 await gateway.respond(to: request, context: context)
             },
-            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             logger: logger)
         logger.info("S3 API on http://\(host):\(port)")

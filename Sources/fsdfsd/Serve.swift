@@ -221,6 +221,10 @@ struct Serve: AsyncParsableCommand {
         // `/ui/` is the dashboard's (with its own login); every other path stays signed.
         let app = Application(
             responder: DashboardDispatch(signed: router.buildResponder(), dashboard: dashboard?.makeRouter().buildResponder()),
+            // A connection that sends nothing for two minutes (between requests, or a request's
+            // head or body that stalls) is closed: idle sockets do not pile up. Twice the
+            // signed clients' own idle time, so a pooled connection is never reused as it closes.
+            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(listenAt.host, port: listenAt.port), serverName: nil),
             logger: logger)
         services.append(app)

@@ -29,9 +29,16 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
 
 /// The swarm password, from `--secret` or `FSDFS_SECRET`.
 enum SwarmSecret {
-    static func key(from option: String?) throws -> SwarmKey {
-        guard let password = option ?? ProcessInfo.processInfo.environment["FSDFS_SECRET"], !password.isEmpty else {
-            throw CommandFailure("no swarm password: set FSDFS_SECRET (or pass --secret)")
+    /// The swarm key from, in order: `--secret`, `--secret-file`, `FSDFS_SECRET`,
+    /// `FSDFS_SECRET_FILE`. A file must be readable by its owner only.
+    static func key(from option: String?, file: String? = nil) throws -> SwarmKey {
+        let environment = ProcessInfo.processInfo.environment
+        var password = option
+        if password == nil, let file = file ?? (environment["FSDFS_SECRET"] == nil ? environment["FSDFS_SECRET_FILE"] : nil) {
+            password = try SecretFile.read(file, what: "swarm password")
+        }
+        guard let password = password ?? environment["FSDFS_SECRET"], !password.isEmpty else {
+            throw CommandFailure("no swarm password: set FSDFS_SECRET or FSDFS_SECRET_FILE (or pass --secret-file)")
         }
         do {
             return try SwarmKey(password: password)
@@ -41,13 +48,42 @@ enum SwarmSecret {
     }
 }
 
+/// A secret kept in a file (the swarm password, a MongoDB URI with its password): refused
+/// when anyone but its owner may read or write it, as ssh refuses a private key.
+enum SecretFile {
+    static func read(_ path: String, what: String) throws -> String {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: path)
+        } catch {
+            throw CommandFailure("cannot read the \(what) file \(path): no such file or no permission")
+        }
+        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
+        guard mode & 0o077 == 0 else {
+            throw CommandFailure(
+                "the \(what) file \(path) may be read by others (mode \(String(mode, radix: 8))): make it private with chmod 600 \(path)")
+        }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw CommandFailure("cannot read the \(what) file \(path) as UTF-8 text")
+        }
+        // A trailing line end is not part of the secret (echo secret > file).
+        var secret = Substring(text)
+        while let last = secret.last, last == "\n" || last == "\r" { secret = secret.dropLast() }
+        guard !secret.isEmpty else { throw CommandFailure("the \(what) file \(path) is empty") }
+        return String(secret)
+    }
+}
+
 /// Options every client command takes.
 struct ClientOptions: ParsableArguments {
     @Option(help: "The master (HOST:PORT); default FSDFS_MASTER or 127.0.0.1:4242.")
     var master: String?
 
-    @Option(help: "Swarm password (prefer the FSDFS_SECRET environment variable).")
+    @Option(help: "Swarm password (prefer --secret-file, FSDFS_SECRET_FILE or FSDFS_SECRET: arguments are visible to other users).")
     var secret: String?
+
+    @Option(help: "A file holding the swarm password, readable by its owner only (or FSDFS_SECRET_FILE).")
+    var secretFile: String?
 
     var masterAddress: String {
         master ?? ProcessInfo.processInfo.environment["FSDFS_MASTER"] ?? "127.0.0.1:4242"
@@ -59,7 +95,7 @@ struct ClientOptions: ParsableArguments {
 
     /// Runs `body` with a signed client, shutting the HTTP client down afterwards.
     func withClient<T: Sendable>(_ body: (SignedClient) async throws -> T) async throws -> T {
-        let key = try SwarmSecret.key(from: secret)
+        let key = try SwarmSecret.key(from: secret, file: secretFile)
         let http = SignedClient.makeHTTPClient(connectTimeout: .seconds(2))
         let client = SignedClient(http: http, key: key)
         do {

@@ -71,8 +71,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Master only: bytes per second the replication copies across the swarm may add up to (bytes or K/M/G/T, powers of 1024). Client uploads and reads are not limited. Default: no limit.")
     var maxReplicationRate: String?
 
-    @Option(help: "Swarm password (prefer the FSDFS_SECRET environment variable: arguments are visible to other users).")
+    @Option(help: "Swarm password (prefer --secret-file, FSDFS_SECRET_FILE or FSDFS_SECRET: arguments are visible to other users).")
     var secret: String?
+
+    @Option(help: "A file holding the swarm password, readable by its owner only (or FSDFS_SECRET_FILE).")
+    var secretFile: String?
+
+    @Option(help: "Master only: a file holding the --catalog location (a mongodb:// URI with its password), readable by its owner only (or FSDFS_CATALOG_FILE).")
+    var catalogFile: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
@@ -96,6 +102,7 @@ struct Serve: AsyncParsableCommand {
         guard (1...BlobsRequest.maxFiles).contains(copyBatch) else {
             throw ValidationError("--copy-batch must be between 1 and \(BlobsRequest.maxFiles) files")
         }
+        if catalog != nil, catalogFile != nil { throw ValidationError("give the catalog with --catalog or --catalog-file, not both") }
         if recover, let master, master != listen, master != (advertise ?? listen) {
             throw ValidationError("--recover rebuilds the master's catalog: give it to the master, not to a node joining --master \(master)")
         }
@@ -138,7 +145,7 @@ struct Serve: AsyncParsableCommand {
         HeapRelease.limitArenas()
         // Uploads and copies at once each fsync their file: let the disk see them together.
         widenBlockingPool(to: 16)
-        let key = try SwarmSecret.key(from: secret)
+        let key = try SwarmSecret.key(from: secret, file: secretFile)
         var logger = Logger(label: "fsdfsd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let listenAt = try Endpoint(listen, option: "--listen")
@@ -275,6 +282,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     private func catalogLocation() throws -> CatalogLocation {
+        var catalog = self.catalog
+        if catalog == nil, let file = catalogFile ?? ProcessInfo.processInfo.environment["FSDFS_CATALOG_FILE"] {
+            catalog = try SecretFile.read(file, what: "catalog")
+        }
         guard let catalog else { return .embedded(data: data) }
         do {
             return try CatalogLocation(parsing: catalog)

@@ -123,6 +123,42 @@ extension Integration {
             }
         }
 
+        @Test("A secret file readable by others is refused in one line; a private one (--secret-file, FSDFS_SECRET_FILE) works; --catalog-file likewise")
+        func secretFiles() async throws {
+            try await withCluster { cluster in
+                try await cluster.start("master", asMaster: true)
+                let file = cluster.root.appendingPathComponent("swarm.secret")
+                try Data((Cluster.secret + "\n").utf8).write(to: file)
+                try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+                var environment = cluster.environment
+                environment["FSDFS_SECRET"] = nil
+                let open = try await Fsdfsd.run(["status", "--secret-file", file.path], environment: environment)
+                #expect(open.status != 0)
+                #expect(open.stderr.contains("may be read by others") && open.stderr.contains("chmod 600"), "\(open.stderr)")
+                #expect(open.stderr.split(separator: "\n").count == 1)
+
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+                let private1 = try await Fsdfsd.run(["status", "--secret-file", file.path], environment: environment)
+                #expect(private1.status == 0, "\(private1.stderr)")
+                environment["FSDFS_SECRET_FILE"] = file.path
+                let private2 = try await Fsdfsd.run(["status"], environment: environment)
+                #expect(private2.status == 0, "\(private2.stderr)")
+                environment["FSDFS_SECRET_FILE"] = cluster.root.appendingPathComponent("missing").path
+                let missing = try await Fsdfsd.run(["status"], environment: environment)
+                #expect(missing.status != 0 && missing.stderr.contains("cannot read the swarm password file"), "\(missing.stderr)")
+
+                let catalog = cluster.root.appendingPathComponent("catalog.uri")
+                try Data("mongodb://user:password@127.0.0.1:1/fsdfs".utf8).write(to: catalog)
+                try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: catalog.path)
+                let serve = try await Fsdfsd.run(
+                    ["serve", "--data", cluster.root.appendingPathComponent("other").path, "--listen", "127.0.0.1:1",
+                     "--catalog-file", catalog.path],
+                    environment: cluster.environment)
+                #expect(serve.status != 0 && serve.stderr.contains("the catalog file") && serve.stderr.contains("chmod 600"), "\(serve.stderr)")
+                #expect(!serve.stderr.contains("password@"), "the URI is not printed")
+            }
+        }
+
         @Test("An upload whose bytes differ from the signed checksum is refused and leaves nothing behind")
         func tamperedUploadIsRefused() async throws {
             try await withCluster { cluster in

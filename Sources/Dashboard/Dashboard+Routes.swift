@@ -133,7 +133,7 @@ extension Dashboard {
         var request = request
         let body = try await request.collectBody(upTo: 8192)
         let password = Self.formValue("password", in: String(buffer: body)) ?? ""
-        let accepted = (try? SwarmKey(password: password)).map { $0 == key } ?? false
+        let accepted = (try? await SwarmKey.derive(password: password)).map { $0 == key } ?? false
         guard accepted else {
             try await Task.sleep(for: failedLoginDelay)
             logger.notice("dashboard: wrong password from \(client)")

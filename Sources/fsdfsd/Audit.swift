@@ -47,7 +47,7 @@ struct Audit: AsyncParsableCommand {
     /// client waits longer than the commands' usual minute.
     private func fetch() async throws -> AuditReply {
         let master = options.masterAddress
-        let key = try SwarmSecret.key(from: options.secret, file: options.secretFile)
+        let key = try await SwarmSecret.key(from: options.secret, file: options.secretFile)
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(2), read: .hours(2))
         configuration.decompression = .disabled

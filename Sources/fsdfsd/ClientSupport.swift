@@ -31,7 +31,7 @@ struct Endpoint: Sendable, Equatable, CustomStringConvertible {
 enum SwarmSecret {
     /// The swarm key from, in order: `--secret`, `--secret-file`, `FSDFS_SECRET`,
     /// `FSDFS_SECRET_FILE`. A file must be readable by its owner only.
-    static func key(from option: String?, file: String? = nil) throws -> SwarmKey {
+    static func key(from option: String?, file: String? = nil) async throws -> SwarmKey {
         let environment = ProcessInfo.processInfo.environment
         var password = option
         if password == nil, let file = file ?? (environment["FSDFS_SECRET"] == nil ? environment["FSDFS_SECRET_FILE"] : nil) {
@@ -41,7 +41,7 @@ enum SwarmSecret {
             throw CommandFailure("no swarm password: set FSDFS_SECRET or FSDFS_SECRET_FILE (or pass --secret-file)")
         }
         do {
-            return try SwarmKey(password: password)
+            return try await SwarmKey.derive(password: password)
         } catch {
             throw CommandFailure("swarm password: \(error)")
         }
@@ -95,7 +95,7 @@ struct ClientOptions: ParsableArguments {
 
     /// Runs `body` with a signed client, shutting the HTTP client down afterwards.
     func withClient<T: Sendable>(_ body: (SignedClient) async throws -> T) async throws -> T {
-        let key = try SwarmSecret.key(from: secret, file: secretFile)
+        let key = try await SwarmSecret.key(from: secret, file: secretFile)
         let http = SignedClient.makeHTTPClient(connectTimeout: .seconds(2))
         let client = SignedClient(http: http, key: key)
         do {

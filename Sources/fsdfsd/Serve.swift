@@ -145,7 +145,7 @@ struct Serve: AsyncParsableCommand {
         HeapRelease.limitArenas()
         // Uploads and copies at once each fsync their file: let the disk see them together.
         widenBlockingPool(to: 16)
-        let key = try SwarmSecret.key(from: secret, file: secretFile)
+        let key = try await SwarmSecret.key(from: secret, file: secretFile)
         var logger = Logger(label: "fsdfsd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let listenAt = try Endpoint(listen, option: "--listen")

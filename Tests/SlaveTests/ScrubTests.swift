@@ -245,7 +245,7 @@ struct ScrubTests {
             try await put(store, "x/a", payload(200, seed: 10), fileID: 11)
             try FileManager.default.removeItem(atPath: data + "/x/a")
 
-            let key = try SwarmKey(password: "scrub-tests")
+            let key = try SwarmKey(password: "scrub-tests-secret")
             let http = SignedClient.makeHTTPClient()
             let node = StorageNode(
                 id: NodeID("node-1"), swarm: nil, address: "127.0.0.1:1", master: "127.0.0.1:1", store: store,

@@ -1,16 +1,21 @@
 import Crypto
+import _CryptoExtras
 
 /// The secret every node and client of one swarm shares, in the form requests are signed with.
 ///
-/// The key is derived from the swarm password (`--secret` / `FSDFS_SECRET`) with HKDF-SHA256:
-/// input key material = the password's UTF-8 bytes exactly as given (no Unicode normalisation),
-/// salt = `"fsdfs-swarm-v1"`, info = `"request-signing"`, 32 output bytes.
+/// The key is derived from the swarm password (`--secret-file`, `FSDFS_SECRET`…) in two steps:
+/// 1. scrypt (N = 2^15, r = 8, p = 1: about 32 MiB and a tenth of a second) over the password's
+///    UTF-8 bytes exactly as given (no Unicode normalisation), salt `"fsdfs-swarm-v2"`, 32 bytes.
+///    Deliberately slow: anyone who captures one signed request can test password guesses
+///    offline, and each guess now costs that much. It runs once per process.
+/// 2. HKDF-SHA256 over those bytes, salt `"fsdfs-swarm-v2"`, info `"request-signing"`, 32
+///    bytes: the signing key.
 ///
-/// Why derive instead of using the password directly? HKDF turns a password of any length into
-/// a uniform 256-bit HMAC key, and the fixed `info` label binds this key to request signing, so a
-/// later feature that needs its own key (say, encrypting replicas) derives a different, unrelated
-/// key from the same password. The salt names the protocol version: changing the derivation means
-/// changing the salt, never silently producing a different key under the same name.
+/// Why HKDF on top? The fixed `info` label binds this key to request signing, so a feature
+/// that needs its own key (the dashboard's sessions, the S3 secrets' seal) derives a
+/// different, unrelated key from the same password (``derivedKey(for:)``). The salt names the
+/// protocol version: changing the derivation means changing the salt, never silently producing
+/// a different key under the same name.
 ///
 /// The password itself is not stored, and neither the password nor the key ever crosses the wire:
 /// requests carry only an HMAC computed with the key (see ``RequestSigner``), which reveals
@@ -18,13 +23,14 @@ import Crypto
 public struct SwarmKey: Sendable, Equatable, CustomStringConvertible {
     /// The fewest UTF-8 bytes a swarm password may have.
     ///
-    /// Eight bytes is a floor against typos and placeholder values, not a strength guarantee:
-    /// anyone who captures one signed request can test password guesses offline, so use a long
-    /// random passphrase.
-    public static let minimumPasswordBytes = 8
+    /// Sixteen bytes is a floor against typos and placeholder values, not a strength
+    /// guarantee: use a long random passphrase.
+    public static let minimumPasswordBytes = 16
 
-    /// The HKDF salt: the protocol's name and version.
-    public static let hkdfSalt = "fsdfs-swarm-v1"
+    /// The scrypt and HKDF salt: the protocol's name and version.
+    public static let hkdfSalt = "fsdfs-swarm-v2"
+    /// scrypt's cost: N = 2^15, r = 8, p = 1.
+    public static let scryptRounds = 1 << 15
     /// The HKDF info label: what this key is for.
     public static let hkdfInfo = "request-signing"
     /// The derived key's length in bytes.
@@ -46,8 +52,17 @@ public struct SwarmKey: Sendable, Equatable, CustomStringConvertible {
         guard passwordBytes.count >= Self.minimumPasswordBytes else {
             throw .tooShort(byteCount: passwordBytes.count, minimum: Self.minimumPasswordBytes)
         }
+        let stretched: SymmetricKey
+        do {
+            stretched = try KDF.Scrypt.deriveKey(
+                from: passwordBytes, salt: Array(Self.hkdfSalt.utf8), outputByteCount: Self.keyByteCount,
+                rounds: Self.scryptRounds, blockSize: 8, parallelism: 1, maxMemory: 64 << 20)
+        } catch {
+            // Only memory exhaustion makes scrypt fail with these constant parameters.
+            preconditionFailure("scrypt failed: \(error)")
+        }
         let derived = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: passwordBytes),
+            inputKeyMaterial: stretched,
             salt: Array(Self.hkdfSalt.utf8),
             info: Array(Self.hkdfInfo.utf8),
             outputByteCount: Self.keyByteCount

@@ -142,6 +142,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let startedAt = Date()
         HeapRelease.limitArenas()
         // Uploads and copies at once each fsync their file: let the disk see them together.
         widenBlockingPool(to: 16)
@@ -190,7 +191,8 @@ struct Serve: AsyncParsableCommand {
 
         let http = SignedClient.makeHTTPClient()
         let client = SignedClient(http: http, key: key)
-        let verifier = RequestVerifier(key: key)
+        // What was signed before this start is refused: the replay cache starts empty.
+        let verifier = RequestVerifier(key: key, notBefore: startedAt)
         let node = StorageNode(
             id: nodeID, swarm: dataSwarm, address: address, master: masterAddress, store: store, client: client,
             verifier: verifier, logger: logger)

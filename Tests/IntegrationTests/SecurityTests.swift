@@ -6,6 +6,7 @@ import ReplicaCore
 import Transport
 import Slave
 import Testing
+import TestSupport
 
 extension Integration {
     /// Every request must be signed; paths must stay inside the store.
@@ -156,6 +157,28 @@ extension Integration {
                     environment: cluster.environment)
                 #expect(serve.status != 0 && serve.stderr.contains("the catalog file") && serve.stderr.contains("chmod 600"), "\(serve.stderr)")
                 #expect(!serve.stderr.contains("password@"), "the URI is not printed")
+            }
+        }
+
+        @Test("A request captured before a node restarted is refused after it, though its nonce is forgotten: nothing is deleted")
+        func replayAfterRestartIsRefused() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", asMaster: true)
+                try await cluster.waitForNodes(1)
+                try await cluster.put(try cluster.localFile("a", size: 100), "a.txt")
+                // Signed now, sent only after the restart (as a captured request would be).
+                let path = Route.file(try VirtualPath("a.txt"))
+                var request = HTTPClientRequest(url: "http://\(cluster.master)\(path)")
+                request.method = .DELETE
+                let headers = RequestSigner(key: try SwarmKey(password: Cluster.secret))
+                    .sign(method: "DELETE", pathAndQuery: path, body: Data(), now: Date().addingTimeInterval(-2))
+                for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
+                await master.stop()
+                try await cluster.restart(master)
+                let replayed = try await RawRequest.execute(request, http: cluster.http)
+                #expect(replayed.status == 401)
+                #expect(replayed.reply?.code == AuthError.signedBeforeStart.code)
+                try await eventually("a.txt is still there") { try await cluster.whereIs("a.txt") != nil }
             }
         }
 

@@ -24,6 +24,10 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The replay cache holds its maximum of live nonces, so the node cannot remember this one and
     /// refuses rather than forget a nonce that could still be replayed. HTTP 401; retry later.
     case replayCacheFull
+    /// The request was signed before this node started: its replay cache, kept in memory, no
+    /// longer knows the nonces of that time, so it takes no request from then (a captured one
+    /// sent again after a restart). HTTP 401; sign it anew.
+    case signedBeforeStart
 
     /// The HTTP status to answer with: 401 for every case.
     public var httpStatus: Int { 401 }
@@ -37,6 +41,7 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case .bodyMismatch: "body_mismatch"
         case .replayed: "replayed"
         case .replayCacheFull: "replay_cache_full"
+        case .signedBeforeStart: "signed_before_start"
         }
     }
 
@@ -56,6 +61,8 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
             "this request was already received (its nonce was used before); sign every request anew instead of resending it"
         case .replayCacheFull:
             "this node is receiving more signed requests than its replay cache can track; retry shortly"
+        case .signedBeforeStart:
+            "the request was signed before this node started (it takes none from before, since it cannot tell a replay); sign it anew"
         }
     }
 }

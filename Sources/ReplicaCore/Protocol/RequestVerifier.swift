@@ -10,7 +10,9 @@ import Synchronization
 /// 1. all four signing headers are present and well-formed, else ``AuthError/missingOrMalformed``;
 /// 2. the timestamp is within ±``window`` of `now`, else ``AuthError/expired``. Why: a captured
 ///    request must stop working soon, and this bound is what lets the nonce cache forget. Why both
-///    directions: clocks of nodes and clients drift, so a request may look slightly from the future;
+///    directions: clocks of nodes and clients drift, so a request may look slightly from the future.
+///    And it is not before ``notBefore`` (the node's start), else ``AuthError/signedBeforeStart``:
+///    the nonce cache lives in memory, so a restarted node cannot tell a replay of an older one;
 /// 3. the HMAC matches, compared in constant time, else ``AuthError/badSignature``. Why constant
 ///    time: see ``RequestSignature/constantTimeEqual(_:_:)``;
 /// 4. the signed body hash equals the hash of the body received, else ``AuthError/bodyMismatch``;
@@ -38,6 +40,9 @@ public final class RequestVerifier: Sendable {
     /// The most nonces remembered at once.
     public let maxNonces: Int
 
+    /// Requests signed before this Unix second are refused (the node's start); nil: none.
+    public let notBefore: Int64?
+
     private let key: SwarmKey
     private let nonces: Mutex<NonceCache>
 
@@ -45,12 +50,14 @@ public final class RequestVerifier: Sendable {
     ///   - key: the swarm key requests must be signed with.
     ///   - window: the accepted clock skew in seconds, either way; 300 by default.
     ///   - maxNonces: how many accepted nonces may be remembered at once; 6.5 million by default.
-    public init(key: SwarmKey, window: TimeInterval = 300, maxNonces: Int = 6_500_000) {
+    ///   - notBefore: refuse requests signed before this time (a node gives its start).
+    public init(key: SwarmKey, window: TimeInterval = 300, maxNonces: Int = 6_500_000, notBefore: Date? = nil) {
         precondition(window > 0, "the timestamp window must be positive")
         precondition(maxNonces > 0, "the replay cache must hold at least one nonce")
         self.key = key
         self.window = window
         self.maxNonces = maxNonces
+        self.notBefore = notBefore.map { Int64($0.timeIntervalSince1970.rounded(.down)) }
         self.nonces = Mutex(NonceCache(capacity: maxNonces, bucketSeconds: window / 30))
     }
 
@@ -150,6 +157,7 @@ public final class RequestVerifier: Sendable {
         else { throw .missingOrMalformed }
 
         guard abs(Double(timestamp) - now.timeIntervalSince1970) <= window else { throw .expired }
+        if let notBefore, timestamp < notBefore { throw .signedBeforeStart }
 
         let canonical = RequestSignature.canonicalString(
             method: method,

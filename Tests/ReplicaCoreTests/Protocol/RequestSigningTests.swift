@@ -488,7 +488,7 @@ struct RequestSigningTests {
     // MARK: Errors
 
     @Test func everyAuthErrorIsA401WithADistinctCodeAndAOneLineMessage() {
-        let all: [AuthError] = [.missingOrMalformed, .expired, .badSignature, .bodyMismatch, .replayed, .replayCacheFull]
+        let all: [AuthError] = [.missingOrMalformed, .expired, .badSignature, .bodyMismatch, .replayed, .replayCacheFull, .signedBeforeStart]
         #expect(Set(all.map(\.code)).count == all.count)
         #expect(AuthError.missingOrMalformed.code == "unauthorized")
         #expect(AuthError.expired.code == "expired")

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTPTypes
 import ServiceLifecycle
+import Transport
 
 /// The S3 API's listener (`serve --s3-listen HOST:PORT`): a Hummingbird server whose one
 /// responder is the ``S3Gateway``. A service of the master's service group.
@@ -13,12 +14,15 @@ public struct S3Server: Service {
     let gateway: S3Gateway
     let host: String
     let port: Int
+    /// Shared with the node's own server: one budget of connections for the process.
+    let limits: ConnectionLimits
     let logger: Logger
 
-    public init(gateway: S3Gateway, host: String, port: Int, logger: Logger) {
+    public init(gateway: S3Gateway, host: String, port: Int, limits: ConnectionLimits, logger: Logger) {
         self.gateway = gateway
         self.host = host
         self.port = port
+        self.limits = limits
         self.logger = logger
     }
 
@@ -29,7 +33,7 @@ public struct S3Server: Service {
             responder: CallbackResponder { (request: Request, context: S3RequestContext) in
                 await gateway.respond(to: request, context: context)
             },
-            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(120))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [limits.handler(), ContinueHandler()], idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             logger: logger)
         logger.info("S3 API on http://\(host):\(port)")

@@ -88,6 +88,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: .hidden)
     var inventoryBatch: Int = Reporter.defaultBatchSize
 
+    /// Connection caps (in all, per peer address) instead of those from the descriptor limit;
+    /// for tests.
+    @Option(help: .hidden)
+    var maxConnections: Int?
+    @Option(help: .hidden)
+    var maxConnectionsPerPeer: Int?
+
     /// Master only: whole inventories matched at once; for tests.
     @Option(help: .hidden)
     var inventorySlots: Int = 2
@@ -228,12 +235,19 @@ struct Serve: AsyncParsableCommand {
         }
 
         // `/ui/` is the dashboard's (with its own login); every other path stays signed.
+        // Connections: at most half the descriptors the process may open in all (the rest is
+        // for files and the node's own calls), and a share of that per peer address, so one
+        // peer's idle sockets cannot crowd out the others.
+        let descriptors = FileDescriptorLimit.raise()
+        let limits = ConnectionLimits(
+            total: maxConnections ?? max(64, min(16_384, descriptors / 2)),
+            perPeer: maxConnectionsPerPeer ?? max(32, min(1024, descriptors / 8)), logger: logger)
         let app = Application(
             responder: DashboardDispatch(signed: router.buildResponder(), dashboard: dashboard?.makeRouter().buildResponder()),
             // A connection that sends nothing for two minutes (between requests, or a request's
             // head or body that stalls) is closed: idle sockets do not pile up. Twice the
             // signed clients' own idle time, so a pooled connection is never reused as it closes.
-            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [limits.handler()], idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(listenAt.host, port: listenAt.port), serverName: nil),
             logger: logger)
         services.append(app)
@@ -259,7 +273,7 @@ struct Serve: AsyncParsableCommand {
             if let s3Listen {
                 let s3At = try Endpoint(s3Listen, option: "--s3-listen", reachedBy: "S3 clients")
                 let gateway = S3Gateway(master: masterRole, client: client, spool: data + "/.fsdfs/s3-spool", logger: logger)
-                services.append(S3Server(gateway: gateway, host: s3At.host, port: s3At.port, logger: logger))
+                services.append(S3Server(gateway: gateway, host: s3At.host, port: s3At.port, limits: limits, logger: logger))
             }
         }
         services.append(Scrubber(node: node, configuration: .init(
@@ -338,5 +352,21 @@ struct Serve: AsyncParsableCommand {
         let attributes = try FileManager.default.attributesOfFileSystem(forPath: data)
         let free = (attributes[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
         return free / 10 * 9
+    }
+}
+
+/// The process's limit on open file descriptors.
+enum FileDescriptorLimit {
+    /// Raises the soft limit to the hard one (a server needs descriptors for its connections
+    /// and its files); the limit now in force.
+    static func raise() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
     }
 }

@@ -182,6 +182,59 @@ extension Integration {
             }
         }
 
+        @Test("Idle sockets from one address are capped: those over the cap are closed at once, and the node's own peers and clients go on")
+        func idleSocketsAreCapped() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start(
+                    "master", asMaster: true, extra: ["--max-connections", "300", "--max-connections-per-peer", "60"])
+                try await cluster.start("node")
+                try await cluster.waitForNodes(2)
+                let port = try #require(master.address.split(separator: ":").last)
+                // 150 idle sockets from 127.0.0.2 (another address than the swarm's 127.0.0.1),
+                // held while the swarm works; how many the master closed at once.
+                let script = """
+                    import socket, sys, time
+                    sockets = []
+                    for _ in range(150):
+                        s = socket.socket()
+                        s.bind(("127.0.0.2", 0))
+                        s.connect(("127.0.0.1", \(port)))
+                        s.settimeout(0.05)
+                        sockets.append(s)
+                    time.sleep(1)
+                    closed = 0
+                    for s in sockets:
+                        try:
+                            if s.recv(1) == b"":
+                                closed += 1
+                        except (socket.timeout, ConnectionResetError):
+                            pass
+                    print(closed, flush=True)
+                    time.sleep(8)
+                    """
+                let log = cluster.root.appendingPathComponent("sockets.log")
+                let process = Process()
+                process.executableURL = try PrometheusScrape.python()
+                process.arguments = ["-c", script]
+                FileManager.default.createFile(atPath: log.path, contents: nil)
+                let handle = try FileHandle(forWritingTo: log)
+                process.standardOutput = handle
+                process.standardError = handle
+                try process.run()
+                try? handle.close()
+                defer { process.terminate() }
+                try await eventually("the sockets are counted") {
+                    !(try String(contentsOf: log, encoding: .utf8)).isEmpty
+                }
+                let output = try String(contentsOf: log, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(output == "90", "150 opened, 60 kept, 90 closed: \(output)")
+                // Meanwhile the swarm works: a put, its copy, the node's reports.
+                try await cluster.put(try cluster.localFile("a", size: 1000), "while-flooded.txt")
+                try await eventually("replicated while the sockets are held") { try await cluster.whereIs("while-flooded.txt")?.k == 2 }
+                #expect(try await cluster.status().nodes.allSatisfy(\.alive))
+            }
+        }
+
         @Test("An upload whose bytes differ from the signed checksum is refused and leaves nothing behind")
         func tamperedUploadIsRefused() async throws {
             try await withCluster { cluster in

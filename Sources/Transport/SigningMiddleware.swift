@@ -39,11 +39,11 @@ public struct SigningMiddleware: RouterMiddleware {
                 context.pendingBodyCheck = verified
             } else {
                 let body: ByteBuffer
+                let cap = Self.smallBodyRoutes.contains(request.uri.path) ? Self.smallBodyLimit : context.maxUploadSize
                 do {
-                    body = try await request.collectBody(upTo: context.maxUploadSize)
+                    body = try await request.collectBody(upTo: cap)
                 } catch {
-                    return Self.refusal(
-                        .contentTooLarge, "the body is larger than \(context.maxUploadSize) bytes", code: "too_large", closing: context.channel)
+                    return Self.refusal(.contentTooLarge, "the body is larger than \(cap) bytes", code: "too_large", closing: context.channel)
                 }
                 try verifier.complete(verified, actualBodySHA256: RequestSignature.sha256Hex(of: body.readableBytesView), now: Date())
             }
@@ -53,6 +53,15 @@ public struct SigningMiddleware: RouterMiddleware {
         }
         return try await next(request, context)
     }
+
+    /// Routes whose messages are small (one command, one file): their bodies may be at most
+    /// ``smallBodyLimit``. The others carry lists (reports, inventories, batches, removals,
+    /// moves) and may reach the context's `maxUploadSize`.
+    static let smallBodyRoutes: Set<String> = [
+        Route.copy, Route.leave, Route.nodeDrain, Route.nodeForget, Route.nodeMaintenance, Route.rename, Route.safeMode,
+        Route.s3Keys, Route.scrub, Route.uploadAbort, Route.uploadCheck, Route.uploadCommit, Route.uploads, Route.verify,
+    ]
+    static let smallBodyLimit = 1 << 20
 
     /// A refusal that also ends the connection: reading stops now (the body the client may
     /// still be sending is never read, not even to be dropped), the answer goes out, then the

@@ -235,6 +235,22 @@ extension Integration {
             }
         }
 
+        @Test("A signed body over its route's cap (1 MiB for one command) is refused with 413 and changes nothing")
+        func oversizedCommandBodyIsRefused() async throws {
+            try await withCluster { cluster in
+                try await cluster.start("master", asMaster: true)
+                try await cluster.waitForNodes(1)
+                let big = Data(repeating: UInt8(ascii: " "), count: 2 << 20)
+                let refused = try await RawRequest(method: .POST, pathAndQuery: Route.uploads, body: big).send(to: cluster.master, with: cluster.http)
+                #expect(refused.status == 413)
+                #expect(refused.reply?.code == "too_large")
+                // A list route takes more: the same bytes get past the cap (and are then not a report).
+                let listed = try await RawRequest(method: .POST, pathAndQuery: Route.report, body: big).send(to: cluster.master, with: cluster.http)
+                #expect(listed.status == 400)
+                #expect(try await cluster.list().isEmpty)
+            }
+        }
+
         @Test("An upload whose bytes differ from the signed checksum is refused and leaves nothing behind")
         func tamperedUploadIsRefused() async throws {
             try await withCluster { cluster in

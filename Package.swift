@@ -159,6 +159,11 @@ let package = Package(
             path: "Benchmarks/FsdfsBench"
         ),
         .executableTarget(
+            name: "fsdfs-fuzz",
+            dependencies: ["ReplicaCore"],
+            path: "Fuzz/FsdfsFuzz"
+        ),
+        .executableTarget(
             name: "PlannerBenchmark",
             dependencies: ["ReplicaCore", "TestSupport"],
             path: "Benchmarks/PlannerBenchmark"

@@ -391,6 +391,32 @@ struct PolicyRejectionTests {
             toml: "[[rule]]\nmatch = \"a\u{0}\"\nn = 1\n",
             line: 2, reason: ["NUL"]
         ),
+        // Found by fuzzing: the TOML parser aborted the process on it.
+        Case(
+            name: "control character in a table header",
+            toml: "# policies\n\n[\u{11}efault]\nn = 3\n",
+            line: 3, reason: ["control character (U+0011)"]
+        ),
+        Case(
+            name: "table header without a name",
+            toml: "# [\n# n\n\n[\nfe]dtn = 3\n",
+            line: 4, reason: ["table header needs a name"]
+        ),
+        Case(
+            name: "array of tables header starting with a dot",
+            toml: "[default]\nn = 1\n[[ . ]]\n",
+            line: 3, reason: ["table header needs a name"]
+        ),
+        Case(
+            name: "table header opening on a combining mark",
+            toml: "[\u{64B}x]\nn = 1\n",
+            line: 1, reason: ["table header needs a name"]
+        ),
+        Case(
+            name: "DEL in a comment",
+            toml: "[default]\nn = 2 # old\u{7F}\n",
+            line: 2, reason: ["control character (U+007F)"]
+        ),
     ]
 
     @Test(arguments: cases)

@@ -11,6 +11,18 @@ extension PolicySet {
             let line = text.unicodeScalars[..<nul].filter { $0 == "\n" }.count + 1
             throw PolicyError(file: fileName, line: line, reason: "the file contains a NUL character; policy files are plain text")
         }
+        // TOML allows no control character but tab and line ends, and the TOML parser aborts
+        // the process on some of them (found by fuzzing, scripts/fuzz.sh): refused here first.
+        if let control = text.unicodeScalars.firstIndex(where: { ($0.value < 0x20 && $0 != "\t" && $0 != "\n" && $0 != "\r") || $0.value == 0x7F }) {
+            let line = text.unicodeScalars[..<control].filter { $0 == "\n" }.count + 1
+            let value = String(format: "U+%04X", text.unicodeScalars[control].value)
+            throw PolicyError(
+                file: fileName, line: line, reason: "the file contains a control character (\(value)); policy files are plain text")
+        }
+        if let line = headerWithoutName(text) {
+            throw PolicyError(
+                file: fileName, line: line, reason: "a table header needs a name right after its bracket, as in [default] or [[rule]]")
+        }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -24,6 +36,25 @@ extension PolicySet {
             throw PolicyError(file: fileName, reason: "invalid TOML: \(error)")
         }
         return try PolicyFileParser(fileName: fileName, map: PolicySourceMap(text)).parse(root)
+    }
+
+    /// The first line that starts (after blanks) with a bracket followed by something that
+    /// cannot start a key (a line end, a dot, `#`, `=`…): the TOML parser aborts the process
+    /// on some such table headers (found by fuzzing, scripts/fuzz.sh). Every line is looked
+    /// at, inside multi-line strings too, where such a line is refused as well: telling
+    /// strings from comments is the parser's job, and a mistake here would let it abort.
+    static func headerWithoutName(_ text: String) -> Int? {
+        // Unicode scalars, not characters: a combining mark after a bracket is its own scalar.
+        let keyStart = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-\"']".unicodeScalars)
+        for (index, line) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var rest = line.drop { $0 == " " || $0 == "\t" }
+            guard rest.first == "[" else { continue }
+            rest = rest.dropFirst()
+            if rest.first == "[" { rest = rest.dropFirst() }
+            rest = rest.drop { $0 == " " || $0 == "\t" }
+            guard let first = rest.first, keyStart.contains(first) else { return index + 1 }
+        }
+        return nil
     }
 
     /// Loads every `*.toml` file directly in `directory` (not in sub-directories; hidden files

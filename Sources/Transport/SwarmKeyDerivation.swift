@@ -3,7 +3,7 @@ import ReplicaCore
 
 extension SwarmKey {
     /// Derives the swarm key on NIO's blocking pool: the derivation is deliberately slow
-    /// (scrypt, a tenth of a second and 32 MiB), never work for a cooperative thread.
+    /// (scrypt, some 50 ms and 16 MiB), never work for a cooperative thread.
     public static func derive(password: String) async throws -> SwarmKey {
         try await NIOThreadPool.singleton.runIfActive { try SwarmKey(password: password) }
     }

@@ -27,7 +27,7 @@ extension Integration {
                 var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
                 request.method = method
                 if let password {
-                    let signer = RequestSigner(key: try SwarmKey(password: password))
+                    let signer = RequestSigner(key: try SwarmKey(password: password, scryptRounds: Cluster.scryptRounds))
                     let headers = signer.sign(
                         method: method.rawValue, pathAndQuery: signedPathAndQuery ?? pathAndQuery,
                         body: signedBody ?? body, now: now)
@@ -90,7 +90,7 @@ extension Integration {
                 let once = RawRequest(method: .DELETE, pathAndQuery: Route.file(try VirtualPath("b.txt")))
                 var request = HTTPClientRequest(url: "http://\(cluster.master)\(once.pathAndQuery)")
                 request.method = .DELETE
-                let headers = RequestSigner(key: try SwarmKey(password: Cluster.secret))
+                let headers = RequestSigner(key: Cluster.key)
                     .sign(method: "DELETE", pathAndQuery: once.pathAndQuery, body: Data(), now: Date())
                 for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
                 #expect(try await RawRequest.execute(request, http: http).status == 200)
@@ -170,7 +170,7 @@ extension Integration {
                 let path = Route.file(try VirtualPath("a.txt"))
                 var request = HTTPClientRequest(url: "http://\(cluster.master)\(path)")
                 request.method = .DELETE
-                let headers = RequestSigner(key: try SwarmKey(password: Cluster.secret))
+                let headers = RequestSigner(key: Cluster.key)
                     .sign(method: "DELETE", pathAndQuery: path, body: Data(), now: Date().addingTimeInterval(-2))
                 for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
                 await master.stop()

@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import _CryptoExtras
 
@@ -32,6 +33,23 @@ public struct SwarmKey: Sendable, Equatable, CustomStringConvertible {
     /// scrypt's cost: N = 2^14, r = 8, p = 1 (scrypt's own interactive setting). Every
     /// command derives the key once, so it stays well under a second.
     public static let scryptRounds = 1 << 14
+    /// The scrypt cost this process derives keys with: ``scryptRounds``, except in a debug
+    /// build whose environment sets `FSDFS_DEBUG_SCRYPT_ROUNDS` to a power of two (the
+    /// integration tests do, with 16: each of the hundreds of commands they run would otherwise
+    /// spend some 0.3 s of a debug build's CPU in scrypt). A release build ignores the variable,
+    /// and every process of a swarm must agree on the cost, or none can verify another's
+    /// requests.
+    public static var configuredScryptRounds: Int {
+        #if DEBUG
+        if let value = ProcessInfo.processInfo.environment["FSDFS_DEBUG_SCRYPT_ROUNDS"].flatMap(Int.init),
+            value >= 2, value & (value - 1) == 0
+        {
+            return value
+        }
+        #endif
+        return scryptRounds
+    }
+
     /// The HKDF info label: what this key is for.
     public static let hkdfInfo = "request-signing"
     /// The derived key's length in bytes.
@@ -48,6 +66,13 @@ public struct SwarmKey: Sendable, Equatable, CustomStringConvertible {
     /// - Throws: ``SwarmKeyError/empty`` for an empty password and ``SwarmKeyError/tooShort(byteCount:minimum:)``
     ///   for one shorter than ``minimumPasswordBytes`` bytes of UTF-8.
     public init(password: String) throws(SwarmKeyError) {
+        try self.init(password: password, scryptRounds: Self.scryptRounds)
+    }
+
+    /// Derives the key with another scrypt cost than ``scryptRounds``: for tests only, which
+    /// start hundreds of processes that each derive the key (see ``configuredScryptRounds``).
+    /// `scryptRounds` must be a power of two of at least 2.
+    public init(password: String, scryptRounds: Int) throws(SwarmKeyError) {
         let passwordBytes = Array(password.utf8)
         guard !passwordBytes.isEmpty else { throw .empty }
         guard passwordBytes.count >= Self.minimumPasswordBytes else {
@@ -57,7 +82,7 @@ public struct SwarmKey: Sendable, Equatable, CustomStringConvertible {
         do {
             stretched = try KDF.Scrypt.deriveKey(
                 from: passwordBytes, salt: Array(Self.hkdfSalt.utf8), outputByteCount: Self.keyByteCount,
-                rounds: Self.scryptRounds, blockSize: 8, parallelism: 1, maxMemory: 64 << 20)
+                rounds: scryptRounds, blockSize: 8, parallelism: 1, maxMemory: 64 << 20)
         } catch {
             // Only memory exhaustion makes scrypt fail with these constant parameters.
             preconditionFailure("scrypt failed: \(error)")

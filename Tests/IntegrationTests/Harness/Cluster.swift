@@ -23,6 +23,12 @@ enum CatalogKind: String, CustomStringConvertible, Sendable, CaseIterable {
 /// its state through the signed HTTP API.
 final class Cluster: Sendable {
     static let secret = "integration-secret"
+    /// The scrypt cost every process of a test cluster derives the key with
+    /// (`FSDFS_DEBUG_SCRYPT_ROUNDS`, honoured by debug builds only): cheap, because the suite
+    /// starts hundreds of processes. The real cost is covered by SwarmKey's own tests.
+    static let scryptRounds = 16
+    /// The swarm key of ``secret`` at ``scryptRounds``.
+    static let key = try! SwarmKey(password: secret, scryptRounds: scryptRounds)
     let root: URL
     let reportInterval: Double
     private let nodes = Mutex<[NodeProcess]>([])
@@ -39,7 +45,7 @@ final class Cluster: Sendable {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         self.reportInterval = reportInterval
         http = SignedClient.makeHTTPClient()
-        client = SignedClient(http: http, key: try SwarmKey(password: Self.secret))
+        client = SignedClient(http: http, key: Self.key)
     }
 
     var master: String { masterAddress.withLock { $0 ?? "127.0.0.1:1" } }
@@ -47,6 +53,7 @@ final class Cluster: Sendable {
     var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["FSDFS_SECRET"] = Self.secret
+        environment["FSDFS_DEBUG_SCRYPT_ROUNDS"] = String(Self.scryptRounds)
         environment["FSDFS_MASTER"] = master
         environment["XDG_CACHE_HOME"] = root.appendingPathComponent("cache").path
         return environment

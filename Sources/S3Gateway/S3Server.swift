@@ -14,14 +14,17 @@ public struct S3Server: Service {
     let gateway: S3Gateway
     let host: String
     let port: Int
+    /// The swarm's TLS: the S3 API is served over TLS when the node is.
+    let tls: SwarmTLS?
     /// Shared with the node's own server: one budget of connections for the process.
     let limits: ConnectionLimits
     let logger: Logger
 
-    public init(gateway: S3Gateway, host: String, port: Int, limits: ConnectionLimits, logger: Logger) {
+    public init(gateway: S3Gateway, host: String, port: Int, tls: SwarmTLS? = nil, limits: ConnectionLimits, logger: Logger) {
         self.gateway = gateway
         self.host = host
         self.port = port
+        self.tls = tls
         self.limits = limits
         self.logger = logger
     }
@@ -33,10 +36,10 @@ public struct S3Server: Service {
             responder: CallbackResponder { (request: Request, context: S3RequestContext) in
                 await gateway.respond(to: request, context: context)
             },
-            server: .http1(configuration: .init(additionalChannelHandlers: [limits.handler(), ContinueHandler()], idleTimeout: .seconds(120))),
+            server: try tls.server(.init(additionalChannelHandlers: [limits.handler(), ContinueHandler()], idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             logger: logger)
-        logger.info("S3 API on http://\(host):\(port)")
+        logger.info("S3 API on \(tls.scheme)://\(host):\(port)")
         let multipart = gateway.multipart, logger = logger
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }

@@ -9,13 +9,17 @@ import ReplicaCore
 public struct SignedClient: Sendable {
     public let http: HTTPClient
     private let signer: RequestSigner
+    /// `http`, or `https` in a TLS swarm (the HTTP client must then be made with its TLS
+    /// configuration: ``makeHTTPClient(connectTimeout:readTimeout:tls:)``).
+    public let scheme: String
 
     /// Largest JSON reply accepted.
     static let maxReplyBytes = 64 * 1024 * 1024
 
-    public init(http: HTTPClient, key: SwarmKey) {
+    public init(http: HTTPClient, key: SwarmKey, tls: SwarmTLS? = nil) {
         self.http = http
         self.signer = RequestSigner(key: key)
+        self.scheme = tls.scheme
     }
 
     /// Generous deadline for moving `size` bytes between nodes: 60 s plus 1 s per MiB.
@@ -33,9 +37,14 @@ public struct SignedClient: Sendable {
     /// connection counts against `connectTimeout`, so a pool smaller than the transfers a
     /// command runs at once (`put -r --jobs 16` sends 16 batches to one node) fails requests
     /// that only had to wait their turn.
-    public static func makeHTTPClient(connectTimeout: TimeAmount = .seconds(5)) -> HTTPClient {
+    ///
+    /// With `tls`, it trusts what the swarm's `--tls-ca` names.
+    public static func makeHTTPClient(
+        connectTimeout: TimeAmount = .seconds(5), readTimeout: TimeAmount = .seconds(60), tls: SwarmTLS? = nil
+    ) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: connectTimeout, read: .seconds(60))
+        configuration.tlsConfiguration = tls?.client
+        configuration.timeout = .init(connect: connectTimeout, read: readTimeout)
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
         configuration.decompression = .disabled
         configuration.redirectConfiguration = .disallow
@@ -49,7 +58,7 @@ public struct SignedClient: Sendable {
         timeout: TimeAmount = .seconds(30)
     ) async throws -> Reply {
         let data = try body.map { try JSONEncoder().encode($0) } ?? Data()
-        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = method
         sign(&request, method: method, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
         if !data.isEmpty {
@@ -94,7 +103,7 @@ public struct SignedClient: Sendable {
         range: ClosedRange<Int64>? = nil, timeout: TimeAmount
     ) async throws -> (BlobHeaders, BlobStream) {
         let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies, range: range)
-        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = .GET
         sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
         let response = try await execute(request, address: address, timeout: timeout)
@@ -112,7 +121,7 @@ public struct SignedClient: Sendable {
         into read: (ByteBuffer) async throws -> Void
     ) async throws {
         let data = try JSONEncoder().encode(body)
-        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = .POST
         sign(&request, method: .POST, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -138,7 +147,7 @@ public struct SignedClient: Sendable {
         _ address: String, _ pathAndQuery: String, length: Int64, sha256: String,
         chunks: Chunks, as: Reply.Type = Reply.self, timeout: TimeAmount
     ) async throws -> Reply where Chunks.Element == ByteBuffer {
-        var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
+        var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = .PUT
         sign(&request, method: .PUT, pathAndQuery: pathAndQuery, bodySHA256: sha256)
         request.headers.add(name: "Content-Type", value: "application/octet-stream")
@@ -194,6 +203,16 @@ public struct SignedClient: Sendable {
         if let error = error as? ChannelError, case .connectTimeout = error { return NodeCallError.connectionTimedOut }
         let text = "\(error)"
         if text.contains("connectionRefused") || text.contains("Connection refused") { return NodeCallError.connectionRefused }
+        // TLS failures, by BoringSSL's reason names: say what to check rather than print them.
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "TLS: the node's certificate does not lead to a trusted CA (--tls-ca) (CERTIFICATE_VERIFY_FAILED)"
+        }
+        if text.contains("failedToValidateHostname") || text.contains("in certificate from peer") {
+            return "TLS: the node's certificate does not name the address it was called at (its subject alternative names)"
+        }
+        if text.contains("WRONG_VERSION_NUMBER") || text.contains("PACKET_LENGTH_TOO_LONG") {
+            return "TLS handshake failed: the node does not speak TLS (a plain-HTTP swarm needs no --tls-ca)"
+        }
         return text
     }
 }

@@ -48,12 +48,9 @@ struct Audit: AsyncParsableCommand {
     private func fetch() async throws -> AuditReply {
         let master = options.masterAddress
         let key = try await SwarmSecret.key(from: options.secret, file: options.secretFile)
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(2), read: .hours(2))
-        configuration.decompression = .disabled
-        configuration.redirectConfiguration = .disallow
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let client = SignedClient(http: http, key: key)
+        let tls = try options.clientTLS()
+        let http = SignedClient.makeHTTPClient(connectTimeout: .seconds(2), readTimeout: .hours(2), tls: tls)
+        let client = SignedClient(http: http, key: key, tls: tls)
         do {
             let reply: AuditReply = try await client.call(.GET, master, Route.audit(deep: deep), timeout: .hours(2))
             try? await http.shutdown()

@@ -85,6 +85,9 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "A file holding the swarm password, readable by its owner only (or FSDFS_SECRET_FILE).")
     var secretFile: String?
 
+    @Option(help: "Use TLS, trusting the CA certificates in this PEM file (or FSDFS_TLS_CA): for a swarm whose nodes serve with --tls-cert.")
+    var tlsCa: String?
+
     var masterAddress: String {
         master ?? ProcessInfo.processInfo.environment["FSDFS_MASTER"] ?? "127.0.0.1:4242"
     }
@@ -93,11 +96,22 @@ struct ClientOptions: ParsableArguments {
         if let master { _ = try Endpoint(master, option: "--master") }
     }
 
+    /// The TLS a client uses: nil (plain HTTP) unless `--tls-ca` or `FSDFS_TLS_CA` names a CA.
+    func clientTLS() throws -> SwarmTLS? {
+        guard let authority = tlsCa ?? ProcessInfo.processInfo.environment["FSDFS_TLS_CA"], !authority.isEmpty else { return nil }
+        do {
+            return try SwarmTLS.load(certificate: nil, privateKey: nil, authority: authority)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+
     /// Runs `body` with a signed client, shutting the HTTP client down afterwards.
     func withClient<T: Sendable>(_ body: (SignedClient) async throws -> T) async throws -> T {
         let key = try await SwarmSecret.key(from: secret, file: secretFile)
-        let http = SignedClient.makeHTTPClient(connectTimeout: .seconds(2))
-        let client = SignedClient(http: http, key: key)
+        let tls = try clientTLS()
+        let http = SignedClient.makeHTTPClient(connectTimeout: .seconds(2), tls: tls)
+        let client = SignedClient(http: http, key: key, tls: tls)
         do {
             let result = try await body(client)
             try? await http.shutdown()

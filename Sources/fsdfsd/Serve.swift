@@ -62,10 +62,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds from the end of one full scrub pass to the start of the next.")
     var scrubInterval: Double = 604_800
 
-    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics. Plain HTTP without a signature (a Prometheus server cannot sign); the metrics name no file and carry no secret. Off unless given.")
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (https with --tls-cert). Plain HTTP without a signature (a Prometheus server cannot sign); the metrics name no file and carry no secret. Off unless given.")
     var metricsListen: String?
 
-    @Option(help: "Master only: serve the S3-compatible API at http://HOST:PORT (path-style: http://HOST:PORT/BUCKET/KEY), for the keys of `fsdfsd s3-key create`. Off unless given.")
+    @Option(help: "Master only: serve the S3-compatible API at http://HOST:PORT (path-style: http://HOST:PORT/BUCKET/KEY; https with --tls-cert), for the keys of `fsdfsd s3-key create`. Off unless given.")
     var s3Listen: String?
 
     @Option(help: "Master only: bytes per second the replication copies across the swarm may add up to (bytes or K/M/G/T, powers of 1024). Client uploads and reads are not limited. Default: no limit.")
@@ -79,6 +79,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Master only: a file holding the --catalog location (a mongodb:// URI with its password), readable by its owner only (or FSDFS_CATALOG_FILE).")
     var catalogFile: String?
+
+    @Option(help: "Serve TLS only (node port, S3 API, metrics) with this PEM certificate chain, leaf first; its subject alternative names must include the host or IP address of --advertise. With --tls-key; every node of the swarm then needs one.")
+    var tlsCert: String?
+
+    @Option(help: "The PEM private key of --tls-cert (not readable by other users).")
+    var tlsKey: String?
+
+    @Option(help: "With --tls-cert: the PEM CA certificates other nodes' certificates must lead to (default: the system's roots).")
+    var tlsCa: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
@@ -153,6 +162,15 @@ struct Serve: AsyncParsableCommand {
         HeapRelease.limitArenas()
         // Uploads and copies at once each fsync their file: let the disk see them together.
         widenBlockingPool(to: 16)
+        let tls: SwarmTLS?
+        do {
+            guard tlsCert != nil || tlsKey != nil || tlsCa == nil else {
+                throw CommandFailure("--tls-ca needs --tls-cert and --tls-key: in a TLS swarm every node serves TLS")
+            }
+            tls = tlsCert == nil && tlsKey == nil ? nil : try SwarmTLS.load(certificate: tlsCert, privateKey: tlsKey, authority: tlsCa)
+        } catch let error as TLSFileError {
+            throw CommandFailure("\(error)")
+        }
         let key = try await SwarmSecret.key(from: secret, file: secretFile)
         var logger = Logger(label: "fsdfsd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -196,8 +214,8 @@ struct Serve: AsyncParsableCommand {
         // Claimed for this master when opened; dropped at a clean stop.
         let claimed = catalog as? MongoCatalog
 
-        let http = SignedClient.makeHTTPClient()
-        let client = SignedClient(http: http, key: key)
+        let http = SignedClient.makeHTTPClient(tls: tls)
+        let client = SignedClient(http: http, key: key, tls: tls)
         // What was signed before this start is refused: the replay cache starts empty.
         let verifier = RequestVerifier(key: key, notBefore: startedAt)
         let node = StorageNode(
@@ -247,13 +265,13 @@ struct Serve: AsyncParsableCommand {
             // A connection that sends nothing for two minutes (between requests, or a request's
             // head or body that stalls) is closed: idle sockets do not pile up. Twice the
             // signed clients' own idle time, so a pooled connection is never reused as it closes.
-            server: .http1(configuration: .init(additionalChannelHandlers: [limits.handler()], idleTimeout: .seconds(120))),
+            server: try tls.server(.init(additionalChannelHandlers: [limits.handler()], idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(listenAt.host, port: listenAt.port), serverName: nil),
             logger: logger)
         services.append(app)
         if let metricsAt, let export {
             let sources: [any MetricsSource] = [node] + (masterRole.map { [$0] } ?? [])
-            services.append(MetricsServer(host: metricsAt.host, port: metricsAt.port, export: export, sources: sources, logger: logger))
+            services.append(try MetricsServer(host: metricsAt.host, port: metricsAt.port, tls: tls, export: export, sources: sources, logger: logger))
         }
         if let masterRole {
             do {
@@ -273,7 +291,7 @@ struct Serve: AsyncParsableCommand {
             if let s3Listen {
                 let s3At = try Endpoint(s3Listen, option: "--s3-listen", reachedBy: "S3 clients")
                 let gateway = S3Gateway(master: masterRole, client: client, spool: data + "/.fsdfs/s3-spool", logger: logger)
-                services.append(S3Server(gateway: gateway, host: s3At.host, port: s3At.port, limits: limits, logger: logger))
+                services.append(S3Server(gateway: gateway, host: s3At.host, port: s3At.port, tls: tls, limits: limits, logger: logger))
             }
         }
         services.append(Scrubber(node: node, configuration: .init(

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -21,7 +22,8 @@ public struct MetricsServer: Service {
     public static let path = "/metrics"
     private let application: Application<RouterResponder<BasicRequestContext>>
 
-    public init(host: String, port: Int, export: PrometheusExport, sources: [any MetricsSource], logger: Logger) {
+    /// With `tls`, served over TLS only.
+    public init(host: String, port: Int, tls: SwarmTLS? = nil, export: PrometheusExport, sources: [any MetricsSource], logger: Logger) throws {
         let router = Router(context: BasicRequestContext.self)
         router.get(.init(stringLiteral: Self.path)) { _, _ in
             await withDiscardingTaskGroup { group in
@@ -32,7 +34,7 @@ public struct MetricsServer: Service {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: export.text())))
         }
         application = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
+            router: router, server: try tls.server(.init()), configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
     }
 
     public func run() async throws {

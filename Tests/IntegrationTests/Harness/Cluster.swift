@@ -39,13 +39,22 @@ final class Cluster: Sendable {
     /// `--catalog` for the master, nil for the embedded default.
     let catalogURI: String?
 
-    init(reportInterval: Double = 1, catalogURI: String? = nil) throws {
+    /// A TLS swarm's files (every node serves with them), or nil for plain HTTP.
+    let tls: TestCertificates?
+
+    init(reportInterval: Double = 1, catalogURI: String? = nil, root: URL? = nil, tls: TestCertificates? = nil) throws {
         self.catalogURI = catalogURI
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-it-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        self.root = root ?? Self.makeRoot()
+        try FileManager.default.createDirectory(at: self.root, withIntermediateDirectories: true)
         self.reportInterval = reportInterval
-        http = SignedClient.makeHTTPClient()
-        client = SignedClient(http: http, key: Self.key)
+        self.tls = tls
+        let swarmTLS = try tls.map { try SwarmTLS.load(certificate: nil, privateKey: nil, authority: $0.authority.path) }
+        http = SignedClient.makeHTTPClient(tls: swarmTLS)
+        client = SignedClient(http: http, key: Self.key, tls: swarmTLS)
+    }
+
+    static func makeRoot() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("fsdfs-it-\(UUID().uuidString.prefix(8))")
     }
 
     var master: String { masterAddress.withLock { $0 ?? "127.0.0.1:1" } }
@@ -56,6 +65,7 @@ final class Cluster: Sendable {
         environment["FSDFS_DEBUG_SCRYPT_ROUNDS"] = String(Self.scryptRounds)
         environment["FSDFS_MASTER"] = master
         environment["XDG_CACHE_HOME"] = root.appendingPathComponent("cache").path
+        environment["FSDFS_TLS_CA"] = tls?.authority.path
         return environment
     }
 
@@ -81,6 +91,9 @@ final class Cluster: Sendable {
             if let catalogURI { arguments += ["--catalog", catalogURI] }
         } else {
             arguments += ["--master", master]
+        }
+        if let tls {
+            arguments += ["--tls-cert", tls.certificate.path, "--tls-key", tls.privateKey.path, "--tls-ca", tls.authority.path]
         }
         arguments += extra
         let node = NodeProcess(
@@ -278,6 +291,18 @@ func withCluster(
     reportInterval: Double = 1, catalogURI: String?, _ body: (Cluster) async throws -> Void
 ) async throws {
     let cluster = try Cluster(reportInterval: reportInterval, catalogURI: catalogURI)
+    try await run(cluster, body)
+}
+
+/// A cluster whose nodes all serve TLS, with a CA and a certificate for 127.0.0.1 made by
+/// openssl for it (``TestCertificates``); its commands and its own client trust that CA.
+func withTLSCluster(_ body: (Cluster) async throws -> Void) async throws {
+    let root = Cluster.makeRoot()
+    let tls = try await TestCertificates.make(in: root.appendingPathComponent("tls"))
+    try await run(try Cluster(root: root, tls: tls), body)
+}
+
+private func run(_ cluster: Cluster, _ body: (Cluster) async throws -> Void) async throws {
     do {
         try await body(cluster)
         await cluster.shutdown(printLogs: false)

@@ -45,7 +45,8 @@ enum FuzzTargets {
     static let target = ProcessInfo.processInfo.environment["FSDFS_FUZZ_TARGET"] ?? "json"
     static let key = try! SwarmKey(password: "fuzzing-swarm-secret")
     /// A window wide enough for any timestamp: the signature checks are reached.
-    static let verifier = RequestVerifier(key: key, window: 4_000_000_000, maxNonces: 1_000_000)
+    static let verifier = RequestVerifier(
+        key: key, names: NodeNames(["node.example:4242", "127.0.0.1:4242"]), window: 4_000_000_000, maxNonces: 1_000_000)
     static let now = Date(timeIntervalSince1970: 1_700_000_000)
 
     static func run(_ bytes: [UInt8]) {
@@ -62,20 +63,24 @@ enum FuzzTargets {
         String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
-    /// fsdfs's own request signatures: method, target, timestamp, nonce, body hash, signature
-    /// and body, one per line. A forged signature must never pass.
+    /// fsdfs's own request signatures: method, path and query, timestamp, nonce, body hash,
+    /// signature, target node and body, one per line. A forged signature, or one for another
+    /// node, must never pass.
     static func signature(_ bytes: [UInt8]) {
         let fields = lines(bytes)
-        guard fields.count >= 6 else { return }
-        let headers = SignedHeaders(timestamp: fields[2], nonce: fields[3], contentSHA256: fields[4], signature: fields[5])
-        let body = Array(fields.dropFirst(6).joined(separator: "\n").utf8)
+        guard fields.count >= 7 else { return }
+        let headers = SignedHeaders(
+            target: fields[6], timestamp: fields[2], nonce: fields[3], contentSHA256: fields[4], signature: fields[5])
+        let body = Array(fields.dropFirst(7).joined(separator: "\n").utf8)
         do {
             try verifier.verify(
                 method: fields[0], pathAndQuery: fields[1], headers: headers, bodySHA256: RequestSignature.sha256Hex(of: body), now: now)
             // Accepted: then it must be what the key signs.
             let canonical = RequestSignature.canonicalString(
-                method: fields[0], pathAndQuery: fields[1], timestamp: fields[2], nonce: fields[3], bodySHA256: fields[4])
+                method: fields[0], target: fields[6], pathAndQuery: fields[1], timestamp: fields[2], nonce: fields[3],
+                bodySHA256: fields[4])
             precondition(RequestSignature.signature(canonicalString: canonical, key: key) == fields[5], "a forged signature passed")
+            precondition(verifier.names.contains(fields[6]), "a request for another node passed")
         } catch {}
     }
 

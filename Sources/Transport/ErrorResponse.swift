@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import ReplicaCore
@@ -17,9 +18,10 @@ public enum ErrorResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        // The body's hash, for SigningMiddleware to sign the reply with.
         return Response(
             status: status,
-            headers: [.contentType: "application/json"],
+            headers: [.contentType: "application/json", .replyBodySHA256: RequestSignature.sha256Hex(of: data)],
             body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 
@@ -42,6 +44,14 @@ public enum ErrorResponse {
             return make(.internalServerError, "\(error)", code: "internal")
         }
     }
+}
+
+extension HTTPField.Name {
+    /// The SHA-256 of a JSON reply's body, set where the body is encoded (``ErrorResponse/json(_:status:)``).
+    /// ``SigningMiddleware`` signs a successful reply bearing it (``ReplySignature``).
+    public static let replyBodySHA256 = HTTPField.Name("X-Fsdfs-Reply-SHA256")!
+    /// The reply's signature (``ReplySignature/signatureHeader``).
+    public static let replySignature = HTTPField.Name(ReplySignature.signatureHeader)!
 }
 
 extension HTTPResponse.Status {

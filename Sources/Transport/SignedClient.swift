@@ -9,6 +9,8 @@ import ReplicaCore
 public struct SignedClient: Sendable {
     public let http: HTTPClient
     private let signer: RequestSigner
+    /// Checks the signatures of the nodes' replies (``ReplySignature``).
+    private let replies: ReplySigner
     /// `http`, or `https` in a TLS swarm (the HTTP client must then be made with its TLS
     /// configuration: ``makeHTTPClient(connectTimeout:readTimeout:tls:)``).
     public let scheme: String
@@ -19,6 +21,7 @@ public struct SignedClient: Sendable {
     public init(http: HTTPClient, key: SwarmKey, tls: SwarmTLS? = nil) {
         self.http = http
         self.signer = RequestSigner(key: key)
+        self.replies = ReplySigner(swarm: key)
         self.scheme = tls.scheme
     }
 
@@ -60,7 +63,7 @@ public struct SignedClient: Sendable {
         let data = try body.map { try JSONEncoder().encode($0) } ?? Data()
         var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = method
-        sign(&request, method: method, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
+        let signed = sign(&request, address: address, method: method, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
         if !data.isEmpty {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: data))
@@ -70,6 +73,7 @@ public struct SignedClient: Sendable {
         guard response.status == .ok || response.status == .created else {
             throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
         }
+        try checkReply(response, bytes, to: signed, method: method, address: address, pathAndQuery: pathAndQuery)
         do {
             return try JSONDecoder().decode(Reply.self, from: Data(buffer: bytes))
         } catch {
@@ -105,7 +109,7 @@ public struct SignedClient: Sendable {
         let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies, range: range)
         var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = .GET
-        sign(&request, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
+        sign(&request, address: address, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
         let response = try await execute(request, address: address, timeout: timeout)
         guard response.status == .ok else {
             let bytes = try await collect(response, address: address)
@@ -123,7 +127,7 @@ public struct SignedClient: Sendable {
         let data = try JSONEncoder().encode(body)
         var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = .POST
-        sign(&request, method: .POST, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
+        sign(&request, address: address, method: .POST, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(data: data))
         let response = try await execute(request, address: address, timeout: timeout)
@@ -149,7 +153,7 @@ public struct SignedClient: Sendable {
     ) async throws -> Reply where Chunks.Element == ByteBuffer {
         var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = .PUT
-        sign(&request, method: .PUT, pathAndQuery: pathAndQuery, bodySHA256: sha256)
+        let signed = sign(&request, address: address, method: .PUT, pathAndQuery: pathAndQuery, bodySHA256: sha256)
         request.headers.add(name: "Content-Type", value: "application/octet-stream")
         request.body = .stream(chunks, length: .known(length))
         let response = try await execute(request, address: address, timeout: timeout)
@@ -157,6 +161,7 @@ public struct SignedClient: Sendable {
         guard response.status == .ok || response.status == .created else {
             throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
         }
+        try checkReply(response, bytes, to: signed, method: .PUT, address: address, pathAndQuery: pathAndQuery)
         do {
             return try JSONDecoder().decode(Reply.self, from: Data(buffer: bytes))
         } catch {
@@ -164,9 +169,30 @@ public struct SignedClient: Sendable {
         }
     }
 
-    private func sign(_ request: inout HTTPClientRequest, method: HTTPMethod, pathAndQuery: String, bodySHA256: String) {
-        let headers = signer.sign(method: method.rawValue, pathAndQuery: pathAndQuery, bodySHA256: bodySHA256, now: Date())
+    @discardableResult
+    private func sign(
+        _ request: inout HTTPClientRequest, address: String, method: HTTPMethod, pathAndQuery: String, bodySHA256: String
+    ) -> SignedHeaders {
+        let headers = signer.sign(method: method.rawValue, target: address, pathAndQuery: pathAndQuery, bodySHA256: bodySHA256, now: Date())
         for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
+        return headers
+    }
+
+    /// Refuses a successful reply whose signature is missing or wrong (``ReplySignature``):
+    /// altered on its way, or not from a node of the swarm at all.
+    private func checkReply(
+        _ response: HTTPClientResponse, _ body: ByteBuffer, to request: SignedHeaders, method: HTTPMethod, address: String,
+        pathAndQuery: String
+    ) throws {
+        guard let signature = response.headers.first(name: ReplySignature.signatureHeader) else {
+            throw NodeCallError.badReply(address: address, message: "the reply is not signed: it does not come from a node of this swarm (or an older fsdfs)")
+        }
+        guard replies.isValid(
+            signature, method: method.rawValue, target: request.target, pathAndQuery: pathAndQuery, nonce: request.nonce,
+            status: Int(response.status.code), body: body.readableBytesView)
+        else {
+            throw NodeCallError.badReply(address: address, message: "the reply's signature does not match: it was altered on its way, or is not the answer to this request")
+        }
     }
 
     private func execute(_ request: HTTPClientRequest, address: String, timeout: TimeAmount) async throws -> HTTPClientResponse {

@@ -30,11 +30,13 @@ public struct SigningMiddleware: RouterMiddleware {
         let headers = SignedHeaders { name in
             HTTPField.Name(name).flatMap { request.headers[$0] }
         }
-        do {
+        let verified: VerifiedHeaders
+        do throws(AuthError) {
             // Headers, freshness, signature and nonce first: a request that fails them is
             // refused before a byte of its body is read.
-            let verified = try verifier.verifyHeaders(
-                method: request.method.rawValue, pathAndQuery: pathAndQuery, headers: headers, now: Date())
+            verified = try verifier.verifyHeaders(
+                method: request.method.rawValue, pathAndQuery: pathAndQuery, headers: headers, now: Date(),
+                reserved: Self.nodeRoutes.contains(request.uri.path))
             if request.method == .put {
                 context.pendingBodyCheck = verified
             } else {
@@ -47,12 +49,23 @@ public struct SigningMiddleware: RouterMiddleware {
                 }
                 try verifier.complete(verified, actualBodySHA256: RequestSignature.sha256Hex(of: body.readableBytesView), now: Date())
             }
-        } catch let error as AuthError {
+        } catch {
             context.logger.notice("refused \(request.method) \(request.uri.path): \(error)")
             return Self.refusal(.unauthorized, error.description, code: error.code, closing: context.channel)
         }
-        return try await next(request, context)
+        var response = try await next(request, context)
+        // A successful JSON reply is signed for this request (its nonce): the client checks it.
+        if (200..<300).contains(response.status.code), let bodySHA256 = response.headers[.replyBodySHA256] {
+            response.headers[.replySignature] = verifier.replies.sign(
+                method: request.method.rawValue, target: verified.target, pathAndQuery: pathAndQuery, nonce: verified.nonce,
+                status: response.status.code, bodySHA256: bodySHA256)
+        }
+        return response
     }
+
+    /// What nodes send their master: their requests may use the replay cache's reserve, so
+    /// that client traffic never starves them (``RequestVerifier``).
+    static let nodeRoutes: Set<String> = [Route.report, Route.inventory, Route.leave]
 
     /// Routes whose messages are small (one command, one file): their bodies may be at most
     /// ``smallBodyLimit``. The others carry lists (reports, inventories, batches, removals,

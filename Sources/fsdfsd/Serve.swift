@@ -2,6 +2,7 @@ import ArgumentParser
 import Dashboard
 import Foundation
 import Hummingbird
+import NIOCore
 import Logging
 import Master
 import ReplicaCore
@@ -23,6 +24,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Address other nodes and clients use to reach this node (default: --listen).")
     var advertise: String?
+
+    @Option(help: "Another HOST:PORT clients or nodes reach this node by (a DNS name, a proxy); repeatable. Signed requests name the node they are for, and a node refuses those for a name it does not know as its own.")
+    var alias: [String] = []
 
     @Option(help: "The master to join (HOST:PORT). Without it this node is the master.")
     var master: String?
@@ -104,6 +108,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: .hidden)
     var maxConnectionsPerPeer: Int?
 
+    /// Seconds a connection may stay silent (between requests, or within a request's head or
+    /// body) before it is closed; for tests (a slow body cut off without waiting two minutes).
+    @Option(help: .hidden)
+    var idleTimeout: Double = 120
+
     /// Master only: whole inventories matched at once; for tests.
     @Option(help: .hidden)
     var inventorySlots: Int = 2
@@ -112,6 +121,7 @@ struct Serve: AsyncParsableCommand {
         guard reportInterval > 0 else { throw ValidationError("--report-interval must be above 0 seconds") }
         guard missedReports >= 1 else { throw ValidationError("--missed-reports must be at least 1") }
         guard inventoryBatch >= 1 else { throw ValidationError("--inventory-batch must be at least 1") }
+        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be above 0 seconds") }
         guard inventorySlots >= 1 else { throw ValidationError("--inventory-slots must be at least 1") }
         guard evictionFloor >= 0 else { throw ValidationError("--eviction-floor must be 0 or more") }
         guard maxCopies >= 1 else { throw ValidationError("--max-copies must be at least 1") }
@@ -124,6 +134,7 @@ struct Serve: AsyncParsableCommand {
         }
         _ = try Endpoint(listen, option: "--listen")
         if let advertise { _ = try Endpoint(advertise, option: "--advertise") }
+        for name in alias { _ = try Endpoint(name, option: "--alias") }
         if let master { _ = try Endpoint(master, option: "--master") }
         if let metricsListen {
             let metrics = try Endpoint(metricsListen, option: "--metrics-listen", reachedBy: "a Prometheus server")
@@ -217,7 +228,8 @@ struct Serve: AsyncParsableCommand {
         let http = SignedClient.makeHTTPClient(tls: tls)
         let client = SignedClient(http: http, key: key, tls: tls)
         // What was signed before this start is refused: the replay cache starts empty.
-        let verifier = RequestVerifier(key: key, notBefore: startedAt)
+        let verifier = RequestVerifier(
+            key: key, names: Self.names(listen: listenAt, advertise: address, aliases: alias), notBefore: startedAt)
         let node = StorageNode(
             id: nodeID, swarm: dataSwarm, address: address, master: masterAddress, store: store, client: client,
             verifier: verifier, logger: logger)
@@ -265,7 +277,7 @@ struct Serve: AsyncParsableCommand {
             // A connection that sends nothing for two minutes (between requests, or a request's
             // head or body that stalls) is closed: idle sockets do not pile up. Twice the
             // signed clients' own idle time, so a pooled connection is never reused as it closes.
-            server: try tls.server(.init(additionalChannelHandlers: [limits.handler()], idleTimeout: .seconds(120))),
+            server: try tls.server(.init(additionalChannelHandlers: [limits.handler()], idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))),
             configuration: .init(address: .hostname(listenAt.host, port: listenAt.port), serverName: nil),
             logger: logger)
         services.append(app)
@@ -313,6 +325,24 @@ struct Serve: AsyncParsableCommand {
         await claimed?.release()
         try? await http.shutdown()
         withExtendedLifetime(lock) {}
+    }
+
+    /// What this node answers to (see ``NodeNames``): its listening and advertised addresses,
+    /// its aliases, and, listening on every interface, each interface's address and localhost
+    /// at the listening port; listening on loopback, localhost and 127.0.0.1.
+    static func names(listen: Endpoint, advertise: String, aliases: [String]) -> NodeNames {
+        var names = [listen.description, advertise] + aliases
+        let host = listen.host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        func at(_ host: String) -> String { host.contains(":") ? "[\(host)]:\(listen.port)" : "\(host):\(listen.port)" }
+        if ["0.0.0.0", "::", ""].contains(host) {
+            names += ["localhost", "127.0.0.1", "::1"].map(at)
+            for device in (try? System.enumerateDevices()) ?? [] {
+                if let ip = device.address?.ipAddress { names.append(at(ip)) }
+            }
+        } else if ["localhost", "127.0.0.1", "::1"].contains(host) {
+            names += ["localhost", "127.0.0.1"].map(at)
+        }
+        return NodeNames(names)
     }
 
     private func catalogLocation() throws -> CatalogLocation {

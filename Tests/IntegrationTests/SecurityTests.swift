@@ -22,6 +22,8 @@ extension Integration {
             var signedPathAndQuery: String?
             var signedBody: Data?
             var now = Date()
+            /// The node it is signed for (nil: the one it is sent to).
+            var signedFor: String?
 
             func send(to address: String, with http: HTTPClient) async throws -> (status: Int, reply: ErrorReply?) {
                 var request = HTTPClientRequest(url: "http://\(address)\(pathAndQuery)")
@@ -29,7 +31,7 @@ extension Integration {
                 if let password {
                     let signer = RequestSigner(key: try SwarmKey(password: password, scryptRounds: Cluster.scryptRounds))
                     let headers = signer.sign(
-                        method: method.rawValue, pathAndQuery: signedPathAndQuery ?? pathAndQuery,
+                        method: method.rawValue, target: signedFor ?? address, pathAndQuery: signedPathAndQuery ?? pathAndQuery,
                         body: signedBody ?? body, now: now)
                     for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
                 }
@@ -74,6 +76,20 @@ extension Integration {
                 ).send(to: cluster.master, with: http)
                 #expect(retargeted.status == 401)
 
+                // Signed for another node of the swarm, sent to the master: refused, whoever
+                // holds the file. Signed for the master under a loopback name it listens on:
+                // accepted (a harmless read).
+                let other = try await cluster.start("other")
+                let elsewhere = try await RawRequest(method: .DELETE, pathAndQuery: deleteA, signedFor: other.address)
+                    .send(to: cluster.master, with: http)
+                #expect(elsewhere.status == 401)
+                #expect(elsewhere.reply?.code == "wrong_target")
+                #expect(elsewhere.reply?.error.contains("--alias \(other.address)") == true, "\(String(describing: elsewhere.reply))")
+                let port = try #require(cluster.master.split(separator: ":").last)
+                let byAlias = try await RawRequest(method: .GET, pathAndQuery: Route.status, signedFor: "LOCALHOST:\(port)")
+                    .send(to: cluster.master, with: http)
+                #expect(byAlias.status == 200)
+
                 // A body other than the one signed.
                 let upload = try JSONEncoder().encode(UploadRequest(path: try VirtualPath("c.txt"), size: 10))
                 let tampered = try await RawRequest(
@@ -91,7 +107,7 @@ extension Integration {
                 var request = HTTPClientRequest(url: "http://\(cluster.master)\(once.pathAndQuery)")
                 request.method = .DELETE
                 let headers = RequestSigner(key: Cluster.key)
-                    .sign(method: "DELETE", pathAndQuery: once.pathAndQuery, body: Data(), now: Date())
+                    .sign(method: "DELETE", target: cluster.master, pathAndQuery: once.pathAndQuery, body: Data(), now: Date())
                 for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
                 #expect(try await RawRequest.execute(request, http: http).status == 200)
                 try await cluster.put(try cluster.localFile("b2", size: 100, seed: 3), "b.txt")
@@ -99,6 +115,42 @@ extension Integration {
                 #expect(replayed.status == 401)
                 #expect(replayed.reply?.code == AuthError.replayed.code)
                 #expect(try await cluster.whereIs("b.txt") != nil, "the replay deleted nothing")
+            }
+        }
+
+        @Test("A reply altered on its way (a man in the middle rewriting a node address) is refused by the client in one line, and nothing is stored through it")
+        func tamperedRepliesAreRefused() async throws {
+            try await withCluster { cluster in
+                let passPort = try await Cluster.freePort(), tamperPort = try await Cluster.freePort()
+                // The master answers to the proxies' addresses too: requests are signed for them.
+                try await cluster.start(
+                    "master", asMaster: true, extra: ["--alias", "127.0.0.1:\(passPort)", "--alias", "127.0.0.1:\(tamperPort)"])
+                try await cluster.waitForNodes(1)
+                try await cluster.put(try cluster.localFile("a", size: 1000), "a.txt")
+                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Clients/tamper_proxy.py")
+                var proxies: [Process] = []
+                defer { for proxy in proxies { proxy.terminate() } }
+                for (port, mode) in [(passPort, "pass"), (tamperPort, "tamper")] {
+                    let log = cluster.root.appendingPathComponent("proxy-\(mode).log")
+                    proxies.append(try Fsdfsd.start(
+                        [script.path, String(port), cluster.master, mode], environment: ProcessInfo.processInfo.environment, log: log,
+                        executable: try PrometheusScrape.python()))
+                    try await eventually("the \(mode) proxy listens") { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("ready") }
+                }
+
+                // Through a proxy that changes nothing, the signed replies check out.
+                let passed = try await cluster.cli("where", "a.txt", "--master", "127.0.0.1:\(passPort)")
+                #expect(passed.status == 0 && passed.stdout.contains(cluster.master), "\(passed.stdout)\(passed.stderr)")
+
+                // Through one that rewrites a node's address: refused, whatever the command.
+                for arguments in [["where", "a.txt"], ["status"], ["put", try cluster.localFile("b", size: 500).path, "b.txt"]] {
+                    let result = try await cluster.cli(arguments: arguments + ["--master", "127.0.0.1:\(tamperPort)"])
+                    #expect(result.status != 0, "\(arguments)")
+                    #expect(result.stderr.contains("signature does not match"), "\(arguments): \(result.stderr)")
+                    #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+                }
+                #expect(try await cluster.whereIs("b.txt") == nil, "the put stopped at its tampered grant")
+                try await cluster.expectAuditClean()
             }
         }
 
@@ -171,7 +223,7 @@ extension Integration {
                 var request = HTTPClientRequest(url: "http://\(cluster.master)\(path)")
                 request.method = .DELETE
                 let headers = RequestSigner(key: Cluster.key)
-                    .sign(method: "DELETE", pathAndQuery: path, body: Data(), now: Date().addingTimeInterval(-2))
+                    .sign(method: "DELETE", target: cluster.master, pathAndQuery: path, body: Data(), now: Date().addingTimeInterval(-2))
                 for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
                 await master.stop()
                 try await cluster.restart(master)
@@ -248,6 +300,50 @@ extension Integration {
                 let listed = try await RawRequest(method: .POST, pathAndQuery: Route.report, body: big).send(to: cluster.master, with: cluster.http)
                 #expect(listed.status == 400)
                 #expect(try await cluster.list().isEmpty)
+            }
+        }
+
+        @Test("A signed upload whose body stalls is cut off after the idle timeout, and leaves no file, temporary file or grant behind")
+        func slowBodyIsCutOff() async throws {
+            try await withCluster { cluster in
+                let master = try await cluster.start("master", asMaster: true, extra: ["--idle-timeout", "2"])
+                try await cluster.waitForNodes(1)
+                let size = 1 << 20
+                let content = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+                let path = try VirtualPath("slow.bin")
+                let grant: UploadGrant = try await cluster.client.call(
+                    .POST, cluster.master, Route.uploads, body: UploadRequest(path: path, size: Int64(size)))
+                // Signed for the whole megabyte; 64 KiB are sent, then nothing for 30 s.
+                let target = Route.blob(path, upload: grant.upload)
+                var request = HTTPClientRequest(url: "http://\(grant.address)\(target)")
+                request.method = .PUT
+                let headers = RequestSigner(key: Cluster.key).sign(
+                    method: "PUT", target: grant.address, pathAndQuery: target, body: content, now: Date())
+                for (name, value) in headers.headerPairs() { request.headers.add(name: name, value: value) }
+                let first = ByteBuffer(data: content.prefix(64 << 10))
+                let stalling = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+                    continuation.yield(first)
+                    // Never finished: the stream ends when the request is torn down.
+                }
+                request.body = .stream(stalling, length: .known(Int64(size)))
+                let started = ContinuousClock.now
+                do {
+                    let response = try await cluster.http.execute(request, timeout: .seconds(30))
+                    _ = try await response.body.collect(upTo: 1 << 20)
+                    Issue.record("a stalled upload got an answer: \(response.status)")
+                } catch {
+                    // The node closed the connection.
+                }
+                #expect(ContinuousClock.now - started < .seconds(20), "cut off by the 2 s idle timeout, not by the client's 30 s")
+                #expect(try await cluster.whereIs("slow.bin") == nil)
+                let temporary = master.data.appendingPathComponent(".fsdfs/tmp")
+                try await eventually("no temporary file is left") {
+                    ((try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []).isEmpty
+                }
+                #expect(!FileManager.default.fileExists(atPath: master.data.appendingPathComponent("slow.bin").path))
+                // The node still serves, and a whole upload of the same path goes through.
+                try await cluster.put(try cluster.localFile("slow", size: 1000), "slow.bin")
+                try await cluster.expectAuditClean()
             }
         }
 

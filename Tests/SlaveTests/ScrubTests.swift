@@ -249,7 +249,7 @@ struct ScrubTests {
             let http = SignedClient.makeHTTPClient()
             let node = StorageNode(
                 id: NodeID("node-1"), swarm: nil, address: "127.0.0.1:1", master: "127.0.0.1:1", store: store,
-                client: SignedClient(http: http, key: key), verifier: RequestVerifier(key: key),
+                client: SignedClient(http: http, key: key), verifier: RequestVerifier(key: key, names: .any),
                 logger: Logger(label: "scrub-tests"))
             let router = makeNodeRouter()
             router.middlewares.add(ErrorMiddleware())

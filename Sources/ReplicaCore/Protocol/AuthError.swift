@@ -28,6 +28,10 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
     /// longer knows the nonces of that time, so it takes no request from then (a captured one
     /// sent again after a restart). HTTP 401; sign it anew.
     case signedBeforeStart
+    /// The request was signed for another node (its `X-Fsdfs-Target`, `target`, is none of this
+    /// node's `names`): sent to the wrong address, or a captured request re-sent elsewhere.
+    /// HTTP 401.
+    case wrongTarget(target: String, names: String)
 
     /// The HTTP status to answer with: 401 for every case.
     public var httpStatus: Int { 401 }
@@ -42,6 +46,7 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case .replayed: "replayed"
         case .replayCacheFull: "replay_cache_full"
         case .signedBeforeStart: "signed_before_start"
+        case .wrongTarget: "wrong_target"
         }
     }
 
@@ -63,6 +68,9 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
             "this node is receiving more signed requests than its replay cache can track; retry shortly"
         case .signedBeforeStart:
             "the request was signed before this node started (it takes none from before, since it cannot tell a replay); sign it anew"
+        case .wrongTarget(let target, let names):
+            "the request was signed for \(target), which is not this node (it answers to \(names)); "
+                + "call a node by an address it listens on or advertises, or start it with --alias \(target)"
         }
     }
 }

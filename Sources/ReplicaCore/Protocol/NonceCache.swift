@@ -70,11 +70,11 @@ struct NonceCache: Sendable {
     }
 
     /// Remembers `nonce` until at least `expiresAt`, unless it is already remembered or the
-    /// cache is full.
-    mutating func insert(_ nonce: String, expiresAt: Double) -> Insertion {
+    /// cache holds `limit` nonces (at most ``capacity``) already.
+    mutating func insert(_ nonce: String, expiresAt: Double, limit: Int? = nil) -> Insertion {
         let print = Self.fingerprint(nonce)
         if buckets.values.contains(where: { $0.contains(print) }) { return .alreadySeen }
-        if count >= capacity { return .full }
+        if count >= min(limit ?? capacity, capacity) { return .full }
         let number = Int64((expiresAt / bucketSeconds).rounded(.down))
         buckets[number, default: []].insert(print)
         count += 1

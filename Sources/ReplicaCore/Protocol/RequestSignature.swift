@@ -3,19 +3,21 @@ import Foundation
 
 /// The fsdfs request-signing scheme: header names, the canonical string and the HMAC over it.
 ///
-/// A signed request carries four headers:
+/// A signed request carries five headers:
 ///
 /// | header | value |
 /// | --- | --- |
+/// | `X-Fsdfs-Target` | the `HOST:PORT` the request is for, as the sender addressed the node, lower-cased |
 /// | `X-Fsdfs-Timestamp` | integer Unix seconds when the request was signed |
 /// | `X-Fsdfs-Nonce` | 32 lowercase hex characters from 16 random bytes |
 /// | `X-Fsdfs-Content-SHA256` | lowercase hex SHA-256 of the whole body (of the empty string when there is none) |
 /// | `X-Fsdfs-Signature` | lowercase hex HMAC-SHA256, under the ``SwarmKey``, of the canonical string |
 ///
-/// The canonical string is five lines joined by `"\n"` (no trailing newline):
+/// The canonical string is six lines joined by `"\n"` (no trailing newline):
 ///
 /// ```
 /// METHOD
+/// TARGET
 /// PATH?QUERY
 /// TIMESTAMP
 /// NONCE
@@ -30,6 +32,9 @@ import Foundation
 /// Why each part is signed:
 /// - method, path and query: a request signed for `GET /files/a` cannot be replayed as
 ///   `DELETE /files/a` or against `/files/b`;
+/// - the target: a request signed for one node is refused by every other (each node accepts
+///   only its own addresses: see ``NodeNames``), so a captured `DELETE` cannot be sent on to
+///   another node holding the same file;
 /// - the timestamp: a captured request is only good for a short window (see ``RequestVerifier``);
 /// - the nonce: within that window each request is accepted once;
 /// - the body hash: the body cannot be swapped, and a streamed upload can be signed before it is
@@ -37,6 +42,8 @@ import Foundation
 ///
 /// The secret never crosses the wire: only the HMAC does, and it reveals nothing about the key.
 public enum RequestSignature {
+    /// The header carrying the node the request is for: `HOST:PORT`, lower-cased.
+    public static let targetHeader = "X-Fsdfs-Target"
     /// The header carrying the signing time, integer Unix seconds.
     public static let timestampHeader = "X-Fsdfs-Timestamp"
     /// The header carrying the request's one-time nonce, 32 lowercase hex characters.
@@ -59,12 +66,13 @@ public enum RequestSignature {
     /// The string the HMAC is computed over. See the type's documentation for the format.
     public static func canonicalString(
         method: String,
+        target: String,
         pathAndQuery: String,
         timestamp: String,
         nonce: String,
         bodySHA256: String
     ) -> String {
-        [method.uppercased(), canonicalTarget(pathAndQuery), timestamp, nonce, bodySHA256]
+        [method.uppercased(), target, canonicalTarget(pathAndQuery), timestamp, nonce, bodySHA256]
             .joined(separator: "\n")
     }
 

@@ -16,12 +16,13 @@ public struct RequestSigner: Sendable {
     ///
     /// - Parameters:
     ///   - method: the HTTP method; it is upper-cased for signing.
+    ///   - target: the node's `HOST:PORT` as the request addresses it; lower-cased for signing.
     ///   - pathAndQuery: the request target exactly as it will be sent on the request line,
     ///     e.g. `/files/a%20b?replicas=3` (see ``RequestSignature/pathAndQuery(path:query:)``).
     ///   - body: the body bytes, empty when there is none.
     ///   - now: the signing time.
-    public func sign(method: String, pathAndQuery: String, body: some DataProtocol, now: Date) -> SignedHeaders {
-        sign(method: method, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: body), now: now)
+    public func sign(method: String, target: String, pathAndQuery: String, body: some DataProtocol, now: Date) -> SignedHeaders {
+        sign(method: method, target: target, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: body), now: now)
     }
 
     /// Signs a request whose body is streamed, given the SHA-256 of the whole stream.
@@ -33,18 +34,21 @@ public struct RequestSigner: Sendable {
     ///
     /// - Parameter bodySHA256: the SHA-256 of the whole body as 64 hex characters (lower-cased
     ///   for signing).
-    public func sign(method: String, pathAndQuery: String, bodySHA256: String, now: Date) -> SignedHeaders {
+    public func sign(method: String, target: String, pathAndQuery: String, bodySHA256: String, now: Date) -> SignedHeaders {
+        let target = target.lowercased()
         let timestamp = String(Int64(now.timeIntervalSince1970.rounded(.down)))
         let nonce = RequestSignature.makeNonce()
         let bodySHA256 = bodySHA256.lowercased()
         let canonical = RequestSignature.canonicalString(
             method: method,
+            target: target,
             pathAndQuery: pathAndQuery,
             timestamp: timestamp,
             nonce: nonce,
             bodySHA256: bodySHA256
         )
         return SignedHeaders(
+            target: target,
             timestamp: timestamp,
             nonce: nonce,
             contentSHA256: bodySHA256,

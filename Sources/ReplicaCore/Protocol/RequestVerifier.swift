@@ -14,7 +14,8 @@ import Synchronization
 ///    And it is not before ``notBefore`` (the node's start), else ``AuthError/signedBeforeStart``:
 ///    the nonce cache lives in memory, so a restarted node cannot tell a replay of an older one;
 /// 3. the HMAC matches, compared in constant time, else ``AuthError/badSignature``. Why constant
-///    time: see ``RequestSignature/constantTimeEqual(_:_:)``;
+///    time: see ``RequestSignature/constantTimeEqual(_:_:)``; and the signed target is one of
+///    this node's ``names``, else ``AuthError/wrongTarget(_:)``: a request meant for another node;
 /// 4. the signed body hash equals the hash of the body received, else ``AuthError/bodyMismatch``;
 /// 5. the nonce was not accepted before within the window, else ``AuthError/replayed``.
 ///
@@ -32,33 +33,49 @@ import Synchronization
 /// 6.5 million requests in about 5 minutes: 20,000 signed requests a second sustained, in at most
 /// about 130 MB (a 64-bit fingerprint per nonce in hash sets), and far less at ordinary rates.
 ///
+/// **Nodes before clients.** On top of ``maxNonces``, the cache keeps a reserve
+/// (``reservedNonces``, a fiftieth more) that only requests verified with `reserved: true` may
+/// use: the master passes it for its nodes' reports, so a flood of client requests that fills
+/// the cache cannot starve them, and no node is declared down for it.
+///
 /// Thread-safe: the cache is behind a `Mutex`, held only for the lookup and insertion, never
 /// while hashing.
 public final class RequestVerifier: Sendable {
     /// How far a request's timestamp may be from the node's clock, in seconds, either way.
     public let window: TimeInterval
-    /// The most nonces remembered at once.
+    /// The most nonces remembered at once for requests without a reserve.
     public let maxNonces: Int
+    /// The room above ``maxNonces`` only reserved requests (node reports) may use.
+    public let reservedNonces: Int
 
     /// Requests signed before this Unix second are refused (the node's start); nil: none.
     public let notBefore: Int64?
+
+    /// The targets this node accepts (its addresses).
+    public let names: NodeNames
+    /// Signs this node's replies to the requests it verified (``ReplySignature``).
+    public let replies: ReplySigner
 
     private let key: SwarmKey
     private let nonces: Mutex<NonceCache>
 
     /// - Parameters:
     ///   - key: the swarm key requests must be signed with.
+    ///   - names: the `HOST:PORT` targets this node accepts (``NodeNames/any`` outside a node).
     ///   - window: the accepted clock skew in seconds, either way; 300 by default.
     ///   - maxNonces: how many accepted nonces may be remembered at once; 6.5 million by default.
     ///   - notBefore: refuse requests signed before this time (a node gives its start).
-    public init(key: SwarmKey, window: TimeInterval = 300, maxNonces: Int = 6_500_000, notBefore: Date? = nil) {
+    public init(key: SwarmKey, names: NodeNames, window: TimeInterval = 300, maxNonces: Int = 6_500_000, notBefore: Date? = nil) {
         precondition(window > 0, "the timestamp window must be positive")
         precondition(maxNonces > 0, "the replay cache must hold at least one nonce")
         self.key = key
+        self.names = names
+        self.replies = ReplySigner(swarm: key)
         self.window = window
         self.maxNonces = maxNonces
         self.notBefore = notBefore.map { Int64($0.timeIntervalSince1970.rounded(.down)) }
-        self.nonces = Mutex(NonceCache(capacity: maxNonces, bucketSeconds: window / 30))
+        self.reservedNonces = max(1, maxNonces / 50)
+        self.nonces = Mutex(NonceCache(capacity: maxNonces + reservedNonces, bucketSeconds: window / 30))
     }
 
     /// How many nonces are remembered now, for metrics. Expired ones are forgotten lazily, on the
@@ -82,9 +99,10 @@ public final class RequestVerifier: Sendable {
         pathAndQuery: String,
         headers: SignedHeaders?,
         bodySHA256: String,
-        now: Date
+        now: Date,
+        reserved: Bool = false
     ) throws(AuthError) {
-        let verified = try checkHeaders(method: method, pathAndQuery: pathAndQuery, headers: headers, now: now)
+        let verified = try checkHeaders(method: method, pathAndQuery: pathAndQuery, headers: headers, now: now, reserved: reserved)
         try complete(verified, actualBodySHA256: bodySHA256, now: now)
     }
 
@@ -101,13 +119,15 @@ public final class RequestVerifier: Sendable {
         method: String,
         pathAndQuery: String,
         headers: SignedHeaders?,
-        now: Date
+        now: Date,
+        reserved: Bool = false
     ) throws(AuthError) -> VerifiedHeaders {
-        let verified = try checkHeaders(method: method, pathAndQuery: pathAndQuery, headers: headers, now: now)
+        let verified = try checkHeaders(method: method, pathAndQuery: pathAndQuery, headers: headers, now: now, reserved: reserved)
+        let limit = reserved ? maxNonces + reservedNonces : maxNonces
         let refusal: AuthError? = nonces.withLock { cache in
             cache.removeExpired(now: now.timeIntervalSince1970)
             if cache.contains(verified.nonce) { return .replayed }
-            if cache.count >= cache.capacity { return .replayCacheFull }
+            if cache.count >= limit { return .replayCacheFull }
             return nil
         }
         if let refusal { throw refusal }
@@ -132,7 +152,7 @@ public final class RequestVerifier: Sendable {
         let expiresAt = max(Double(verified.timestamp), nowSeconds) + window
         let insertion = nonces.withLock { cache in
             cache.removeExpired(now: nowSeconds)
-            return cache.insert(verified.nonce, expiresAt: expiresAt)
+            return cache.insert(verified.nonce, expiresAt: expiresAt, limit: verified.reserved ? maxNonces + reservedNonces : maxNonces)
         }
         switch insertion {
         case .inserted: return
@@ -146,7 +166,8 @@ public final class RequestVerifier: Sendable {
         method: String,
         pathAndQuery: String,
         headers: SignedHeaders?,
-        now: Date
+        now: Date,
+        reserved: Bool
     ) throws(AuthError) -> VerifiedHeaders {
         guard let headers,
               let timestamp = Self.parseTimestamp(headers.timestamp),
@@ -161,6 +182,7 @@ public final class RequestVerifier: Sendable {
 
         let canonical = RequestSignature.canonicalString(
             method: method,
+            target: headers.target,
             pathAndQuery: pathAndQuery,
             timestamp: headers.timestamp,
             nonce: headers.nonce,
@@ -168,8 +190,12 @@ public final class RequestVerifier: Sendable {
         )
         let expectedMAC = RequestSignature.authenticationCode(canonicalString: canonical, key: key)
         guard RequestSignature.constantTimeEqual(expectedMAC, presentedMAC) else { throw .badSignature }
+        // After the signature: only a key holder learns which names this node answers to.
+        guard names.contains(headers.target) else { throw .wrongTarget(target: headers.target, names: names.description) }
 
-        return VerifiedHeaders(nonce: headers.nonce, timestamp: timestamp, declaredBodySHA256: headers.contentSHA256)
+        return VerifiedHeaders(
+            nonce: headers.nonce, timestamp: timestamp, declaredBodySHA256: headers.contentSHA256, target: headers.target,
+            reserved: reserved)
     }
 
     /// Integer Unix seconds: 1 to 18 ASCII digits (no sign, no spaces).

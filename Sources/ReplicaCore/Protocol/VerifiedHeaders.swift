@@ -12,8 +12,14 @@ public struct VerifiedHeaders: Sendable, Equatable {
     /// The SHA-256 the signer declared for the whole body, lowercase hex: what the streamed body
     /// must hash to (a receiver may also check it against the catalog's checksum up front).
     public let declaredBodySHA256: String
+    /// The node the request was signed for, lower-cased (one of the verifier's names).
+    public let target: String
+    /// Whether the request may use the replay cache's reserve (a node's report).
+    public let reserved: Bool
 
-    init(nonce: String, timestamp: Int64, declaredBodySHA256: String) {
+    init(nonce: String, timestamp: Int64, declaredBodySHA256: String, target: String, reserved: Bool) {
+        self.target = target
+        self.reserved = reserved
         self.nonce = nonce
         self.timestamp = timestamp
         self.declaredBodySHA256 = declaredBodySHA256

@@ -74,9 +74,9 @@ struct HarnessError: Error, CustomStringConvertible {
 extension Fsdfsd {
     /// Starts one command and returns it running (to signal it while it works); its output
     /// goes to `log`.
-    static func start(_ arguments: [String], environment: [String: String], log: URL) throws -> Process {
+    static func start(_ arguments: [String], environment: [String: String], log: URL, executable: URL = binary) throws -> Process {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
         FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -22,11 +22,17 @@ private struct Swarm {
     init(password: String = password, window: TimeInterval = 300, maxNonces: Int = 100_000) throws {
         key = try SwarmKey(password: password)
         signer = RequestSigner(key: key)
-        verifier = RequestVerifier(key: key, window: window, maxNonces: maxNonces)
+        verifier = RequestVerifier(key: key, names: NodeNames([Self.node]), window: window, maxNonces: maxNonces)
     }
 
-    func sign(_ method: String = "PUT", _ target: String = "/files/a", body: String = "hello", at now: Date = t0) -> SignedHeaders {
-        signer.sign(method: method, pathAndQuery: target, body: Array(body.utf8), now: now)
+    /// The node the verifier is: the target requests are signed for.
+    static let node = "node-a.example:4242"
+    var node: String { Self.node }
+
+    func sign(
+        _ method: String = "PUT", _ target: String = "/files/a", body: String = "hello", at now: Date = t0, for node: String = node
+    ) -> SignedHeaders {
+        signer.sign(method: method, target: node, pathAndQuery: target, body: Array(body.utf8), now: now)
     }
 
     func verify(
@@ -52,7 +58,7 @@ struct RequestSigningTests {
     @Test func aRequestWithoutABodySignsTheHashOfTheEmptyString() throws {
         let swarm = try Swarm()
         #expect(RequestSignature.emptyBodySHA256 == sha(""))
-        let headers = swarm.signer.sign(method: "GET", pathAndQuery: "/status", body: [UInt8](), now: t0)
+        let headers = swarm.signer.sign(method: "GET", target: swarm.node, pathAndQuery: "/status", body: [UInt8](), now: t0)
         #expect(headers.contentSHA256 == RequestSignature.emptyBodySHA256)
         try swarm.verifier.verify(
             method: "GET", pathAndQuery: "/status", headers: headers, bodySHA256: RequestSignature.emptyBodySHA256, now: t0
@@ -63,7 +69,7 @@ struct RequestSigningTests {
         let swarm = try Swarm()
         try swarm.verify(swarm.sign("put"), "PUT", "/files/a")
         #expect(
-            RequestSignature.canonicalString(method: "delete", pathAndQuery: "/x", timestamp: "1", nonce: "n", bodySHA256: "h")
+            RequestSignature.canonicalString(method: "delete", target: "a:1", pathAndQuery: "/x", timestamp: "1", nonce: "n", bodySHA256: "h")
                 .hasPrefix("DELETE\n")
         )
     }
@@ -89,6 +95,22 @@ struct RequestSigningTests {
         #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a"), "PUT", "/files/b") }
         #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a"), "PUT", "/files/A") }
         #expect(throws: AuthError.badSignature) { try swarm.verify(swarm.sign("PUT", "/files/a b"), "PUT", "/files/a%20b") }
+    }
+
+    @Test func aRequestSignedForAnotherNodeIsRefusedAsWrongTarget() throws {
+        let swarm = try Swarm()
+        let elsewhere = swarm.sign(for: "node-b.example:4242")
+        #expect(throws: AuthError.wrongTarget(target: "node-b.example:4242", names: swarm.node)) { try swarm.verify(elsewhere) }
+        // The target is signed: rewriting it to this node's name breaks the signature.
+        var rewritten = elsewhere
+        rewritten.target = swarm.node
+        #expect(throws: AuthError.badSignature) { try swarm.verify(rewritten) }
+        // Names compare without case; the refusal did not use up the nonce of a good request.
+        let good = swarm.sign(for: "NODE-A.example:4242")
+        #expect(good.target == swarm.node)
+        try swarm.verify(good)
+        #expect(NodeNames.any.contains("anything:1"))
+        #expect(AuthError.wrongTarget(target: "b:1", names: "a:1").description.contains("--alias b:1"))
     }
 
     @Test func changingAddingOrRemovingTheQueryFailsWithBadSignature() throws {
@@ -294,6 +316,23 @@ struct RequestSigningTests {
         }
     }
 
+    @Test func nodeReportsUseAReserveThatClientRequestsCannotFill() throws {
+        let swarm = try Swarm(maxNonces: 100)
+        #expect(swarm.verifier.reservedNonces == 2)
+        for index in 0..<100 { try swarm.verify(swarm.sign("PUT", "/files/\(index)"), "PUT", "/files/\(index)") }
+        // Clients are refused now; a node's report still goes through, twice, and then no more.
+        #expect(throws: AuthError.replayCacheFull) { try swarm.verify(swarm.sign("PUT", "/files/x"), "PUT", "/files/x") }
+        for _ in 0..<2 {
+            try swarm.verifier.verify(
+                method: "PUT", pathAndQuery: "/files/a", headers: swarm.sign(), bodySHA256: sha("hello"), now: t0, reserved: true)
+        }
+        #expect(throws: AuthError.replayCacheFull) {
+            try swarm.verifier.verify(
+                method: "PUT", pathAndQuery: "/files/a", headers: swarm.sign(), bodySHA256: sha("hello"), now: t0, reserved: true)
+        }
+        #expect(swarm.verifier.rememberedNonceCount == 102)
+    }
+
     @Test func aReplayIsRefusedInEveryBucketUntilItsRequestHasExpired() throws {
         let swarm = try Swarm()
         // Accepted at the edge of a bucket; requests keep arriving across the next buckets.
@@ -322,7 +361,7 @@ struct RequestSigningTests {
 
     @Test func theDefaultReplayCacheTakesTwentyThousandRequestsASecondForAWholeWindow() throws {
         let key = try SwarmKey(password: password)
-        let verifier = RequestVerifier(key: key)
+        let verifier = RequestVerifier(key: key, names: .any)
         #expect(verifier.maxNonces >= 20_000 * 310)
     }
 
@@ -337,44 +376,46 @@ struct RequestSigningTests {
 
         let canonical = RequestSignature.canonicalString(
             method: "put",
+            target: "node-a.example:4242",
             pathAndQuery: "/files/videos/a%20b.mp4?replicas=3",
             timestamp: "1700000000",
             nonce: "000102030405060708090a0b0c0d0e0f",
             bodySHA256: bodyHash
         )
         #expect(
-            canonical == "PUT\n/files/videos/a%20b.mp4?replicas=3\n1700000000\n000102030405060708090a0b0c0d0e0f\n"
+            canonical == "PUT\nnode-a.example:4242\n/files/videos/a%20b.mp4?replicas=3\n1700000000\n000102030405060708090a0b0c0d0e0f\n"
                 + "9498249bb26ccc94e73226ebe57fc3dd4cbe8d22104ac1950780107cda624e56"
         )
         let signature = RequestSignature.signature(canonicalString: canonical, key: key)
-        #expect(signature == "3c3f95ee9793d44b1353b9e44caff83b82a8a8bc5dcebb2de986d8ab536995bd")
+        #expect(signature == "17b7a69831d538e4e75863a75f884a7d3b3e3046e7830d6e027e9b8ac989b6ad")
 
         let emptyBody = RequestSignature.canonicalString(
-            method: "GET", pathAndQuery: "/status", timestamp: "1700000000",
+            method: "GET", target: "node-a.example:4242", pathAndQuery: "/status", timestamp: "1700000000",
             nonce: "ffeeddccbbaa99887766554433221100", bodySHA256: RequestSignature.emptyBodySHA256
         )
         #expect(
             RequestSignature.signature(canonicalString: emptyBody, key: key)
-                == "47c918209573c1d6b72f770be3dfe4d3e465cd5f3716522e328ed4c1b6df0283"
+                == "aa8d2091053343812ad8d9880812a428ba596051c80cddfeffaf1b6fa9691082"
         )
 
-        let verifier = RequestVerifier(key: key)
+        let verifier = RequestVerifier(key: key, names: NodeNames(["Node-A.example:4242"]))
         let headers = SignedHeaders(
+            target: "node-a.example:4242",
             timestamp: "1700000000",
             nonce: "000102030405060708090a0b0c0d0e0f",
             contentSHA256: bodyHash,
-            signature: "3c3f95ee9793d44b1353b9e44caff83b82a8a8bc5dcebb2de986d8ab536995bd"
+            signature: "17b7a69831d538e4e75863a75f884a7d3b3e3046e7830d6e027e9b8ac989b6ad"
         )
         try verifier.verify(
             method: "PUT", pathAndQuery: "/files/videos/a%20b.mp4?replicas=3", headers: headers, bodySHA256: bodyHash, now: t0
         )
     }
 
-    @Test func signedHeadersTravelAsTheFourNamedHeaders() throws {
+    @Test func signedHeadersTravelAsTheFiveNamedHeaders() throws {
         let swarm = try Swarm()
         let headers = swarm.sign()
         let pairs = headers.headerPairs()
-        #expect(pairs.map(\.0) == ["X-Fsdfs-Timestamp", "X-Fsdfs-Nonce", "X-Fsdfs-Content-SHA256", "X-Fsdfs-Signature"])
+        #expect(pairs.map(\.0) == ["X-Fsdfs-Target", "X-Fsdfs-Timestamp", "X-Fsdfs-Nonce", "X-Fsdfs-Content-SHA256", "X-Fsdfs-Signature"])
         let received = Dictionary(uniqueKeysWithValues: pairs.map { ($0.0.lowercased(), $0.1) })
         #expect(SignedHeaders(headerValue: { received[$0.lowercased()] }) == headers)
 
@@ -400,7 +441,7 @@ struct RequestSigningTests {
     @Test func theStreamedTwoStepAPIAcceptsTheSignedBodyHash() throws {
         let swarm = try Swarm()
         let fileHash = sha("a large file")
-        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let headers = swarm.signer.sign(method: "PUT", target: swarm.node, pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
         let verified = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
         #expect(verified.declaredBodySHA256 == fileHash)
         #expect(swarm.verifier.rememberedNonceCount == 0, "nothing is recorded before the body is confirmed")
@@ -411,7 +452,7 @@ struct RequestSigningTests {
     @Test func theStreamedTwoStepAPIRejectsAWrongBodyHashWithoutBurningTheNonce() throws {
         let swarm = try Swarm()
         let fileHash = sha("a large file")
-        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let headers = swarm.signer.sign(method: "PUT", target: swarm.node, pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
         let verified = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
         #expect(throws: AuthError.bodyMismatch) {
             try swarm.verifier.complete(verified, actualBodySHA256: sha("a large fil"), now: at(5))
@@ -422,7 +463,7 @@ struct RequestSigningTests {
     @Test func theStreamedHeaderCheckRefusesForgedStaleAndReplayedUploadsBeforeAnyByteIsRead() throws {
         let swarm = try Swarm()
         let fileHash = sha("a large file")
-        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let headers = swarm.signer.sign(method: "PUT", target: swarm.node, pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
         #expect(throws: AuthError.missingOrMalformed) {
             try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: nil, now: t0)
         }
@@ -442,7 +483,7 @@ struct RequestSigningTests {
     @Test func ofTwoCopiesOfOneUploadStreamingAtOnceOnlyTheFirstToCompleteIsAccepted() throws {
         let swarm = try Swarm()
         let fileHash = sha("a large file")
-        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let headers = swarm.signer.sign(method: "PUT", target: swarm.node, pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
         let original = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
         let copy = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: at(1))
         try swarm.verifier.complete(original, actualBodySHA256: fileHash, now: at(400))
@@ -452,7 +493,7 @@ struct RequestSigningTests {
     @Test func anUploadThatStreamsLongerThanTheWindowStillCompletes() throws {
         let swarm = try Swarm()
         let fileHash = sha("a large file")
-        let headers = swarm.signer.sign(method: "PUT", pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
+        let headers = swarm.signer.sign(method: "PUT", target: swarm.node, pathAndQuery: "/files/big", bodySHA256: fileHash, now: t0)
         let verified = try swarm.verifier.verifyHeaders(method: "PUT", pathAndQuery: "/files/big", headers: headers, now: t0)
         try swarm.verifier.complete(verified, actualBodySHA256: fileHash, now: at(3600))
     }
@@ -488,7 +529,7 @@ struct RequestSigningTests {
     // MARK: Errors
 
     @Test func everyAuthErrorIsA401WithADistinctCodeAndAOneLineMessage() {
-        let all: [AuthError] = [.missingOrMalformed, .expired, .badSignature, .bodyMismatch, .replayed, .replayCacheFull, .signedBeforeStart]
+        let all: [AuthError] = [.missingOrMalformed, .expired, .badSignature, .bodyMismatch, .replayed, .replayCacheFull, .signedBeforeStart, .wrongTarget(target: "b:1", names: "a:1")]
         #expect(Set(all.map(\.code)).count == all.count)
         #expect(AuthError.missingOrMalformed.code == "unauthorized")
         #expect(AuthError.expired.code == "expired")

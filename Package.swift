@@ -158,6 +158,7 @@ let package = Package(
             dependencies: [
                 "ReplicaCore", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/FsdfsBench"
         ),

@@ -7,7 +7,7 @@ import ReplicaCore
 /// beside its peer in the same run.
 @main
 struct FsdfsBench: AsyncParsableCommand {
-    static let stages = ["small", "big", "many", "bignode", "idle", "swarm"]
+    static let stages = ["small", "big", "many", "bignode", "idle", "swarm", "replay"]
 
     static let configuration = CommandConfiguration(
         commandName: "fsdfs-bench",
@@ -92,6 +92,12 @@ struct FsdfsBench: AsyncParsableCommand {
     @Option(help: "bignode/idle/swarm: size of each of its files (bytes or K/M).")
     var bigNodeFileSize: String = "4K"
 
+    @Option(help: "replay: seconds of sustained signed requests (issue #13 asks for 600).")
+    var replaySeconds: Int = 600
+
+    @Option(help: "replay: signed requests a second.")
+    var replayRate: Int = 20_000
+
     @Option(help: "Seconds any one wait may take before the stage fails.")
     var timeout: Double = 3600
 
@@ -163,6 +169,9 @@ struct FsdfsBench: AsyncParsableCommand {
         }
         if stages.contains("swarm") {
             await runStage("swarm", report) { try await SwarmStage(context: context, report: report).run() }
+        }
+        if stages.contains("replay") {
+            await runStage("replay", report) { try await ReplayStage(report: report, seconds: replaySeconds, rate: replayRate).run() }
         }
         await nginx?.stop()
         print(report.table(), terminator: "")

@@ -109,13 +109,22 @@ public struct SignedClient: Sendable {
         let pathAndQuery = Route.blob(path, version: version, receiverVerifies: receiverVerifies, range: range)
         var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
         request.method = .GET
-        sign(&request, address: address, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
+        let signed = sign(&request, address: address, method: .GET, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.emptyBodySHA256)
         let response = try await execute(request, address: address, timeout: timeout)
         guard response.status == .ok else {
             let bytes = try await collect(response, address: address)
             throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
         }
-        return (BlobHeaders(response.headers), BlobStream(body: response.body, address: address))
+        // The reply is signed with the file's SHA-256, which the reader checks the bytes against.
+        let headers = BlobHeaders(response.headers)
+        guard let signature = response.headers.first(name: ReplySignature.signatureHeader), let sha256 = headers.sha256,
+            replies.isValid(
+                signature, method: "GET", target: signed.target, pathAndQuery: pathAndQuery, nonce: signed.nonce, status: 200,
+                bodySHA256: sha256)
+        else {
+            throw NodeCallError.badReply(address: address, message: Self.unsignedFile)
+        }
+        return (headers, BlobStream(body: response.body, address: address))
     }
 
     /// `POST`s `body` as JSON and streams the answer's bytes to `read` (the files of a
@@ -178,6 +187,8 @@ public struct SignedClient: Sendable {
         return headers
     }
 
+    static let unsignedFile = "the file's reply is not signed for its checksum: altered on its way, or not from a node of this swarm"
+
     /// Refuses a successful reply whose signature is missing or wrong (``ReplySignature``):
     /// altered on its way, or not from a node of the swarm at all.
     private func checkReply(
@@ -231,7 +242,7 @@ public struct SignedClient: Sendable {
         if text.contains("connectionRefused") || text.contains("Connection refused") { return NodeCallError.connectionRefused }
         // TLS failures, by BoringSSL's reason names: say what to check rather than print them.
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
-            return "TLS: the node's certificate does not lead to a trusted CA (--tls-ca) (CERTIFICATE_VERIFY_FAILED)"
+            return "TLS: the node's certificate cannot be verified: not from a trusted CA (--tls-ca), expired or not yet valid (CERTIFICATE_VERIFY_FAILED)"
         }
         if text.contains("failedToValidateHostname") || text.contains("in certificate from peer") {
             return "TLS: the node's certificate does not name the address it was called at (its subject alternative names)"

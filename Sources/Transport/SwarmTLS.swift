@@ -47,6 +47,13 @@ public struct SwarmTLS: Sendable {
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
             configuration.minimumTLSVersion = .tlsv12
+            // Built once here, so that a key that does not match the certificate is refused
+            // before the node starts anything.
+            do {
+                _ = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw .invalid(path: privateKey, what: "private key (--tls-key)", reason: "it does not match the certificate \(certificate) (\(error))")
+            }
             server = configuration
         default:
             throw .incomplete
@@ -70,7 +77,9 @@ public struct SwarmTLS: Sendable {
         let what = "private key (--tls-key)"
         let attributes: [FileAttributeKey: Any]
         do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
+            // The file a link leads to (certbot's live/ directory, a Kubernetes secret mount).
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            attributes = try FileManager.default.attributesOfItem(atPath: resolved)
         } catch {
             throw .unreadable(path: path, what: what)
         }
@@ -92,8 +101,6 @@ public struct SwarmTLS: Sendable {
     /// than seeing its connection dropped.
     public func server(_ configuration: HTTP1Channel.Configuration) throws -> HTTPServerBuilder {
         guard let server else { return .http1(configuration: configuration) }
-        // Checked here, where it can throw, rather than for each connection.
-        _ = try NIOSSLContext(configuration: server)
         return HTTPServerBuilder { responder in
             try PlaintextRefusingChannel(
                 base: TLSChannel(HTTP1Channel(responder: responder, configuration: configuration), tlsConfiguration: server))
@@ -147,9 +154,16 @@ final class PlaintextRefusal: ChannelInboundHandler, RemovableChannelHandler {
         return ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
     }()
 
+    /// Set once a plain request was answered: what follows is dropped until the close.
+    private var refused = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
         let bytes = unwrapInboundIn(data)
-        if let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self), (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) {
+        if let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self),
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) || first == UInt8(ascii: "\r") || first == UInt8(ascii: "\n")
+        {
+            refused = true
             context.writeAndFlush(wrapOutboundOut(Self.reply)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }

@@ -54,7 +54,8 @@ enum SecretFile {
     static func read(_ path: String, what: String) throws -> String {
         let attributes: [FileAttributeKey: Any]
         do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
+            // The file a link leads to (a Kubernetes secret mount is a chain of links).
+            attributes = try FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).resolvingSymlinksInPath().path)
         } catch {
             throw CommandFailure("cannot read the \(what) file \(path): no such file or no permission")
         }

@@ -328,14 +328,17 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// What this node answers to (see ``NodeNames``): its listening and advertised addresses,
-    /// its aliases, and, listening on every interface, each interface's address and localhost
-    /// at the listening port; listening on loopback, localhost and 127.0.0.1.
+    /// its aliases, and, listening on every interface, each interface's address, the host's
+    /// name and localhost at the listening port; listening on loopback, localhost and 127.0.0.1.
     static func names(listen: Endpoint, advertise: String, aliases: [String]) -> NodeNames {
         var names = [listen.description, advertise] + aliases
         let host = listen.host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
         func at(_ host: String) -> String { host.contains(":") ? "[\(host)]:\(listen.port)" : "\(host):\(listen.port)" }
         if ["0.0.0.0", "::", ""].contains(host) {
             names += ["localhost", "127.0.0.1", "::1"].map(at)
+            // The machine's own name, whole and short, as `hostname` gives it.
+            let hostName = ProcessInfo.processInfo.hostName
+            names += [hostName, String(hostName.prefix { $0 != "." })].filter { !$0.isEmpty }.map(at)
             for device in (try? System.enumerateDevices()) ?? [] {
                 if let ip = device.address?.ipAddress { names.append(at(ip)) }
             }

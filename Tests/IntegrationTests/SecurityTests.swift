@@ -122,15 +122,17 @@ extension Integration {
         func tamperedRepliesAreRefused() async throws {
             try await withCluster { cluster in
                 let passPort = try await Cluster.freePort(), tamperPort = try await Cluster.freePort()
+                let stripPort = try await Cluster.freePort()
                 // The master answers to the proxies' addresses too: requests are signed for them.
                 try await cluster.start(
-                    "master", asMaster: true, extra: ["--alias", "127.0.0.1:\(passPort)", "--alias", "127.0.0.1:\(tamperPort)"])
+                    "master", asMaster: true,
+                    extra: [passPort, tamperPort, stripPort].flatMap { ["--alias", "127.0.0.1:\($0)"] })
                 try await cluster.waitForNodes(1)
                 try await cluster.put(try cluster.localFile("a", size: 1000), "a.txt")
                 let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Clients/tamper_proxy.py")
                 var proxies: [Process] = []
                 defer { for proxy in proxies { proxy.terminate() } }
-                for (port, mode) in [(passPort, "pass"), (tamperPort, "tamper")] {
+                for (port, mode) in [(passPort, "pass"), (tamperPort, "tamper"), (stripPort, "strip")] {
                     let log = cluster.root.appendingPathComponent("proxy-\(mode).log")
                     proxies.append(try Fsdfsd.start(
                         [script.path, String(port), cluster.master, mode], environment: ProcessInfo.processInfo.environment, log: log,
@@ -150,6 +152,16 @@ extension Integration {
                     #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
                 }
                 #expect(try await cluster.whereIs("b.txt") == nil, "the put stopped at its tampered grant")
+
+                // Through one that drops the signatures: refused as unsigned, a file's bytes too
+                // (they would be checked against a checksum nobody signed).
+                let stripped = try await cluster.cli("where", "a.txt", "--master", "127.0.0.1:\(stripPort)")
+                #expect(stripped.status != 0 && stripped.stderr.contains("not signed"), "\(stripped.stderr)")
+                let direct = try await cluster.client.openBlob(cluster.master, path: try VirtualPath("a.txt"), timeout: .seconds(10))
+                for try await _ in direct.1 {}
+                await #expect(throws: NodeCallError.self) {
+                    _ = try await cluster.client.openBlob("127.0.0.1:\(stripPort)", path: try VirtualPath("a.txt"), timeout: .seconds(10))
+                }
                 try await cluster.expectAuditClean()
             }
         }

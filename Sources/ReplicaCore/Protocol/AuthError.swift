@@ -5,7 +5,7 @@
 /// `{"error": description, "code": code}`. Descriptions are one line a user can act on; they
 /// never include the key, the expected signature or anything else derived from the secret.
 public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A signing header is absent or not in its format: `X-Fsdfs-Timestamp` (integer Unix
+    /// A signing header is absent or not in its format: `X-Fsdfs-Target`, `X-Fsdfs-Timestamp` (integer Unix
     /// seconds), `X-Fsdfs-Nonce` (32 lowercase hex characters), `X-Fsdfs-Content-SHA256` and
     /// `X-Fsdfs-Signature` (64 lowercase hex characters each). HTTP 401.
     case missingOrMalformed
@@ -53,8 +53,8 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingOrMalformed:
-            "the request is not signed: it lacks a well-formed X-Fsdfs-Timestamp, X-Fsdfs-Nonce, "
-                + "X-Fsdfs-Content-SHA256 or X-Fsdfs-Signature header; send it with an fsdfs client configured with the swarm secret"
+            "the request is not signed: it lacks a well-formed X-Fsdfs-Target, X-Fsdfs-Timestamp, X-Fsdfs-Nonce, "
+                + "X-Fsdfs-Content-SHA256 or X-Fsdfs-Signature header; send it with an fsdfs client of this version configured with the swarm secret"
         case .expired:
             "the request timestamp is outside the allowed clock skew of this node; "
                 + "synchronise the clocks of every node and client (NTP) and send a freshly signed request"

@@ -23,9 +23,14 @@ import Foundation
 /// Why the request's nonce: a reply answers one request only, so a reply captured earlier (a
 /// `where` from before a file moved) cannot be replayed in answer to a new one.
 ///
+/// A file served whole (`GET /v1/blob`) is signed with BODY-SHA256 = the file's SHA-256, which
+/// the reply also names in `X-Fsdfs-File-SHA256`: the reader checks the signature first, then
+/// hashes the bytes as they arrive and discards them unless they match. A ranged read is signed
+/// the same way (the file's hash, the range in PATH?QUERY); its bytes are not hashed.
+///
 /// Error replies (4xx, 5xx) are not signed: someone who can alter traffic can always stop it,
-/// and an error makes the client do nothing. File bytes are not signed here either: a reader
-/// checks them against the SHA-256 of the signed `where` or catalog reply.
+/// and an error makes the client do nothing it would regret (a `get` that falls back to known
+/// nodes still takes only signed file replies).
 public enum ReplySignature {
     /// The header carrying a reply's signature.
     public static let signatureHeader = "X-Fsdfs-Reply-Signature"
@@ -65,6 +70,19 @@ public struct ReplySigner: Sendable {
         let expected = mac(
             method: method, target: target, pathAndQuery: pathAndQuery, nonce: nonce, status: status,
             bodySHA256: RequestSignature.sha256Hex(of: body))
+        return RequestSignature.constantTimeEqual(expected, presented)
+    }
+
+    /// Whether `signature` is that of a reply whose body is declared (not yet received) to hash
+    /// to `bodySHA256`: a streamed file, whose bytes the caller then checks against it.
+    public func isValid(
+        _ signature: String, method: String, target: String, pathAndQuery: String, nonce: String, status: Int, bodySHA256: String
+    ) -> Bool {
+        guard RequestSignature.isLowercaseHex(signature, count: 64), let presented = RequestSignature.bytes(fromLowercaseHex: signature),
+            RequestSignature.isLowercaseHex(bodySHA256, count: 64)
+        else { return false }
+        let expected = mac(
+            method: method, target: target, pathAndQuery: pathAndQuery, nonce: nonce, status: status, bodySHA256: bodySHA256)
         return RequestSignature.constantTimeEqual(expected, presented)
     }
 

@@ -102,6 +102,8 @@ extension StorageNode {
                 throw RouteError(.rangeNotSatisfiable, "range \(text) is not within the \(blob.size) bytes of \(path)", code: "bad_range")
             }
             headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
+            // Signed with the file's SHA-256 (ReplySignature): the range itself is not hashed.
+            headers[.replyBodySHA256] = blob.sha256
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody(contentLength: Int(bounds[1] - bounds[0] + 1)) { writer in
@@ -113,6 +115,9 @@ extension StorageNode {
         }
         headers[HTTPField.Name(BlobHeaders.sha256)!] = blob.sha256
         if let fileID = blob.fileID { headers[HTTPField.Name(BlobHeaders.fileID)!] = String(fileID.rawValue) }
+        // The reply is signed with the SHA-256 the bytes must have (ReplySignature), which the
+        // reader checks as they arrive: the signature covers them without the node hashing twice.
+        headers[.replyBodySHA256] = blob.sha256
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody(contentLength: Int(blob.size)) { writer in

@@ -1,11 +1,12 @@
 """A man in the middle for the signed-reply test: forwards every request to an fsdfs node
 unchanged and, in "tamper" mode, rewrites the replies a client would act on.
 
-usage: tamper_proxy.py LISTEN_PORT NODE_HOST:PORT (pass|tamper)
+usage: tamper_proxy.py LISTEN_PORT NODE_HOST:PORT (pass|tamper|strip)
 
 In tamper mode a successful JSON reply that names 127.0.0.1 has its first 127.0.0.1 rewritten
 to 127.0.0.9 (same length, so Content-Length still holds): the redirection of a client to a
-node of the attacker's choosing. Prints "ready" once listening.
+node of the attacker's choosing. In strip mode every reply loses its signature header, as if
+it came from an impostor without the key. Prints "ready" once listening.
 """
 import http.client
 import http.server
@@ -29,6 +30,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             data = data.replace(b"127.0.0.1", b"127.0.0.9", 1)
         self.send_response_only(reply.status, reply.reason)
         for name, value in reply.getheaders():
+            if mode == "strip" and name.lower() == "x-fsdfs-reply-signature":
+                continue
             if name.lower() not in ("connection", "transfer-encoding", "content-length"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))

@@ -26,7 +26,12 @@ final class Cluster: Sendable {
     /// The scrypt cost every process of a test cluster derives the key with
     /// (`FSDFS_DEBUG_SCRYPT_ROUNDS`, honoured by debug builds only): cheap, because the suite
     /// starts hundreds of processes. The real cost is covered by SwarmKey's own tests.
+    /// (A release build ignores the variable: against one, the real cost.)
+    #if DEBUG
     static let scryptRounds = 16
+    #else
+    static let scryptRounds = SwarmKey.scryptRounds
+    #endif
     /// The swarm key of ``secret`` at ``scryptRounds``.
     static let key = try! SwarmKey(password: secret, scryptRounds: scryptRounds)
     let root: URL

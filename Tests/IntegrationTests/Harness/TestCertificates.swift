@@ -7,8 +7,11 @@ struct TestCertificates: Sendable {
     let authority: URL
     /// The certificate every node of the cluster serves (`--tls-cert`).
     let certificate: URL
-    /// Its private key, mode 600 (`--tls-key`).
+    /// Its private key (`--tls-key`): a symbolic link to the key file, mode 600, as certbot's
+    /// `live/` directory and Kubernetes secret mounts give it.
     let privateKey: URL
+    /// The stranger CA's own key: a key that matches no certificate of the cluster.
+    let strangerKey: URL
     /// A self-signed CA that signed nothing of the cluster's: a client that trusts only it
     /// must refuse the nodes.
     let strangerAuthority: URL
@@ -34,9 +37,13 @@ struct TestCertificates: Sendable {
                 executable: URL(fileURLWithPath: "/usr/bin/openssl"))
             guard result.status == 0 else { throw HarnessError("openssl \(arguments.joined(separator: " ")) failed: \(result.stderr)") }
         }
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file("node.key"))
+        for key in ["node.key", "stranger.key"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file(key))
+        }
+        try FileManager.default.createSymbolicLink(atPath: file("live.key"), withDestinationPath: file("node.key"))
         return TestCertificates(
             authority: URL(fileURLWithPath: file("ca.pem")), certificate: URL(fileURLWithPath: file("node.pem")),
-            privateKey: URL(fileURLWithPath: file("node.key")), strangerAuthority: URL(fileURLWithPath: file("stranger.pem")))
+            privateKey: URL(fileURLWithPath: file("live.key")), strangerKey: URL(fileURLWithPath: file("stranger.key")),
+            strangerAuthority: URL(fileURLWithPath: file("stranger.pem")))
     }
 }

@@ -109,8 +109,45 @@ struct RequestSigningTests {
         let good = swarm.sign(for: "NODE-A.example:4242")
         #expect(good.target == swarm.node)
         try swarm.verify(good)
-        #expect(NodeNames.any.contains("anything:1"))
+        #expect(NodeNames(["A:1", "b:2"]).contains("a:1") && !NodeNames(["a:1"]).contains("a:2"))
         #expect(AuthError.wrongTarget(target: "b:1", names: "a:1").description.contains("--alias b:1"))
+    }
+
+    @Test func aReplyVerifiesOnlyForItsRequestStatusAndBody() throws {
+        let swarm = try Swarm()
+        let replies = ReplySigner(swarm: swarm.key)
+        let body = Array(#"{"nodes":["127.0.0.1:4242"]}"#.utf8)
+        let nonce = String(repeating: "ab", count: 16)
+        let signature = replies.sign(
+            method: "get", target: swarm.node, pathAndQuery: "/v1/where?path=a", nonce: nonce, status: 200,
+            bodySHA256: RequestSignature.sha256Hex(of: body))
+        func valid(
+            _ signature: String, method: String = "GET", target: String = Swarm.node, path: String = "/v1/where?path=a",
+            nonce: String = nonce, status: Int = 200, body: [UInt8] = body
+        ) -> Bool {
+            replies.isValid(signature, method: method, target: target, pathAndQuery: path, nonce: nonce, status: status, body: body)
+        }
+        #expect(valid(signature))
+        #expect(!valid(signature, body: Array(#"{"nodes":["127.0.0.9:4242"]}"#.utf8)), "another body")
+        #expect(!valid(signature, nonce: String(repeating: "cd", count: 16)), "the answer to another request")
+        #expect(!valid(signature, status: 201))
+        #expect(!valid(signature, method: "POST"))
+        #expect(!valid(signature, target: "node-b.example:4242"))
+        #expect(!valid(signature, path: "/v1/where?path=b"))
+        #expect(!valid(signature.uppercased()) && !valid("") && !valid(String(signature.dropLast())))
+        // Another swarm's key, and the request key itself, sign differently.
+        #expect(!ReplySigner(swarm: try SwarmKey(password: "another swarm's password")).isValid(
+            signature, method: "GET", target: Swarm.node, pathAndQuery: "/v1/where?path=a", nonce: nonce, status: 200, body: body))
+        let asRequest = RequestSignature.signature(
+            canonicalString: ReplySignature.canonicalString(
+                method: "GET", target: Swarm.node, pathAndQuery: "/v1/where?path=a", nonce: nonce, status: 200,
+                bodySHA256: RequestSignature.sha256Hex(of: body)),
+            key: swarm.key)
+        #expect(!valid(asRequest), "the reply key is not the request key")
+        // A streamed file: signed for the hash its bytes must have.
+        #expect(replies.isValid(
+            signature, method: "GET", target: Swarm.node, pathAndQuery: "/v1/where?path=a", nonce: nonce, status: 200,
+            bodySHA256: RequestSignature.sha256Hex(of: body)))
     }
 
     @Test func changingAddingOrRemovingTheQueryFailsWithBadSignature() throws {

@@ -29,6 +29,8 @@ struct ReplayStage {
         var lastPath = ""
         progress("replay: \(rate) signed requests a second for \(seconds) s on the real clock (window \(Int(verifier.window)) s, \(verifier.maxNonces) nonces + \(verifier.reservedNonces) reserved)")
         let start = ContinuousClock.now
+        var lastDone = start
+        var lateSeconds = 0
         for second in 0..<seconds {
             let now = Date()
             for index in 0..<rate {
@@ -69,11 +71,14 @@ struct ReplayStage {
                 progress("replay: \(second + 1) s, \(accepted) accepted, \(refused) refused, \(verifier.rememberedNonceCount) nonces remembered, RSS \(Int(Self.residentMiB())) MiB")
             }
             // On to the next second of the schedule (none if this one ran late).
+            lastDone = ContinuousClock.now
+            if lastDone > start + .seconds(second + 1) { lateSeconds += 1 }
             try await Task.sleep(until: start + .seconds(second + 1), clock: .continuous)
         }
-        let elapsed = (ContinuousClock.now - start).seconds
+        // From the start to the end of the last second's work (not of its idle remainder).
+        let elapsed = (lastDone - start).seconds
         let sustained = Double(accepted) / elapsed
-        let note = "\(seconds) s: \(accepted) accepted, \(refused) refused\(refusals.isEmpty ? "" : " \(refusals)"), \(replaysCaught) replays caught, \(replaysMissed) missed"
+        let note = "\(accepted) accepted in \(String(format: "%.1f", elapsed)) s (\(lateSeconds) of \(seconds) seconds ran late), \(refused) refused\(refusals.isEmpty ? "" : " \(refusals)"), \(replaysCaught) replays caught, \(replaysMissed) missed"
         progress("replay: \(note)")
         self.report.add(Figure(
             key: "replay.sustained_requests_per_second", title: "replay cache: signed requests/s sustained", unit: "req/s",

@@ -19,6 +19,8 @@ extension Integration {
         func directoryPages() async throws {
             try await withCluster { cluster in
                 try await cluster.start("master", quota: "10M", asMaster: true)
+                // Uploads are refused until the master has heard its own node's first report.
+                try await cluster.waitForNodes(1)
                 let local = try cluster.localFile("x", size: 10)
                 let paths = ["d/a-1", "d/a.txt", "d/a/x", "d/a/y/z", "d/a0", "d/b/q", "d/c", "d/zz/deep", "e/other"]
                 for path in paths { try await cluster.put(local, path) }

@@ -61,19 +61,32 @@ public struct SignedClient: Sendable {
         timeout: TimeAmount = .seconds(30)
     ) async throws -> Reply {
         let data = try body.map { try JSONEncoder().encode($0) } ?? Data()
-        var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
-        request.method = method
-        let signed = sign(&request, address: address, method: method, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
-        if !data.isEmpty {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: data))
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: "\(scheme)://\(address)\(pathAndQuery)")
+            request.method = method
+            let signed = sign(&request, address: address, method: method, pathAndQuery: pathAndQuery, bodySHA256: RequestSignature.sha256Hex(of: data))
+            if !data.isEmpty {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(data: data))
+            }
+            let response = try await execute(request, address: address, timeout: timeout)
+            let bytes = try await collect(response, address: address)
+            guard response.status == .ok || response.status == .created else {
+                let reply = Self.errorReply(bytes, response.status)
+                // Signed while the node was down and delivered once it was back (the HTTP
+                // client retries a refused connection with the request as it was signed): the
+                // node did nothing, so the request is signed anew and sent once more.
+                if attempt == 1, response.status == .unauthorized, reply.code == AuthError.signedBeforeStart.code { continue }
+                throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: reply)
+            }
+            try checkReply(response, bytes, to: signed, method: method, address: address, pathAndQuery: pathAndQuery)
+            return try Self.decode(Reply.self, bytes, address: address)
         }
-        let response = try await execute(request, address: address, timeout: timeout)
-        let bytes = try await collect(response, address: address)
-        guard response.status == .ok || response.status == .created else {
-            throw NodeCallError.rejected(address: address, status: Int(response.status.code), reply: Self.errorReply(bytes, response.status))
-        }
-        try checkReply(response, bytes, to: signed, method: method, address: address, pathAndQuery: pathAndQuery)
+    }
+
+    private static func decode<Reply: Decodable>(_ type: Reply.Type, _ bytes: ByteBuffer, address: String) throws -> Reply {
         do {
             return try JSONDecoder().decode(Reply.self, from: Data(buffer: bytes))
         } catch {
